@@ -1,0 +1,175 @@
+/*
+ * libespota - flash-fit: will the device's Updater accept this image?
+ *
+ * Predicts, before any byte is sent, what the device's Updater will do with
+ * an image (flashfit.md sections 2, 3 and 4): whether it fits, the maximum
+ * size, by how much it must shrink, which device error it would raise and
+ * when, which user mistake is being made, and what to do. Facts about the
+ * device that are not known are stated as assumptions in the report, never
+ * silently guessed.
+ *
+ * Pure: no I/O, no allocation, thread-safe. Layout and board tables are
+ * static and read-only.
+ */
+#ifndef INCLUDE_espota_flashfit_h__
+#define INCLUDE_espota_flashfit_h__
+
+#include "common.h"
+#include "image.h"
+
+ESPOTA_BEGIN_DECL
+
+/** A standard ESP8266 flash layout (one eagle.flash.*.ld script). */
+typedef struct espota_layout {
+	const char *name;        /**< menu name: "1M64", "4M2M", ... */
+	const char *ld_script;   /**< "eagle.flash.1m64.ld" */
+	uint32_t flash_size;     /**< bytes */
+	uint32_t fs_start;       /**< flash offset of _FS_start */
+	uint32_t fs_end;         /**< flash offset of _FS_end (== fs_start: no filesystem) */
+	uint32_t fs_block;       /**< filesystem block size, 0 without filesystem */
+	uint32_t irom0_max;      /**< irom0 region length (upload.maximum_size) */
+} espota_layout;
+
+/** Number of standard layouts. */
+ESPOTA_EXTERN(size_t) espota_layout_count(void);
+/** Layout `i` (0-based), or NULL when out of range. */
+ESPOTA_EXTERN(const espota_layout *) espota_layout_at(size_t i);
+/** Find a layout by menu name ("1m64", case-insensitive) or ld script name; NULL if none. */
+ESPOTA_EXTERN(const espota_layout *) espota_layout_find(const char *name);
+
+/** A board alias with the defaults of the Arduino IDE or PlatformIO. */
+typedef struct espota_board {
+	const char *name;        /**< "esp8285", "nodemcuv2", "esp32dev", ... */
+	const char *description;
+	espota_platform platform;
+	uint32_t flash_size;     /**< chip size */
+	const char *layout;      /**< ESP8266 layout name, or ESP32 partition scheme name */
+	uint8_t flash_mode;
+} espota_board;
+
+ESPOTA_EXTERN(size_t) espota_board_count(void);
+ESPOTA_EXTERN(const espota_board *) espota_board_at(size_t i);
+ESPOTA_EXTERN(const espota_board *) espota_board_find(const char *name);
+
+/** Maximum partitions in a table. */
+#define ESPOTA_PARTITIONS_MAX 32
+ESPOTA_EXTERN(size_t) espota_partitions_max(void);
+
+typedef struct espota_partition {
+	char label[17];
+	uint8_t type;     /**< 0 app, 1 data */
+	uint8_t subtype;  /**< app: 0x00 factory, 0x10+n ota_n; data: 0x82 spiffs, 0x83 littlefs, 0x81 fat, ... */
+	uint32_t offset;
+	uint32_t size;
+	uint32_t flags;
+} espota_partition;
+
+typedef struct espota_partition_table {
+	char name[32];    /**< scheme name or "custom" */
+	unsigned int count;
+	espota_partition entries[ESPOTA_PARTITIONS_MAX];
+} espota_partition_table;
+
+/** Parse an ESP32 partition table in CSV (gen_esp32part.py syntax). */
+ESPOTA_EXTERN(int) espota_partitions_parse_csv(espota_partition_table *out,
+	const char *text, size_t len, char *err, size_t errlen) ESPOTA_NONNULL(1, 2);
+/** Parse a binary ESP32 partition table (0x50AA entries). */
+ESPOTA_EXTERN(int) espota_partitions_parse_bin(espota_partition_table *out,
+	const unsigned char *buf, size_t len, char *err, size_t errlen) ESPOTA_NONNULL(1, 2);
+/** Fill `out` with a built-in arduino-esp32 scheme ("default", "min_spiffs", "huge_app", ...). */
+ESPOTA_EXTERN(int) espota_partitions_builtin(espota_partition_table *out, const char *name) ESPOTA_NONNULL(1, 2);
+
+/** What is known about the device that will receive the image. */
+typedef struct espota_fit_device {
+	unsigned int version;              /**< ESPOTA_FIT_DEVICE_VERSION */
+	espota_platform platform;          /**< UNKNOWN: taken from the image */
+	espota_target target;              /**< app or filesystem upload */
+	const espota_layout *layout;       /**< ESP8266: layout of the RUNNING firmware; NULL = unknown */
+	const espota_partition_table *partitions; /**< ESP32: partition table; NULL = unknown */
+	uint64_t chip_size;                /**< real (JEDEC) flash size; 0 = unknown (layout size assumed) */
+	uint64_t device_header_size;       /**< flash size in the header now on the device; 0 = unknown */
+	uint64_t running_size;             /**< running sketch size S; 0 = unknown (same as the new image assumed) */
+	int flash_map;                     /**< running firmware built with FLASH_MAP_SUPPORT */
+	int atomic_fs;                     /**< running firmware built with ATOMIC_FS_UPDATE */
+	uint32_t signing_len;              /**< running firmware verifies signatures of this length; 0 = no */
+	int gzip_support;                  /**< 1 yes, 0 no, -1 unknown (core >= 2.7 on the device) */
+} espota_fit_device;
+
+#define ESPOTA_FIT_DEVICE_VERSION 1
+#define ESPOTA_FIT_DEVICE_INIT { ESPOTA_FIT_DEVICE_VERSION, ESPOTA_PLATFORM_UNKNOWN, ESPOTA_TARGET_APP, NULL, NULL, 0, 0, 0, 0, 0, 0, -1 }
+ESPOTA_EXTERN(int) espota_fit_device_init(espota_fit_device *dev, unsigned int version);
+
+/** Overall verdict. */
+typedef enum espota_fit_verdict {
+	ESPOTA_FIT_OK = 0,      /**< the Updater will accept it */
+	ESPOTA_FIT_WARN = 1,    /**< accepted, but something is wrong (e.g. locks out future OTA) */
+	ESPOTA_FIT_FAIL = 2,    /**< the device will refuse it */
+	ESPOTA_FIT_UNKNOWN = 3  /**< not enough facts to decide */
+} espota_fit_verdict;
+
+/** When the predicted device error happens. */
+typedef enum espota_fit_when {
+	ESPOTA_FIT_WHEN_NONE = 0,
+	ESPOTA_FIT_WHEN_BEFORE_DATA = 1, /**< in begin(), before any byte is sent (errors 4, 5, 8, 10 on ESP32) */
+	ESPOTA_FIT_WHEN_FIRST_BLOCK = 2, /**< ESP32: at the first 4 KiB flush (8, 13) */
+	ESPOTA_FIT_WHEN_AFTER_UPLOAD = 3 /**< in end(), after the whole upload (9, 10, 12) */
+} espota_fit_when;
+
+/** User mistakes recognised (bit flags). */
+#define ESPOTA_FIT_MISTAKE_FIRMWARE_AS_FS    (1u << 0) /**< app image sent as a filesystem (-s) */
+#define ESPOTA_FIT_MISTAKE_FS_AS_FIRMWARE    (1u << 1) /**< non-app data sent as firmware */
+#define ESPOTA_FIT_MISTAKE_DEVICE_HEADER     (1u << 2) /**< device header claims more flash than the chip (error 8) */
+#define ESPOTA_FIT_MISTAKE_IMAGE_HEADER      (1u << 3) /**< new image claims more flash than the chip (error 9) */
+#define ESPOTA_FIT_MISTAKE_WRONG_PLATFORM    (1u << 4) /**< ESP32 image to ESP8266 or the reverse */
+#define ESPOTA_FIT_MISTAKE_TOO_BIG           (1u << 5) /**< larger than the space the Updater allows */
+#define ESPOTA_FIT_MISTAKE_GZIP_UNSUPPORTED  (1u << 6) /**< gzip to a device without gzip support */
+#define ESPOTA_FIT_MISTAKE_NOT_SIGNED        (1u << 7) /**< signing device, no valid trailer */
+#define ESPOTA_FIT_MISTAKE_NO_OTA_SLOT       (1u << 8) /**< ESP32 table without a second app slot */
+
+/** Assumptions made for unknown facts (bit flags). */
+#define ESPOTA_FIT_ASSUME_RUNNING_SIZE   (1u << 0) /**< running sketch assumed as large as the new image */
+#define ESPOTA_FIT_ASSUME_CHIP_SIZE      (1u << 1) /**< chip size assumed equal to the layout's */
+#define ESPOTA_FIT_ASSUME_DEVICE_HEADER  (1u << 2) /**< device header assumed correct (no error 8) */
+#define ESPOTA_FIT_ASSUME_LAYOUT         (1u << 3) /**< layout unknown: size limits not checked */
+#define ESPOTA_FIT_ASSUME_GZIP_SUPPORT   (1u << 4) /**< device assumed to run core >= 2.7 */
+
+#define ESPOTA_FIT_TEXT_SIZE 1024
+
+typedef struct espota_fit_report {
+	espota_fit_verdict verdict;
+	int device_error;          /**< predicted Updater error number, 0 if none */
+	const char *device_error_text; /**< its canonical text, "" if none */
+	espota_fit_when when;
+	uint32_t mistakes;         /**< ESPOTA_FIT_MISTAKE_* */
+	uint32_t assumptions;      /**< ESPOTA_FIT_ASSUME_* */
+	uint64_t size;             /**< bytes that will be uploaded (N) */
+	uint64_t limit;            /**< largest N the Updater accepts here (0 if unknown) */
+	int64_t margin;            /**< limit - N when it fits (>= 0); negative = overshoot */
+	uint64_t shrink_by;        /**< bytes to remove for it to fit (0 if it fits) */
+	uint64_t same_size_limit;  /**< steady-state limit (running == new size), 0 if n/a */
+	char summary[256];         /**< one line */
+	char advice[ESPOTA_FIT_TEXT_SIZE]; /**< what to do, possibly several lines */
+} espota_fit_report;
+
+/**
+ * Run the fit check of `img` (from espota_image_parse) against `dev`.
+ * Returns ESPOTA_OK when a report was produced (whatever its verdict),
+ * ESPOTA_EINVAL for bad arguments.
+ */
+ESPOTA_EXTERN(int) espota_fit_check(espota_fit_report *out, const espota_image_info *img,
+	const espota_fit_device *dev) ESPOTA_NONNULL(1, 2, 3);
+
+/** Static name of a verdict ("fits", "warning", "refused", "unknown"). */
+ESPOTA_EXTERN(const char *) espota_fit_verdict_name(espota_fit_verdict v);
+
+/**
+ * Write a human-readable multi-line report (image facts, assumptions,
+ * verdict, advice) into `buf`. Returns the length it needed (snprintf-like),
+ * or a negative error code.
+ */
+ESPOTA_EXTERN(int) espota_fit_report_format(char *buf, size_t buflen, const espota_image_info *img,
+	const espota_fit_device *dev, const espota_fit_report *report) ESPOTA_NONNULL(3, 4, 5);
+
+ESPOTA_END_DECL
+
+#endif

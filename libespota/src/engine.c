@@ -1,0 +1,720 @@
+/*
+ * The sans-I/O ArduinoOTA protocol engine (protocol.md sections 2-5).
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "auth.h"
+#include "device_errors.h"
+#include "engine.h"
+
+#define NO_DEADLINE UINT64_MAX
+
+/* ESP32 reads at most 1460 bytes per loop and acknowledges what it wrote. */
+#define ESP32_MAX_ACK 1460
+
+void espota__timeouts_resolve(espota_timeouts *out, const espota_timeouts *in)
+{
+	espota_timeouts t = *in;
+
+	if (t.invite_ms == 0) t.invite_ms = 2000;
+	if (t.invite_attempts == 0) t.invite_attempts = 5;
+	if (t.auth_ms == 0) t.auth_ms = 10000;
+	if (t.connect_ms == 0) t.connect_ms = 10000;
+	if (t.stall_ms == 0) t.stall_ms = 10000;
+	if (t.result_ms == 0) t.result_ms = 10000;
+	*out = t;
+}
+
+/* ---- outputs ------------------------------------------------------------ */
+
+static espota__event *ev_push(espota__engine *e, espota__event_type type)
+{
+	unsigned int slot;
+
+	/* The driver drains after every input, and one input queues at most a
+	 * few protocol events; log lines give way first when space runs low. */
+	if (e->evcount == ESPOTA__EVQ || (type == ESPOTA__EV_LOG && e->evcount >= ESPOTA__EVQ - 4))
+		return NULL;
+	slot = (e->evhead + e->evcount) % ESPOTA__EVQ;
+	e->evcount++;
+	memset(&e->evq[slot], 0, sizeof(e->evq[slot]));
+	e->evq[slot].type = type;
+	e->evq[slot].msg = e->evmsg[slot];
+	e->evmsg[slot][0] = '\0';
+	return &e->evq[slot];
+}
+
+static void vlog(espota__engine *e, espota_log_level level, const char *fmt, va_list ap)
+{
+	espota__event *ev = ev_push(e, ESPOTA__EV_LOG);
+	if (ev == NULL)
+		return;
+	ev->level = level;
+	vsnprintf(e->evmsg[ev - e->evq], ESPOTA__MSG_SIZE, fmt, ap);
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void elog(espota__engine *e, espota_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(e, level, fmt, ap);
+	va_end(ap);
+}
+
+static void progress(espota__engine *e)
+{
+	/* Coalesce: one pending PROGRESS event reports the latest state. */
+	if (e->progress_pending)
+		return;
+	if (ev_push(e, ESPOTA__EV_PROGRESS) != NULL)
+		e->progress_pending = 1;
+}
+
+static void set_phase(espota__engine *e, espota_phase phase)
+{
+	if (e->phase == phase)
+		return;
+	e->phase = phase;
+	progress(e);
+}
+
+static void vfail(espota__engine *e, int code, const char *fmt, va_list ap)
+{
+	espota__event *ev;
+
+	if (e->finished)
+		return;
+	vsnprintf(e->error, sizeof(e->error), fmt, ap);
+	e->finished = 1;
+	e->result = code;
+	e->deadline = NO_DEADLINE;
+	elog(e, ESPOTA_LOG_ERROR, "%s", e->error);
+	ev = ev_push(e, ESPOTA__EV_DONE);
+	if (ev != NULL)
+		ev->result = code;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void fail(espota__engine *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(e, code, fmt, ap);
+	va_end(ap);
+}
+
+void espota__engine_abort(espota__engine *e, uint64_t now, int code, const char *fmt, ...)
+{
+	va_list ap;
+	(void)now;
+	va_start(ap, fmt);
+	vfail(e, code, fmt, ap);
+	va_end(ap);
+}
+
+static void succeed(espota__engine *e, uint64_t now)
+{
+	espota__event *ev;
+
+	e->finished = 1;
+	e->result = ESPOTA_OK;
+	e->error[0] = '\0';
+	e->deadline = NO_DEADLINE;
+	(void)now;
+	set_phase(e, ESPOTA_PHASE_DONE);
+	elog(e, ESPOTA_LOG_INFO, "device confirmed the update (%" PRIu64 " bytes)", e->acked);
+	ev = ev_push(e, ESPOTA__EV_DONE);
+	if (ev != NULL)
+		ev->result = ESPOTA_OK;
+}
+
+int espota__engine_next_event(espota__engine *e, espota__event *out)
+{
+	while (e->evcount > 0) {
+		espota__event *ev = &e->evq[e->evhead];
+		e->evhead = (e->evhead + 1) % ESPOTA__EVQ;
+		e->evcount--;
+		if (ev->type == ESPOTA__EV_NONE)
+			continue;
+		*out = *ev;
+		if (ev->type == ESPOTA__EV_PROGRESS) {
+			e->progress_pending = 0;
+			e->progress.phase = e->phase;
+			e->progress.sent = e->sent;
+			e->progress.acked = e->acked;
+			e->progress.total = e->cfg.len;
+			e->progress.attempt = e->attempt;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- handshake ------------------------------------------------------------ */
+
+int espota__engine_init(espota__engine *e, const espota__engine_config *cfg)
+{
+	memset(e, 0, sizeof(*e));
+	if (cfg->image == NULL || cfg->len == 0 || cfg->host == NULL)
+		return ESPOTA_EINVAL;
+	e->cfg = *cfg;
+	espota__timeouts_resolve(&e->cfg.timeouts, &cfg->timeouts);
+	if (e->cfg.chunk == 0)
+		e->cfg.chunk = 1460;
+	if (e->cfg.window == 0)
+		e->cfg.window = 16384;
+	if (e->cfg.window < e->cfg.chunk)
+		e->cfg.window = e->cfg.chunk;
+	if (e->cfg.filename == NULL)
+		e->cfg.filename = "firmware.bin";
+	e->cfg.password = NULL;
+	if (cfg->password != NULL) {
+		size_t n = strlen(cfg->password);
+		if (n >= sizeof(e->password))
+			return ESPOTA_EINVAL;
+		memcpy(e->password, cfg->password, n + 1);
+		e->have_password = 1;
+	}
+	if (espota__md5_hex(e->md5, cfg->image, cfg->len) < 0)
+		return ESPOTA_ERROR;
+	e->platform = cfg->platform;
+	if (e->platform == ESPOTA_PLATFORM_UNKNOWN) {
+		if (cfg->device_port == ESPOTA_PORT_ESP32)
+			e->platform = ESPOTA_PLATFORM_ESP32;
+		else if (cfg->device_port == ESPOTA_PORT_ESP8266)
+			e->platform = ESPOTA_PLATFORM_ESP8266;
+	}
+	e->deadline = NO_DEADLINE;
+	e->phase = ESPOTA_PHASE_NONE;
+	return ESPOTA_OK;
+}
+
+void espota__engine_clear(espota__engine *e)
+{
+	sodium_memzero(e->password, sizeof(e->password));
+	sodium_memzero(e->authdg, sizeof(e->authdg));
+	e->have_password = 0;
+}
+
+static void send_invitation(espota__engine *e, uint64_t now)
+{
+	espota__event *ev;
+	int n;
+
+	n = snprintf(e->invite, sizeof(e->invite), "%d %u %zu %s\n", (int)e->cfg.target,
+		(unsigned)e->cfg.local_port, e->cfg.len, e->md5);
+	e->invite_len = (size_t)n;
+	e->attempt++;
+	e->invitations++;
+	e->deadline = now + e->cfg.timeouts.invite_ms;
+	set_phase(e, ESPOTA_PHASE_INVITE);
+	elog(e, ESPOTA_LOG_INFO, "sending invitation %u/%u: %s %u %zu %s", e->attempt,
+		e->cfg.timeouts.invite_attempts, e->cfg.target == ESPOTA_TARGET_FS ? "100" : "0",
+		(unsigned)e->cfg.local_port, e->cfg.len, e->md5);
+	ev = ev_push(e, ESPOTA__EV_SEND_UDP);
+	if (ev != NULL) {
+		ev->data = (const unsigned char *)e->invite;
+		ev->len = e->invite_len;
+	}
+	progress(e);
+}
+
+void espota__engine_start(espota__engine *e, uint64_t now)
+{
+	e->start_ms = now;
+	e->attempt = 0;
+	send_invitation(e, now);
+}
+
+static void send_auth(espota__engine *e, uint64_t now)
+{
+	char cnonce[ESPOTA__SHA256_HEX + 1];
+	espota__event *ev;
+	int n, rc;
+
+	rc = e->cfg.seeded_cnonce ?
+		espota__cnonce_seeded(cnonce, sizeof(cnonce), e->scheme, e->cfg.filename,
+			e->cfg.len, e->md5, e->cfg.host) :
+		espota__cnonce_random(cnonce, sizeof(cnonce), e->scheme);
+	if (rc < 0) {
+		fail(e, ESPOTA_ERROR, "could not compute the client nonce");
+		return;
+	}
+	n = espota__auth_datagram(e->authdg, sizeof(e->authdg), e->scheme, e->nonce, cnonce, e->password);
+	if (n < 0) {
+		fail(e, ESPOTA_ERROR, "could not compute the authentication response");
+		return;
+	}
+	e->authdg_len = (size_t)n;
+	e->deadline = now + e->cfg.timeouts.auth_ms;
+	set_phase(e, ESPOTA_PHASE_AUTH);
+	elog(e, ESPOTA_LOG_INFO, "authenticating (%s)",
+		e->scheme == ESPOTA_AUTH_MD5 ? "MD5 challenge" :
+		e->scheme == ESPOTA_AUTH_PBKDF2_SHA256 ? "PBKDF2-HMAC-SHA256, SHA-256 password hash" :
+		"PBKDF2-HMAC-SHA256, MD5 password hash");
+	ev = ev_push(e, ESPOTA__EV_SEND_UDP);
+	if (ev != NULL) {
+		ev->data = (const unsigned char *)e->authdg;
+		ev->len = e->authdg_len;
+	}
+}
+
+int espota__engine_set_password(espota__engine *e, uint64_t now, const char *password)
+{
+	size_t n;
+
+	if (!e->waiting_password || e->finished)
+		return ESPOTA_EINVAL;
+	n = password ? strlen(password) : 0;
+	if (n == 0 || n >= sizeof(e->password)) {
+		fail(e, ESPOTA_EAUTH, n == 0 ? "the device requires a password and none was given" :
+			"password too long");
+		return ESPOTA_EAUTH;
+	}
+	memcpy(e->password, password, n + 1);
+	e->have_password = 1;
+	e->waiting_password = 0;
+	send_auth(e, now);
+	return ESPOTA_OK;
+}
+
+/* Retry scheme B with the MD5 password hash (espota 2025-10, section 4.4):
+ * the device went back to IDLE, so a new invitation fetches a new nonce. */
+static int try_md5_fallback(espota__engine *e, uint64_t now, const char *why)
+{
+	if (e->scheme != ESPOTA_AUTH_PBKDF2_SHA256 || e->cfg.auth_mode != ESPOTA_AUTH_MODE_AUTO ||
+		e->fell_back)
+		return 0;
+	e->fell_back = 1;
+	elog(e, ESPOTA_LOG_INFO, "%s; retrying with the MD5 password hash", why);
+	e->attempt = 0;
+	send_invitation(e, now);
+	return 1;
+}
+
+static int is_hex_lower(const char *s, size_t n)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+			(s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
+static void printable(char *dst, size_t dstlen, const char *src, size_t n)
+{
+	size_t i, o = 0;
+	for (i = 0; i < n && o + 1 < dstlen; i++)
+		dst[o++] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[o] = '\0';
+}
+
+static void on_auth_challenge(espota__engine *e, uint64_t now, const char *nonce, size_t n)
+{
+	if (n != 32 && n != 64) {
+		fail(e, ESPOTA_EPROTO, "invalid nonce length: %zu (expected 32 or 64)", n);
+		return;
+	}
+	if (!is_hex_lower(nonce, n)) {
+		fail(e, ESPOTA_EPROTO, "the device's nonce is not hexadecimal");
+		return;
+	}
+	memcpy(e->nonce, nonce, n);
+	e->nonce[n] = '\0';
+	if (n == 32) {
+		e->scheme = ESPOTA_AUTH_MD5;
+	} else {
+		/* Only arduino-esp32 >= 3.3.1 sends 64-character nonces. */
+		e->platform = ESPOTA_PLATFORM_ESP32;
+		e->scheme = (e->cfg.auth_mode == ESPOTA_AUTH_MODE_MD5 || e->fell_back) ?
+			ESPOTA_AUTH_PBKDF2_MD5 : ESPOTA_AUTH_PBKDF2_SHA256;
+	}
+	if (e->have_password) {
+		send_auth(e, now);
+		return;
+	}
+	e->waiting_password = 1;
+	e->deadline = NO_DEADLINE;
+	set_phase(e, ESPOTA_PHASE_AUTH);
+	{
+		espota__event *ev = ev_push(e, ESPOTA__EV_NEED_PASSWORD);
+		if (ev != NULL)
+			ev->scheme = e->scheme;
+	}
+}
+
+static void device_refused(espota__engine *e, const char *text, size_t n)
+{
+	espota_device_error *de = &e->device_error;
+
+	if (espota_device_error_parse(de, e->platform, text, n) != ESPOTA_OK) {
+		char shown[96];
+		printable(shown, sizeof(shown), text, n);
+		fail(e, ESPOTA_EPROTO, "unexpected reply from the device: \"%s\"", shown);
+		return;
+	}
+	e->device_error_set = 1;
+	if (de->platform != ESPOTA_PLATFORM_UNKNOWN)
+		e->platform = de->platform;
+	if (de->code >= 0)
+		fail(e, ESPOTA_EREFUSED, "device error %d (%s): %s", de->code, de->name, de->raw);
+	else
+		fail(e, ESPOTA_EREFUSED, "device error: %s", de->raw);
+}
+
+void espota__engine_on_udp(espota__engine *e, uint64_t now, const void *data, size_t len)
+{
+	const char *s = data;
+	size_t n = len;
+	char shown[96];
+
+	if (e->finished)
+		return;
+	/* Replies carry no terminator except ERR lines; ignore trailing junk. */
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\0' || s[n - 1] == ' '))
+		n--;
+	printable(shown, sizeof(shown), s, n);
+
+	if (e->phase != ESPOTA_PHASE_INVITE && e->phase != ESPOTA_PHASE_AUTH) {
+		elog(e, ESPOTA_LOG_DEBUG, "ignoring late datagram from the device: \"%s\"", shown);
+		return;
+	}
+	if (n == 2 && memcmp(s, "OK", 2) == 0) {
+		if (e->waiting_password)
+			return;
+		elog(e, ESPOTA_LOG_INFO, "device accepted the invitation");
+		e->deadline = now + e->cfg.timeouts.connect_ms;
+		set_phase(e, ESPOTA_PHASE_CONNECT);
+		return;
+	}
+	if (n > 5 && memcmp(s, "AUTH ", 5) == 0) {
+		if (e->phase == ESPOTA_PHASE_AUTH) {
+			/* A duplicated challenge while ours is in flight. */
+			elog(e, ESPOTA_LOG_DEBUG, "ignoring a second challenge");
+			return;
+		}
+		on_auth_challenge(e, now, s + 5, n - 5);
+		return;
+	}
+	if (n >= 21 && memcmp(s, "Authentication Failed", 21) == 0) {
+		if (e->phase != ESPOTA_PHASE_AUTH || e->waiting_password) {
+			elog(e, ESPOTA_LOG_DEBUG, "ignoring a stale authentication reply");
+			return;
+		}
+		if (try_md5_fallback(e, now, "authentication with the SHA-256 password hash failed"))
+			return;
+		fail(e, ESPOTA_EAUTH, "authentication failed: wrong password");
+		return;
+	}
+	if (n > 5 && memcmp(s, "ERR: ", 5) == 0) {
+		e->platform = ESPOTA_PLATFORM_ESP8266;
+		device_refused(e, s, n);
+		return;
+	}
+	fail(e, ESPOTA_EPROTO, "unexpected reply from the device: \"%s\"", shown);
+}
+
+int espota__engine_on_connect(espota__engine *e, uint64_t now)
+{
+	if (e->finished)
+		return -1;
+	switch (e->phase) {
+	case ESPOTA_PHASE_INVITE:
+	case ESPOTA_PHASE_AUTH:
+		/* Without a password the device connects even when its OK was
+		 * lost; with one it cannot connect before accepting our answer. */
+		if (e->waiting_password || (e->phase == ESPOTA_PHASE_INVITE && e->nonce[0] != '\0'))
+			return -1;
+		elog(e, ESPOTA_LOG_INFO, "device connected before its OK arrived (reply lost?)");
+		break;
+	case ESPOTA_PHASE_CONNECT:
+		break;
+	default:
+		return -1;
+	}
+	e->transfer_start = now;
+	e->deadline = now + e->cfg.timeouts.stall_ms;
+	set_phase(e, ESPOTA_PHASE_TRANSFER);
+	elog(e, ESPOTA_LOG_INFO, "device connected; sending %zu bytes", e->cfg.len);
+	return 0;
+}
+
+/* ---- transfer ------------------------------------------------------------- */
+
+size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr)
+{
+	uint64_t inflight, n;
+
+	if (e->finished || e->phase != ESPOTA_PHASE_TRANSFER || e->sent >= e->cfg.len ||
+		e->nstatus > 0)
+		return 0;
+	inflight = e->sent - e->acked;
+	if (e->cfg.transfer == ESPOTA_TRANSFER_STOP_AND_WAIT) {
+		if (inflight > 0)
+			return 0;
+		n = e->cfg.chunk;
+	} else {
+		if (inflight >= e->cfg.window)
+			return 0;
+		n = e->cfg.window - inflight;
+	}
+	if (n > e->cfg.len - e->sent)
+		n = e->cfg.len - e->sent;
+	*ptr = e->cfg.image + e->sent;
+	return (size_t)n;
+}
+
+void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n)
+{
+	(void)now;
+	if (n > e->cfg.len - e->sent)
+		n = (size_t)(e->cfg.len - e->sent);
+	e->sent += n;
+}
+
+/*
+ * Minimal sum of a valid split of d[pos..n) into acknowledgements (each in
+ * 1..bound, no leading zero), or UINT64_MAX when there is none.
+ */
+static void min_sums(const char *d, size_t n, uint64_t bound, uint64_t *best)
+{
+	size_t pos, k;
+
+	best[n] = 0;
+	for (pos = n; pos-- > 0;) {
+		uint64_t v = 0;
+		best[pos] = UINT64_MAX;
+		if (d[pos] == '0')
+			continue;
+		for (k = pos; k < n && k - pos < 10; k++) {
+			v = v * 10 + (uint64_t)(d[k] - '0');
+			if (v > bound)
+				break;
+			if (best[k + 1] != UINT64_MAX && v + best[k + 1] < best[pos])
+				best[pos] = v + best[k + 1];
+		}
+	}
+}
+
+/*
+ * Account a run of acknowledgement digits. Counts carry no separator, so
+ * "10241024" may be two counts (protocol.md 5.3). Split it greedily into
+ * the longest counts that still leave a valid split of the rest, never
+ * acknowledging more than was sent: a well-formed stream then always sums
+ * to exactly what the device consumed.
+ */
+static void account_digits(espota__engine *e, uint64_t now)
+{
+	const char *d = e->digits;
+	size_t n = e->ndigits, pos = 0, k;
+	uint64_t best[sizeof(e->digits) + 1];
+	uint64_t outstanding = e->sent - e->acked;
+	uint64_t bound = outstanding;
+	uint64_t before = e->acked;
+
+	if (n == 0)
+		return;
+	e->ndigits = 0;
+	if (e->platform == ESPOTA_PLATFORM_ESP32 && bound > ESP32_MAX_ACK)
+		bound = ESP32_MAX_ACK;
+	min_sums(d, n, bound, best);
+	if (best[0] == UINT64_MAX || best[0] > outstanding) {
+		char run[sizeof(e->digits) + 1];
+		char last[24];
+		memcpy(run, d, n);
+		run[n] = '\0';
+		snprintf(last, sizeof(last), "%" PRIu64, e->last_ack);
+		/* ESP32 re-sends its last count while it waits for data (5.3). */
+		if (outstanding == 0 && e->last_ack > 0 && strcmp(run, last) == 0 &&
+			e->platform != ESPOTA_PLATFORM_ESP8266) {
+			elog(e, ESPOTA_LOG_DEBUG, "ignoring repeated acknowledgement %s", run);
+			return;
+		}
+		fail(e, ESPOTA_EPROTO, "the device acknowledged more than was sent (\"%s\" with %" PRIu64
+			" bytes outstanding)", run, outstanding);
+		return;
+	}
+	while (pos < n) {
+		uint64_t v = 0, chosen = 0;
+		size_t chosen_end = pos;
+		uint64_t left = e->sent - e->acked;
+
+		for (k = pos; k < n && k - pos < 10; k++) {
+			v = v * 10 + (uint64_t)(d[k] - '0');
+			if (v > bound || v > left)
+				break;
+			if (best[k + 1] != UINT64_MAX && v + best[k + 1] <= left) {
+				chosen = v;
+				chosen_end = k + 1;
+			}
+		}
+		if (chosen == 0) /* cannot happen after min_sums; stay safe */
+			break;
+		e->acked += chosen;
+		e->last_ack = chosen;
+		e->acks++;
+		pos = chosen_end;
+	}
+	if (e->acked != before) {
+		e->deadline = now + e->cfg.timeouts.stall_ms;
+		progress(e);
+		if (e->acked == e->cfg.len && e->phase == ESPOTA_PHASE_TRANSFER) {
+			e->transfer_ms = now - e->transfer_start;
+			e->deadline = now + e->cfg.timeouts.result_ms;
+			set_phase(e, ESPOTA_PHASE_RESULT);
+		}
+	}
+}
+
+static void finish_status(espota__engine *e, uint64_t now, int at_eof)
+{
+	int c = espota__status_classify(e->status, e->nstatus);
+
+	if (c == 2) {
+		if (e->sent == e->cfg.len && e->acked == e->cfg.len) {
+			succeed(e, now);
+			return;
+		}
+		fail(e, ESPOTA_EPROTO, "the device reported OK after acknowledging only %" PRIu64
+			" of %zu bytes", e->acked, e->cfg.len);
+		return;
+	}
+	if (c == 3 || (at_eof && c == 1 && e->nstatus > 1)) {
+		device_refused(e, e->status, e->nstatus);
+		return;
+	}
+	if (c == 0) {
+		char shown[96];
+		printable(shown, sizeof(shown), e->status, e->nstatus);
+		fail(e, ESPOTA_EPROTO, "unexpected data from the device after %" PRIu64
+			" acknowledged bytes: \"%s\"", e->acked, shown);
+		return;
+	}
+	if (at_eof) {
+		fail(e, ESPOTA_ECLOSED, "the device closed the connection in the middle of its result"
+			" (%" PRIu64 " of %zu bytes acknowledged)", e->acked, e->cfg.len);
+	}
+}
+
+void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	if (e->finished || (e->phase != ESPOTA_PHASE_TRANSFER && e->phase != ESPOTA_PHASE_RESULT))
+		return;
+	for (i = 0; i < len && !e->finished; i++) {
+		unsigned char c = p[i];
+
+		if (e->nstatus == 0 && c >= '0' && c <= '9') {
+			if (e->ndigits == sizeof(e->digits)) {
+				account_digits(e, now);
+				if (e->finished)
+					return;
+			}
+			e->digits[e->ndigits++] = (char)c;
+			continue;
+		}
+		if (e->nstatus == 0) {
+			account_digits(e, now);
+			if (e->finished)
+				return;
+		}
+		if (e->nstatus < sizeof(e->status) - 1)
+			e->status[e->nstatus++] = (char)c;
+		e->status[e->nstatus] = '\0';
+	}
+	/* One print() on the device is one segment: a read boundary ends a count. */
+	account_digits(e, now);
+	if (!e->finished && e->nstatus > 0) {
+		if (e->nstatus >= sizeof(e->status) - 1)
+			finish_status(e, now, 1);
+		else
+			finish_status(e, now, 0);
+	}
+}
+
+void espota__engine_on_tcp_closed(espota__engine *e, uint64_t now, int err)
+{
+	if (e->finished)
+		return;
+	account_digits(e, now);
+	if (e->finished)
+		return;
+	if (e->nstatus > 0) {
+		finish_status(e, now, 1);
+		return;
+	}
+	if (err != 0) {
+		fail(e, ESPOTA_ECLOSED, "the connection to the device failed (%s) after %" PRIu64
+			" of %zu bytes acknowledged", strerror(err), e->acked, e->cfg.len);
+		return;
+	}
+	if (e->acked == e->cfg.len)
+		fail(e, ESPOTA_ECLOSED, "the device closed the connection without a result after "
+			"receiving all %zu bytes (it may have rebooted; the update may or may not be applied)",
+			e->cfg.len);
+	else
+		fail(e, ESPOTA_ECLOSED, "the device closed the connection after %" PRIu64
+			" of %zu bytes acknowledged", e->acked, e->cfg.len);
+}
+
+/* ---- time ------------------------------------------------------------------ */
+
+uint64_t espota__engine_deadline(const espota__engine *e)
+{
+	return e->finished ? NO_DEADLINE : e->deadline;
+}
+
+void espota__engine_tick(espota__engine *e, uint64_t now)
+{
+	if (e->finished || e->deadline == NO_DEADLINE || now < e->deadline)
+		return;
+	switch (e->phase) {
+	case ESPOTA_PHASE_INVITE:
+		if (e->attempt < e->cfg.timeouts.invite_attempts) {
+			elog(e, ESPOTA_LOG_WARN, "no answer to invitation %u; retrying", e->attempt);
+			send_invitation(e, now);
+			return;
+		}
+		fail(e, ESPOTA_ETIMEOUT, "no answer from the device to %u invitations (%u ms each): "
+			"check the address and port, and that the sketch calls ArduinoOTA.handle()",
+			e->attempt, e->cfg.timeouts.invite_ms);
+		return;
+	case ESPOTA_PHASE_AUTH:
+		if (try_md5_fallback(e, now, "no answer to authentication with the SHA-256 password hash"))
+			return;
+		fail(e, ESPOTA_ETIMEOUT, "no answer to our authentication within %u ms",
+			e->cfg.timeouts.auth_ms);
+		return;
+	case ESPOTA_PHASE_CONNECT:
+		fail(e, ESPOTA_ETIMEOUT, "the device did not connect back to TCP port %u within %u ms: "
+			"usually a host firewall blocking inbound TCP on that port, a wrong host address "
+			"(-I), NAT between host and device, or (ESP32) an image the device refused silently",
+			(unsigned)e->cfg.local_port, e->cfg.timeouts.connect_ms);
+		return;
+	case ESPOTA_PHASE_TRANSFER:
+		fail(e, ESPOTA_ETIMEOUT, "the device stopped acknowledging for %u ms at %" PRIu64
+			" of %zu bytes", e->cfg.timeouts.stall_ms, e->acked, e->cfg.len);
+		return;
+	case ESPOTA_PHASE_RESULT:
+		fail(e, ESPOTA_ETIMEOUT, "no result from the device within %u ms after all %zu bytes "
+			"were acknowledged (it may have rebooted; the update may or may not be applied)",
+			e->cfg.timeouts.result_ms, e->cfg.len);
+		return;
+	default:
+		return;
+	}
+}

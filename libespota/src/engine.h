@@ -1,0 +1,145 @@
+/*
+ * Internal: the sans-I/O protocol engine (one upload to one device).
+ *
+ * The engine owns no sockets and never reads the clock. The driver feeds it
+ * what happened (datagrams, the device's connect-back, TCP bytes, EOF, the
+ * current time in milliseconds) and drains what it must do through
+ * espota__engine_next_event() and espota__engine_tx(). The blocking upload
+ * (upload.c), the multi-device driver and the fuzzers all sit on this.
+ *
+ * Driver contract:
+ *  1. espota__engine_init(), then espota__engine_start(now).
+ *  2. Loop: drain events (SEND_UDP: send ev.data to the device from the one
+ *     UDP socket; NEED_PASSWORD: call espota__engine_set_password() or
+ *     espota__engine_abort(); PROGRESS/LOG: report; DONE: stop). While the
+ *     phase is TRANSFER, write what espota__engine_tx() offers and confirm
+ *     with espota__engine_tx_done(). Wait for I/O until
+ *     espota__engine_deadline(), then call espota__engine_tick(now).
+ *  3. espota__engine_clear() wipes secrets.
+ */
+#ifndef ESPOTA_SRC_ENGINE_H
+#define ESPOTA_SRC_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "espota/errors.h"
+#include "espota/upload.h"
+
+#define ESPOTA__MSG_SIZE 256
+#define ESPOTA__PASSWORD_MAX 256
+
+typedef enum espota__event_type {
+	ESPOTA__EV_NONE = 0,
+	ESPOTA__EV_SEND_UDP,      /* data/len: a datagram for the device */
+	ESPOTA__EV_NEED_PASSWORD, /* scheme: call set_password or abort */
+	ESPOTA__EV_PROGRESS,      /* progress changed */
+	ESPOTA__EV_LOG,           /* level, msg */
+	ESPOTA__EV_DONE           /* result */
+} espota__event_type;
+
+typedef struct espota__event {
+	espota__event_type type;
+	const unsigned char *data;
+	size_t len;
+	espota_log_level level;
+	const char *msg;
+	espota_auth_scheme scheme;
+	int result;
+} espota__event;
+
+typedef struct espota__engine_config {
+	const unsigned char *image;
+	size_t len;
+	espota_target target;
+	const char *host;          /* as given by the user: cnonce seed and auth callback */
+	const char *filename;      /* cnonce seed */
+	espota_auth_mode auth_mode;
+	espota_platform platform;  /* UNKNOWN: guessed from port and replies */
+	uint16_t device_port;
+	uint16_t local_port;       /* the TCP port announced in the invitation */
+	espota_timeouts timeouts;  /* resolved: no zeros */
+	espota_transfer_mode transfer;
+	uint32_t chunk;
+	uint32_t window;
+	int seeded_cnonce;         /* 1: espota's derivation (tests); 0: CSPRNG */
+	const char *password;      /* optional; copied */
+} espota__engine_config;
+
+#define ESPOTA__EVQ 16
+
+typedef struct espota__engine {
+	espota__engine_config cfg;
+	char md5[33];
+	espota_phase phase;
+	int result;                 /* valid when phase == DONE or failed */
+	int finished;
+	uint64_t start_ms;
+	uint64_t deadline;          /* absolute ms of the current phase deadline */
+
+	/* handshake */
+	unsigned int attempt;       /* invitations sent in this round */
+	unsigned int invitations;   /* total */
+	char invite[96];
+	size_t invite_len;
+	char authdg[160];
+	size_t authdg_len;
+	espota_auth_scheme scheme;
+	int fell_back;              /* scheme B: MD5 fallback already tried */
+	int waiting_password;
+	int have_password;
+	char password[ESPOTA__PASSWORD_MAX];
+	char nonce[72];
+	espota_platform platform;
+
+	/* transfer */
+	uint64_t sent;
+	uint64_t acked;
+	uint64_t transfer_start;
+	uint64_t transfer_ms;
+	char digits[24];            /* pending acknowledgement digits */
+	size_t ndigits;
+	uint64_t last_ack;
+	unsigned int acks;
+	char status[ESPOTA_DEVICE_ERROR_RAW_SIZE];
+	size_t nstatus;
+	int device_error_set;
+	espota_device_error device_error;
+
+	/* outputs */
+	espota__event evq[ESPOTA__EVQ];
+	char evmsg[ESPOTA__EVQ][ESPOTA__MSG_SIZE];
+	unsigned int evhead, evcount;
+	int progress_pending;
+	espota_progress progress;
+	char error[ESPOTA__MSG_SIZE];
+} espota__engine;
+
+int espota__engine_init(espota__engine *e, const espota__engine_config *cfg);
+void espota__engine_start(espota__engine *e, uint64_t now);
+void espota__engine_on_udp(espota__engine *e, uint64_t now, const void *data, size_t len);
+/* The device connected back. Returns 0 to accept, -1 when the engine does
+ * not expect a connection (the driver closes it). */
+int espota__engine_on_connect(espota__engine *e, uint64_t now);
+void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *data, size_t len);
+/* EOF (err == 0) or a socket error (errno value) on the data connection. */
+void espota__engine_on_tcp_closed(espota__engine *e, uint64_t now, int err);
+/* Bytes the driver may write now; *ptr points into the image. */
+size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr);
+void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n);
+void espota__engine_tick(espota__engine *e, uint64_t now);
+uint64_t espota__engine_deadline(const espota__engine *e);
+int espota__engine_set_password(espota__engine *e, uint64_t now, const char *password);
+void espota__engine_abort(espota__engine *e, uint64_t now, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 4, 5)))
+#endif
+	;
+int espota__engine_next_event(espota__engine *e, espota__event *out);
+/* Wipe secrets. */
+void espota__engine_clear(espota__engine *e);
+
+/* Resolve zeros in `in` to the documented defaults. */
+void espota__timeouts_resolve(espota_timeouts *out, const espota_timeouts *in);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * Internal: the session object and the helpers drivers share.
+ */
+#ifndef ESPOTA_SRC_SESSION_INTERNAL_H
+#define ESPOTA_SRC_SESSION_INTERNAL_H
+
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "espota/session.h"
+#include "espota/upload.h"
+#include "engine.h"
+
+struct espota_session {
+	espota_session_options opts;
+	int wake[2];                 /* self-pipe: cancel() writes, the driver polls */
+	atomic_int cancelled;
+	int in_callback;             /* refuse re-entry from callbacks */
+	int running;
+	char error[ESPOTA__MSG_SIZE];
+	int device_error_set;
+	espota_device_error device_error;
+	espota_upload_stats stats;
+};
+
+/* Monotonic milliseconds. */
+uint64_t espota__now_ms(void);
+
+/* Set the session's detail message (printf-style). */
+void espota__session_error(espota_session *s, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+
+/* Log through the session's callback, if its level allows. */
+void espota__session_log(espota_session *s, espota_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
+
+/* Validate an upload options struct's version. */
+int espota__check_upload_options(espota_session *s, const espota_upload_options *opts);
+
+/* Drain the wake pipe and clear a pending cancel. */
+void espota__session_reset_cancel(espota_session *s);
+
+/* Resolve `host`:`port` for UDP; `out` receives the first address. */
+int espota__resolve(struct sockaddr_storage *out, socklen_t *outlen, const char *host,
+	uint16_t port, char *err, size_t errlen);
+
+/* Same IP address (port ignored), treating v4-mapped IPv6 as IPv4. */
+int espota__same_ip(const struct sockaddr *a, const struct sockaddr *b);
+
+/* Numeric text of an address. */
+void espota__addr_str(char *out, size_t outlen, const struct sockaddr *sa);
+
+/* gzip `in` into a malloc'd buffer (zlib, level 9). */
+int espota__gzip(unsigned char **out, size_t *outlen, const unsigned char *in, size_t len);
+
+#endif
