@@ -152,7 +152,7 @@ int espota__engine_next_event(espota__engine *e, espota__event *out)
 			e->progress_pending = 0;
 			e->progress.phase = e->phase;
 			e->progress.sent = e->sent;
-			e->progress.acked = e->acked;
+			e->progress.acked = e->provisional;
 			e->progress.total = e->cfg.len;
 			e->progress.attempt = e->attempt;
 		}
@@ -460,7 +460,7 @@ size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr)
 	if (e->finished || e->phase != ESPOTA_PHASE_TRANSFER || e->sent >= e->cfg.len ||
 		e->nstatus > 0)
 		return 0;
-	inflight = e->sent - e->acked;
+	inflight = e->sent - e->provisional;
 	if (e->cfg.transfer == ESPOTA_TRANSFER_STOP_AND_WAIT) {
 		if (inflight > 0)
 			return 0;
@@ -485,96 +485,166 @@ void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n)
 }
 
 /*
- * Minimal sum of a valid split of d[pos..n) into acknowledgements (each in
- * 1..bound, no leading zero), or UINT64_MAX when there is none.
+ * Acknowledgement accounting (protocol.md 5.3).
+ *
+ * The device prints each count as bare decimal digits: counts coalesce
+ * ("10241024"), a count may be split across reads ("14" | "60"), and the
+ * final status may stick to the last count ("304OK"). Pending digits are
+ * therefore kept across reads and read as a sequence of counts, each in
+ * 1..bound with no leading zero, never adding up to more than was sent.
+ * Among the readings, the engine prefers one that acknowledges exactly what
+ * is outstanding (the device caught up), then cuts at read boundaries (one
+ * print() is one TCP segment), then longer counts. The last count stays
+ * pending until more digits, a status byte or EOF show it is complete.
  */
-static void min_sums(const char *d, size_t n, uint64_t bound, uint64_t *best)
-{
-	size_t pos, k;
+#define ACK_DIGITS_MAX 40
+#define ACK_SEARCH_BUDGET 4096
 
-	best[n] = 0;
-	for (pos = n; pos-- > 0;) {
-		uint64_t v = 0;
-		best[pos] = UINT64_MAX;
-		if (d[pos] == '0')
-			continue;
-		for (k = pos; k < n && k - pos < 10; k++) {
-			v = v * 10 + (uint64_t)(d[k] - '0');
-			if (v > bound)
-				break;
-			if (best[k + 1] != UINT64_MAX && v + best[k + 1] < best[pos])
-				best[pos] = v + best[k + 1];
-		}
-	}
+typedef struct {
+	size_t end[ACK_DIGITS_MAX];
+	uint64_t val[ACK_DIGITS_MAX];
+	size_t count;
+} ack_split;
+
+static int is_boundary(const espota__engine *e, size_t end)
+{
+	return end == e->ndigits || (e->boundaries >> (end - 1) & 1u);
 }
 
-/*
- * Account a run of acknowledgement digits. Counts carry no separator, so
- * "10241024" may be two counts (protocol.md 5.3). Split it greedily into
- * the longest counts that still leave a valid split of the rest, never
- * acknowledging more than was sent: a well-formed stream then always sums
- * to exactly what the device consumed.
- */
-static void account_digits(espota__engine *e, uint64_t now)
+static int ack_search(const espota__engine *e, size_t pos, uint64_t bound, uint64_t target,
+	int exact, ack_split *sp, unsigned int *budget)
 {
 	const char *d = e->digits;
-	size_t n = e->ndigits, pos = 0, k;
-	uint64_t best[sizeof(e->digits) + 1];
-	uint64_t outstanding = e->sent - e->acked;
-	uint64_t bound = outstanding;
-	uint64_t before = e->acked;
+	size_t n = e->ndigits, cand[12], ncand = 0, k, i;
+	uint64_t v = 0;
 
-	if (n == 0)
+	if (pos == n)
+		return exact ? target == 0 : 1;
+	if (*budget == 0 || d[pos] == '0')
+		return 0;
+	(*budget)--;
+	/* candidates: read-boundary ends first, then the longest */
+	for (k = pos; k < n && k - pos < 10; k++) {
+		v = v * 10 + (uint64_t)(d[k] - '0');
+		if (v > bound || v > target)
+			break;
+		if (is_boundary(e, k + 1))
+			cand[ncand++] = k + 1;
+	}
+	for (i = k; i > pos; i--)
+		if (!is_boundary(e, i))
+			cand[ncand++] = i;
+	for (i = 0; i < ncand; i++) {
+		size_t j;
+		v = 0;
+		for (j = pos; j < cand[i]; j++)
+			v = v * 10 + (uint64_t)(d[j] - '0');
+		sp->end[sp->count] = cand[i];
+		sp->val[sp->count] = v;
+		sp->count++;
+		if (ack_search(e, cand[i], bound, target - v, exact, sp, budget))
+			return 1;
+		sp->count--;
+	}
+	return 0;
+}
+
+static void ack_commit(espota__engine *e, uint64_t now, const ack_split *sp, size_t count)
+{
+	size_t i, cut;
+
+	if (count == 0)
 		return;
-	e->ndigits = 0;
+	for (i = 0; i < count; i++) {
+		e->acked += sp->val[i];
+		e->last_ack = sp->val[i];
+		e->acks++;
+	}
+	cut = sp->end[count - 1];
+	memmove(e->digits, e->digits + cut, e->ndigits - cut);
+	e->ndigits -= cut;
+	e->boundaries >>= cut;
+	(void)now;
+}
+
+/* Repetitions of the last count with nothing outstanding: ESP32 re-sends
+ * its last count once a second while it waits for data. */
+static int is_stale_repeat(const espota__engine *e)
+{
+	char last[24];
+	size_t ln, i;
+
+	if (e->platform == ESPOTA_PLATFORM_ESP8266 || e->last_ack == 0 || e->sent != e->acked)
+		return 0;
+	ln = (size_t)snprintf(last, sizeof(last), "%" PRIu64, e->last_ack);
+	if (e->ndigits == 0 || e->ndigits % ln != 0)
+		return 0;
+	for (i = 0; i < e->ndigits; i += ln)
+		if (memcmp(e->digits + i, last, ln) != 0)
+			return 0;
+	return 1;
+}
+
+static void ack_update(espota__engine *e, uint64_t now, int final)
+{
+	uint64_t out = e->sent - e->acked, bound = out, before = e->provisional;
+	unsigned int budget;
+	ack_split sp;
+
+	if (e->ndigits == 0)
+		goto done;
 	if (e->platform == ESPOTA_PLATFORM_ESP32 && bound > ESP32_MAX_ACK)
 		bound = ESP32_MAX_ACK;
-	min_sums(d, n, bound, best);
-	if (best[0] == UINT64_MAX || best[0] > outstanding) {
-		char run[sizeof(e->digits) + 1];
-		char last[24];
-		memcpy(run, d, n);
-		run[n] = '\0';
-		snprintf(last, sizeof(last), "%" PRIu64, e->last_ack);
-		/* ESP32 re-sends its last count while it waits for data (5.3). */
-		if (outstanding == 0 && e->last_ack > 0 && strcmp(run, last) == 0 &&
-			e->platform != ESPOTA_PLATFORM_ESP8266) {
-			elog(e, ESPOTA_LOG_DEBUG, "ignoring repeated acknowledgement %s", run);
-			return;
-		}
+	sp.count = 0;
+	budget = ACK_SEARCH_BUDGET;
+	if (out > 0 && ack_search(e, 0, bound, out, 1, &sp, &budget)) {
+		ack_commit(e, now, &sp, sp.count);
+		goto done;
+	}
+	sp.count = 0;
+	budget = ACK_SEARCH_BUDGET;
+	if (ack_search(e, 0, bound, out, 0, &sp, &budget)) {
+		ack_commit(e, now, &sp, final ? sp.count : sp.count - 1);
+		goto done;
+	}
+	if (is_stale_repeat(e)) {
+		elog(e, ESPOTA_LOG_DEBUG, "ignoring repeated acknowledgement %" PRIu64, e->last_ack);
+		e->ndigits = 0;
+		e->boundaries = 0;
+		goto done;
+	}
+	{
+		char run[ACK_DIGITS_MAX + 1];
+		memcpy(run, e->digits, e->ndigits);
+		run[e->ndigits] = '\0';
 		fail(e, ESPOTA_EPROTO, "the device acknowledged more than was sent (\"%s\" with %" PRIu64
-			" bytes outstanding)", run, outstanding);
+			" bytes outstanding)", run, out);
 		return;
 	}
-	while (pos < n) {
-		uint64_t v = 0, chosen = 0;
-		size_t chosen_end = pos;
-		uint64_t left = e->sent - e->acked;
-
-		for (k = pos; k < n && k - pos < 10; k++) {
-			v = v * 10 + (uint64_t)(d[k] - '0');
-			if (v > bound || v > left)
-				break;
-			if (best[k + 1] != UINT64_MAX && v + best[k + 1] <= left) {
-				chosen = v;
-				chosen_end = k + 1;
-			}
+done:
+	/* What the pending digits say for now; never goes backwards. */
+	{
+		uint64_t pend = 0, p = e->acked;
+		size_t i;
+		if (e->ndigits > 0 && e->ndigits <= 10) {
+			for (i = 0; i < e->ndigits; i++)
+				pend = pend * 10 + (uint64_t)(e->digits[i] - '0');
+			if (pend <= e->sent - e->acked)
+				p += pend;
 		}
-		if (chosen == 0) /* cannot happen after min_sums; stay safe */
-			break;
-		e->acked += chosen;
-		e->last_ack = chosen;
-		e->acks++;
-		pos = chosen_end;
+		if (p > e->provisional)
+			e->provisional = p;
+		if (e->acked > e->provisional)
+			e->provisional = e->acked;
 	}
-	if (e->acked != before) {
+	if (e->provisional != before) {
 		e->deadline = now + e->cfg.timeouts.stall_ms;
 		progress(e);
-		if (e->acked == e->cfg.len && e->phase == ESPOTA_PHASE_TRANSFER) {
-			e->transfer_ms = now - e->transfer_start;
-			e->deadline = now + e->cfg.timeouts.result_ms;
-			set_phase(e, ESPOTA_PHASE_RESULT);
-		}
+	}
+	if (e->acked == e->cfg.len && e->ndigits == 0 && e->phase == ESPOTA_PHASE_TRANSFER) {
+		e->transfer_ms = now - e->transfer_start;
+		e->deadline = now + e->cfg.timeouts.result_ms;
+		set_phase(e, ESPOTA_PHASE_RESULT);
 	}
 }
 
@@ -619,16 +689,21 @@ void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *dat
 		unsigned char c = p[i];
 
 		if (e->nstatus == 0 && c >= '0' && c <= '9') {
-			if (e->ndigits == sizeof(e->digits)) {
-				account_digits(e, now);
+			if (e->ndigits == ACK_DIGITS_MAX) {
+				ack_update(e, now, 0);
 				if (e->finished)
 					return;
+				if (e->ndigits == ACK_DIGITS_MAX) {
+					fail(e, ESPOTA_EPROTO, "the device sent an endless number");
+					return;
+				}
 			}
 			e->digits[e->ndigits++] = (char)c;
 			continue;
 		}
 		if (e->nstatus == 0) {
-			account_digits(e, now);
+			/* The status text starts: every pending count is complete. */
+			ack_update(e, now, 1);
 			if (e->finished)
 				return;
 		}
@@ -636,21 +711,21 @@ void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *dat
 			e->status[e->nstatus++] = (char)c;
 		e->status[e->nstatus] = '\0';
 	}
-	/* One print() on the device is one segment: a read boundary ends a count. */
-	account_digits(e, now);
-	if (!e->finished && e->nstatus > 0) {
-		if (e->nstatus >= sizeof(e->status) - 1)
-			finish_status(e, now, 1);
-		else
-			finish_status(e, now, 0);
+	if (e->finished)
+		return;
+	if (e->ndigits > 0) {
+		e->boundaries |= (uint64_t)1 << (e->ndigits - 1);
+		ack_update(e, now, 0);
 	}
+	if (!e->finished && e->nstatus > 0)
+		finish_status(e, now, e->nstatus >= sizeof(e->status) - 1);
 }
 
 void espota__engine_on_tcp_closed(espota__engine *e, uint64_t now, int err)
 {
 	if (e->finished)
 		return;
-	account_digits(e, now);
+	ack_update(e, now, 1);
 	if (e->finished)
 		return;
 	if (e->nstatus > 0) {
@@ -707,7 +782,7 @@ void espota__engine_tick(espota__engine *e, uint64_t now)
 		return;
 	case ESPOTA_PHASE_TRANSFER:
 		fail(e, ESPOTA_ETIMEOUT, "the device stopped acknowledging for %u ms at %" PRIu64
-			" of %zu bytes", e->cfg.timeouts.stall_ms, e->acked, e->cfg.len);
+			" of %zu bytes", e->cfg.timeouts.stall_ms, e->provisional, e->cfg.len);
 		return;
 	case ESPOTA_PHASE_RESULT:
 		fail(e, ESPOTA_ETIMEOUT, "no result from the device within %u ms after all %zu bytes "

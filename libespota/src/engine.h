@@ -97,8 +97,10 @@ typedef struct espota__engine {
 	uint64_t acked;
 	uint64_t transfer_start;
 	uint64_t transfer_ms;
-	char digits[24];            /* pending acknowledgement digits */
+	char digits[48];            /* pending acknowledgement digits */
 	size_t ndigits;
+	uint64_t boundaries;        /* bit i: a read ended after digits[i] */
+	uint64_t provisional;       /* acked + the pending digits' best reading */
 	uint64_t last_ack;
 	unsigned int acks;
 	char status[ESPOTA_DEVICE_ERROR_RAW_SIZE];

@@ -112,7 +112,8 @@ typedef enum espota_fit_when {
 	ESPOTA_FIT_WHEN_NONE = 0,
 	ESPOTA_FIT_WHEN_BEFORE_DATA = 1, /**< in begin(), before any byte is sent (errors 4, 5, 8, 10 on ESP32) */
 	ESPOTA_FIT_WHEN_FIRST_BLOCK = 2, /**< ESP32: at the first 4 KiB flush (8, 13) */
-	ESPOTA_FIT_WHEN_AFTER_UPLOAD = 3 /**< in end(), after the whole upload (9, 10, 12) */
+	ESPOTA_FIT_WHEN_AFTER_UPLOAD = 3, /**< in end(), after the whole upload (9, 10, 12) */
+	ESPOTA_FIT_WHEN_DURING_UPLOAD = 4 /**< while writing (1, 2: e.g. a layout beyond the chip; not confirmed from source) */
 } espota_fit_when;
 
 /** User mistakes recognised (bit flags). */
@@ -125,6 +126,8 @@ typedef enum espota_fit_when {
 #define ESPOTA_FIT_MISTAKE_GZIP_UNSUPPORTED  (1u << 6) /**< gzip to a device without gzip support */
 #define ESPOTA_FIT_MISTAKE_NOT_SIGNED        (1u << 7) /**< signing device, no valid trailer */
 #define ESPOTA_FIT_MISTAKE_NO_OTA_SLOT       (1u << 8) /**< ESP32 table without a second app slot */
+#define ESPOTA_FIT_MISTAKE_LAYOUT_BEYOND_CHIP (1u << 9) /**< running layout addresses flash the chip does not have */
+#define ESPOTA_FIT_MISTAKE_WRONG_FORMAT      (1u << 10) /**< an app image the Updater cannot take (ESP8266 v2 / 0xEA) */
 
 /** Assumptions made for unknown facts (bit flags). */
 #define ESPOTA_FIT_ASSUME_RUNNING_SIZE   (1u << 0) /**< running sketch assumed as large as the new image */
@@ -132,6 +135,16 @@ typedef enum espota_fit_when {
 #define ESPOTA_FIT_ASSUME_DEVICE_HEADER  (1u << 2) /**< device header assumed correct (no error 8) */
 #define ESPOTA_FIT_ASSUME_LAYOUT         (1u << 3) /**< layout unknown: size limits not checked */
 #define ESPOTA_FIT_ASSUME_GZIP_SUPPORT   (1u << 4) /**< device assumed to run core >= 2.7 */
+#define ESPOTA_FIT_ASSUME_PLATFORM       (1u << 5) /**< platform unknown: ESP8266 assumed */
+#define ESPOTA_FIT_ASSUME_RUNNING_PARTITION (1u << 6) /**< ESP32: running from the factory app assumed */
+
+/** Warnings: accepted, but something is wrong (bit flags). */
+#define ESPOTA_FIT_WARN_GZIP_LOCKOUT     (1u << 0) /**< gzip image with a too-big header: later OTAs fail with error 8 */
+#define ESPOTA_FIT_WARN_GZIP_OVERLAP     (1u << 1) /**< inflated size > FS_start - ceil4k(N) (derived rule, not checked by the device) */
+#define ESPOTA_FIT_WARN_IROM0            (1u << 2) /**< irom0 segment larger than the layout's irom0 window */
+#define ESPOTA_FIT_WARN_FIRMWARE_AS_FS   (1u << 3) /**< fits, but an app image overwrites the filesystem */
+#define ESPOTA_FIT_WARN_LAST_OTA_SLOT    (1u << 4) /**< ESP32: after this update no further OTA is possible */
+#define ESPOTA_FIT_WARN_HEADER_SIZE_CODE (1u << 5) /**< image size code the Updater does not understand (checks pass vacuously) */
 
 #define ESPOTA_FIT_TEXT_SIZE 1024
 
@@ -149,6 +162,9 @@ typedef struct espota_fit_report {
 	uint64_t same_size_limit;  /**< steady-state limit (running == new size), 0 if n/a */
 	char summary[256];         /**< one line */
 	char advice[ESPOTA_FIT_TEXT_SIZE]; /**< what to do, possibly several lines */
+	/* Added after the first draft of this header. */
+	int64_t same_size_margin;  /**< same_size_limit - N (negative: a same-size update cannot fit); 0 if n/a */
+	uint32_t warnings;         /**< ESPOTA_FIT_WARN_* */
 } espota_fit_report;
 
 /**

@@ -37,13 +37,13 @@ typedef void (*espota_log_cb)(espota_log_level level, const char *message, void 
 
 typedef struct espota_session_options {
 	unsigned int version;      /**< ESPOTA_SESSION_OPTIONS_VERSION */
-	espota_log_cb log;         /**< optional */
 	espota_log_level log_level;/**< messages above this level are not formatted; default WARN */
+	espota_log_cb log;         /**< optional */
 	void *log_payload;         /**< passed to log */
 } espota_session_options;
 
 #define ESPOTA_SESSION_OPTIONS_VERSION 1
-#define ESPOTA_SESSION_OPTIONS_INIT { .version = ESPOTA_SESSION_OPTIONS_VERSION, .log = NULL, .log_level = ESPOTA_LOG_WARN, .log_payload = NULL }
+#define ESPOTA_SESSION_OPTIONS_INIT { .version = ESPOTA_SESSION_OPTIONS_VERSION, .log_level = ESPOTA_LOG_WARN, .log = NULL, .log_payload = NULL }
 
 /** Initialise `opts` with defaults, as ESPOTA_SESSION_OPTIONS_INIT does. */
 ESPOTA_EXTERN(int) espota_session_options_init(espota_session_options *opts, unsigned int version);

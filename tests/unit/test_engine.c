@@ -1,0 +1,421 @@
+/*
+ * The protocol engine without sockets: feed it what a device would send
+ * and check what it answers and decides.
+ */
+#include "test.h"
+#include "auth.h"
+#include "engine.h"
+
+static unsigned char image[5000];
+
+typedef struct {
+	char udp[4][200];
+	size_t nudp;
+	int need_password;
+	int done;
+	int result;
+	unsigned int progress_events;
+} drained;
+
+static void drain(espota__engine *e, drained *d)
+{
+	espota__event ev;
+	while (espota__engine_next_event(e, &ev)) {
+		switch (ev.type) {
+		case ESPOTA__EV_SEND_UDP:
+			ASSERT(ev.len < sizeof(d->udp[0]));
+			memcpy(d->udp[d->nudp % 4], ev.data, ev.len);
+			d->udp[d->nudp % 4][ev.len] = '\0';
+			d->nudp++;
+			break;
+		case ESPOTA__EV_NEED_PASSWORD: d->need_password++; break;
+		case ESPOTA__EV_PROGRESS: d->progress_events++; break;
+		case ESPOTA__EV_DONE: d->done++; d->result = ev.result; break;
+		default: break;
+		}
+	}
+}
+
+static void setup(espota__engine *e, size_t len, espota_transfer_mode mode, const char *password)
+{
+	espota__engine_config c;
+	size_t i;
+
+	for (i = 0; i < sizeof(image); i++)
+		image[i] = (unsigned char)(i % 251);
+	image[0] = 0xE9;
+	memset(&c, 0, sizeof(c));
+	c.image = image;
+	c.len = len;
+	c.host = "192.168.1.50";
+	c.local_port = 48266;
+	c.transfer = mode;
+	c.password = password;
+	c.seeded_cnonce = 1;
+	ASSERT_OK(espota__engine_init(e, &c));
+}
+
+static void connect_ok(espota__engine *e, drained *d)
+{
+	espota__engine_start(e, 0);
+	drain(e, d);
+	espota__engine_on_udp(e, 10, "OK", 2);
+	drain(e, d);
+	ASSERT_EQ(e->phase, ESPOTA_PHASE_CONNECT);
+	ASSERT_OK(espota__engine_on_connect(e, 20));
+	drain(e, d);
+	ASSERT_EQ(e->phase, ESPOTA_PHASE_TRANSFER);
+}
+
+static size_t send_all(espota__engine *e)
+{
+	const unsigned char *p;
+	size_t n, total = 0;
+	while ((n = espota__engine_tx(e, &p)) > 0) {
+		espota__engine_tx_done(e, 30, n);
+		total += n;
+	}
+	return total;
+}
+
+static void feed(espota__engine *e, drained *d, const char *s)
+{
+	espota__engine_on_tcp_data(e, 40, s, strlen(s));
+	drain(e, d);
+}
+
+static void test_invitation_format(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+	char md5[33];
+
+	setup(&e, 3000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	espota__engine_start(&e, 0);
+	drain(&e, &d);
+	ASSERT_EQ(d.nudp, 1);
+	espota__md5_hex(md5, image, 3000);
+	{
+		char want[100];
+		snprintf(want, sizeof(want), "0 48266 3000 %s\n", md5);
+		ASSERT_STREQ(d.udp[0], want);
+	}
+	/* retries, then a timeout */
+	espota__engine_tick(&e, 1999);
+	drain(&e, &d);
+	ASSERT_EQ(d.nudp, 1);
+	espota__engine_tick(&e, 2000);
+	drain(&e, &d);
+	ASSERT_EQ(d.nudp, 2);
+	espota__engine_tick(&e, 4000); espota__engine_tick(&e, 6000); espota__engine_tick(&e, 8000);
+	drain(&e, &d);
+	ASSERT_EQ(d.nudp, 5);
+	ASSERT_EQ(d.done, 0);
+	espota__engine_tick(&e, 10000);
+	drain(&e, &d);
+	ASSERT_EQ(d.done, 1);
+	ASSERT_EQ(d.result, ESPOTA_ETIMEOUT);
+	ASSERT_CONTAINS(e.error, "no answer from the device to 5 invitations");
+}
+
+static void test_stop_and_wait_split_acks(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+
+	setup(&e, 3000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	connect_ok(&e, &d);
+	ASSERT_EQ(send_all(&e), 1460);
+	/* one count split across reads */
+	feed(&e, &d, "14");
+	ASSERT_EQ(send_all(&e), 0);
+	feed(&e, &d, "60");
+	ASSERT_EQ(send_all(&e), 1460);
+	/* MSS 536: 536 + 536 + 388 in separate reads */
+	feed(&e, &d, "536");
+	feed(&e, &d, "536");
+	ASSERT_EQ(send_all(&e), 0);
+	feed(&e, &d, "388");
+	ASSERT_EQ(send_all(&e), 80);
+	feed(&e, &d, "80");
+	ASSERT_EQ(e.phase, ESPOTA_PHASE_RESULT);
+	ASSERT_EQ(e.acked, 3000);
+	feed(&e, &d, "O");
+	ASSERT_EQ(d.done, 0);
+	feed(&e, &d, "K");
+	ASSERT_EQ(d.done, 1);
+	ASSERT_EQ(d.result, ESPOTA_OK);
+	ASSERT_EQ(e.phase, ESPOTA_PHASE_DONE);
+}
+
+static void test_coalesced_acks_and_ok(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+
+	setup(&e, 4096, ESPOTA_TRANSFER_PIPELINED, NULL);
+	e.platform = ESPOTA_PLATFORM_ESP32;
+	e.cfg.chunk = 1024;
+	connect_ok(&e, &d);
+	ASSERT_EQ(send_all(&e), 4096);
+	feed(&e, &d, "10241024");
+	ASSERT_EQ(e.provisional, 2048);
+	feed(&e, &d, "1024");
+	feed(&e, &d, "1024OK");
+	ASSERT_EQ(d.done, 1);
+	ASSERT_EQ(d.result, ESPOTA_OK);
+	ASSERT_EQ(e.acks, 4);
+}
+
+static void test_esp8266_error_after_count(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+
+	setup(&e, 508, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	connect_ok(&e, &d);
+	send_all(&e);
+	feed(&e, &d, "508ERROR[7]: MD5 verification failed: expected: 4a81, ");
+	ASSERT_EQ(d.done, 0);
+	feed(&e, &d, "calculated: 0000\n");
+	ASSERT_EQ(d.done, 1);
+	ASSERT_EQ(d.result, ESPOTA_EREFUSED);
+	ASSERT(e.device_error_set);
+	ASSERT_EQ(e.device_error.code, 7);
+	ASSERT_CONTAINS(e.error, "device error 7 (MD5)");
+}
+
+static void test_esp32_magic_midstream(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+
+	setup(&e, 5000, ESPOTA_TRANSFER_PIPELINED, NULL);
+	connect_ok(&e, &d);
+	send_all(&e);
+	feed(&e, &d, "14601460");
+	feed(&e, &d, "1176Wrong Magic Byte\r\n");
+	ASSERT_EQ(d.result, ESPOTA_EREFUSED);
+	ASSERT_EQ(e.device_error.code, 8);
+	ASSERT_EQ(e.device_error.platform, ESPOTA_PLATFORM_ESP32);
+}
+
+static void test_never_false_success(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+
+	/* OK before everything was acknowledged */
+	setup(&e, 3000, ESPOTA_TRANSFER_PIPELINED, NULL);
+	connect_ok(&e, &d);
+	send_all(&e);
+	feed(&e, &d, "1460OK");
+	ASSERT_EQ(d.result, ESPOTA_EPROTO);
+
+	/* closed after all data, no OK */
+	memset(&d, 0, sizeof(d));
+	setup(&e, 1000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	connect_ok(&e, &d);
+	send_all(&e);
+	feed(&e, &d, "1000");
+	espota__engine_on_tcp_closed(&e, 50, 0);
+	drain(&e, &d);
+	ASSERT_EQ(d.result, ESPOTA_ECLOSED);
+	ASSERT_CONTAINS(e.error, "may or may not be applied");
+
+	/* garbage instead of counts */
+	memset(&d, 0, sizeof(d));
+	setup(&e, 1000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	connect_ok(&e, &d);
+	send_all(&e);
+	feed(&e, &d, "x#1");
+	ASSERT_EQ(d.result, ESPOTA_EPROTO);
+
+	/* more acknowledged than sent */
+	memset(&d, 0, sizeof(d));
+	setup(&e, 3000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	e.platform = ESPOTA_PLATFORM_ESP8266;
+	connect_ok(&e, &d);
+	send_all(&e);
+	feed(&e, &d, "1460");
+	send_all(&e);
+	feed(&e, &d, "3000"); /* no reading of these digits fits in 1460 */
+	ASSERT_EQ(d.result, ESPOTA_EPROTO);
+
+	/* a stall times out with the position */
+	memset(&d, 0, sizeof(d));
+	setup(&e, 3000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	connect_ok(&e, &d);
+	send_all(&e);
+	feed(&e, &d, "1460");
+	espota__engine_tick(&e, 40 + 10000);
+	drain(&e, &d);
+	ASSERT_EQ(d.result, ESPOTA_ETIMEOUT);
+	ASSERT_CONTAINS(e.error, "at 1460 of 3000");
+}
+
+static void test_esp32_stale_repeat(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+
+	setup(&e, 2048, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	e.platform = ESPOTA_PLATFORM_ESP32;
+	e.cfg.chunk = 1024;
+	connect_ok(&e, &d);
+	send_all(&e);
+	feed(&e, &d, "1024");
+	feed(&e, &d, "1024"); /* re-sent while it waits: not a new count */
+	ASSERT_EQ(d.done, 0);
+	ASSERT_EQ(e.provisional, 1024);
+	send_all(&e);
+	feed(&e, &d, "1024OK");
+	ASSERT_EQ(d.result, ESPOTA_OK);
+}
+
+static void test_auth_md5(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+
+	setup(&e, 1000, ESPOTA_TRANSFER_STOP_AND_WAIT, "s3cret");
+	espota__engine_start(&e, 0);
+	drain(&e, &d);
+	espota__engine_on_udp(&e, 5, "AUTH 25d55ad283aa400af464c76d713c07ad", 37);
+	drain(&e, &d);
+	ASSERT_EQ(d.nudp, 2);
+	ASSERT_EQ(e.scheme, ESPOTA_AUTH_MD5);
+	ASSERT_EQ(strlen(d.udp[1]), 70);
+	ASSERT(strncmp(d.udp[1], "200 ", 4) == 0);
+	/* the device connects after accepting our answer even if its OK is lost */
+	ASSERT_OK(espota__engine_on_connect(&e, 6));
+	ASSERT_EQ(e.phase, ESPOTA_PHASE_TRANSFER);
+}
+
+static void test_auth_wrong_password_and_fallback(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+	const char *nonce = "AUTH ef797c8118f02dfb649607dd5d3f8c7623048c9c063d532cc95c5ed7a898a64f";
+
+	setup(&e, 1000, ESPOTA_TRANSFER_STOP_AND_WAIT, "s3cret");
+	espota__engine_start(&e, 0);
+	drain(&e, &d);
+	espota__engine_on_udp(&e, 5, nonce, strlen(nonce));
+	drain(&e, &d);
+	ASSERT_EQ(e.scheme, ESPOTA_AUTH_PBKDF2_SHA256);
+	ASSERT_EQ(strlen(d.udp[1]), 134);
+	espota__engine_on_udp(&e, 6, "Authentication Failed", 21);
+	drain(&e, &d);
+	/* falls back: a new invitation, then the MD5 password hash */
+	ASSERT_EQ(d.done, 0);
+	ASSERT_EQ(d.nudp, 3);
+	ASSERT_EQ(e.phase, ESPOTA_PHASE_INVITE);
+	espota__engine_on_udp(&e, 7, nonce, strlen(nonce));
+	drain(&e, &d);
+	ASSERT_EQ(e.scheme, ESPOTA_AUTH_PBKDF2_MD5);
+	{
+		char cnonce[65], want[160];
+		ASSERT_EQ(strlen(d.udp[3]), 134);
+		memcpy(cnonce, d.udp[3] + 4, 64);
+		cnonce[64] = '\0';
+		ASSERT(espota__auth_datagram(want, sizeof(want), ESPOTA_AUTH_PBKDF2_MD5, nonce + 5, cnonce,
+			"s3cret") == 134);
+		ASSERT_STREQ(d.udp[3], want);
+	}
+	espota__engine_on_udp(&e, 8, "Authentication Failed", 21);
+	drain(&e, &d);
+	ASSERT_EQ(d.result, ESPOTA_EAUTH);
+	espota__engine_clear(&e);
+	ASSERT_EQ(e.password[0], 0);
+}
+
+static void test_auth_needs_password(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+
+	setup(&e, 1000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	espota__engine_start(&e, 0);
+	drain(&e, &d);
+	espota__engine_on_udp(&e, 5, "AUTH 25d55ad283aa400af464c76d713c07ad", 37);
+	drain(&e, &d);
+	ASSERT_EQ(d.need_password, 1);
+	/* with a password pending, nobody may connect */
+	ASSERT_EQ(espota__engine_on_connect(&e, 6), -1);
+	ASSERT_OK(espota__engine_set_password(&e, 6, "s3cret"));
+	drain(&e, &d);
+	ASSERT_EQ(d.nudp, 2);
+	espota__engine_on_udp(&e, 7, "OK", 2);
+	drain(&e, &d);
+	ASSERT_EQ(e.phase, ESPOTA_PHASE_CONNECT);
+}
+
+static void test_bad_replies(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+
+	setup(&e, 1000, ESPOTA_TRANSFER_STOP_AND_WAIT, "pw");
+	espota__engine_start(&e, 0);
+	drain(&e, &d);
+	espota__engine_on_udp(&e, 5, "AUTH 1234", 9);
+	drain(&e, &d);
+	ASSERT_EQ(d.result, ESPOTA_EPROTO);
+	ASSERT_CONTAINS(e.error, "invalid nonce length: 4");
+
+	memset(&d, 0, sizeof(d));
+	setup(&e, 1000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	espota__engine_start(&e, 0);
+	drain(&e, &d);
+	{
+		const char err[] = "ERR: ERROR[4]: Not Enough Space\n";
+		espota__engine_on_udp(&e, 5, err, sizeof(err) - 1);
+	}
+	drain(&e, &d);
+	ASSERT_EQ(d.result, ESPOTA_EREFUSED);
+	ASSERT_EQ(e.device_error.code, 4);
+	ASSERT_EQ(e.platform, ESPOTA_PLATFORM_ESP8266);
+}
+
+static void test_fuzzish_random_streams(void)
+{
+	/* Random bytes never crash the engine nor yield success. */
+	espota__engine e;
+	drained d;
+	unsigned int seed = 12345, round, i;
+
+	for (round = 0; round < 2000; round++) {
+		char buf[64];
+		memset(&d, 0, sizeof(d));
+		setup(&e, 1 + round % 3000, round % 2 ? ESPOTA_TRANSFER_PIPELINED : ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+		connect_ok(&e, &d);
+		for (i = 0; i < 8 && !d.done; i++) {
+			size_t n = 0, k;
+			send_all(&e);
+			for (k = 0; k < sizeof(buf); k++) {
+				seed = seed * 1103515245u + 12345u;
+				buf[k] = (seed >> 16) % 3 ? (char)('0' + (seed >> 8) % 10) : (char)(seed >> 20);
+				n++;
+			}
+			espota__engine_on_tcp_data(&e, 40, buf, n);
+			drain(&e, &d);
+		}
+		ASSERT(d.result != ESPOTA_OK || !d.done || e.acked == e.cfg.len);
+	}
+}
+
+TEST_LIST_BEGIN
+TEST_ENTRY(test_invitation_format)
+TEST_ENTRY(test_stop_and_wait_split_acks)
+TEST_ENTRY(test_coalesced_acks_and_ok)
+TEST_ENTRY(test_esp8266_error_after_count)
+TEST_ENTRY(test_esp32_magic_midstream)
+TEST_ENTRY(test_never_false_success)
+TEST_ENTRY(test_esp32_stale_repeat)
+TEST_ENTRY(test_auth_md5)
+TEST_ENTRY(test_auth_wrong_password_and_fallback)
+TEST_ENTRY(test_auth_needs_password)
+TEST_ENTRY(test_bad_replies)
+TEST_ENTRY(test_fuzzish_random_streams)
+TEST_LIST_END
