@@ -18,5 +18,6 @@
 #include "espota/upload.h"
 #include "espota/image.h"
 #include "espota/flashfit.h"
+#include "espota/fleet.h"
 
 #endif

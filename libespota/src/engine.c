@@ -512,7 +512,7 @@ static int is_boundary(const espota__engine *e, size_t end)
 }
 
 static int ack_search(const espota__engine *e, size_t pos, uint64_t bound, uint64_t target,
-	int exact, ack_split *sp, unsigned int *budget)
+	int exact, int boundary_only, ack_split *sp, unsigned int *budget)
 {
 	const char *d = e->digits;
 	size_t n = e->ndigits, cand[12], ncand = 0, k, i;
@@ -531,9 +531,10 @@ static int ack_search(const espota__engine *e, size_t pos, uint64_t bound, uint6
 		if (is_boundary(e, k + 1))
 			cand[ncand++] = k + 1;
 	}
-	for (i = k; i > pos; i--)
-		if (!is_boundary(e, i))
-			cand[ncand++] = i;
+	if (!boundary_only)
+		for (i = k; i > pos; i--)
+			if (!is_boundary(e, i))
+				cand[ncand++] = i;
 	for (i = 0; i < ncand; i++) {
 		size_t j;
 		v = 0;
@@ -542,7 +543,7 @@ static int ack_search(const espota__engine *e, size_t pos, uint64_t bound, uint6
 		sp->end[sp->count] = cand[i];
 		sp->val[sp->count] = v;
 		sp->count++;
-		if (ack_search(e, cand[i], bound, target - v, exact, sp, budget))
+		if (ack_search(e, cand[i], bound, target - v, exact, boundary_only, sp, budget))
 			return 1;
 		sp->count--;
 	}
@@ -587,24 +588,31 @@ static int is_stale_repeat(const espota__engine *e)
 
 static void ack_update(espota__engine *e, uint64_t now, int final)
 {
-	uint64_t out = e->sent - e->acked, bound = out, before = e->provisional;
-	unsigned int budget;
+	uint64_t out = e->sent - e->acked, before = e->provisional;
+	uint64_t small = out < ESP32_MAX_ACK ? out : ESP32_MAX_ACK;
+	/* Readings, most trusted first: the device caught up exactly; one
+	 * count per TCP segment (one print() each); counts no larger than an
+	 * ESP32 read; anything that fits. ESP32 never acknowledges more than
+	 * 1460 bytes at once, so only the bounded readings apply to it. */
+	static const struct { int exact, boundary_only, small; } steps[] = {
+		{ 1, 0, 1 }, { 1, 0, 0 }, { 0, 1, 0 }, { 0, 0, 1 }, { 0, 0, 0 },
+	};
+	unsigned int budget, k;
 	ack_split sp;
 
 	if (e->ndigits == 0)
 		goto done;
-	if (e->platform == ESPOTA_PLATFORM_ESP32 && bound > ESP32_MAX_ACK)
-		bound = ESP32_MAX_ACK;
-	sp.count = 0;
-	budget = ACK_SEARCH_BUDGET;
-	if (out > 0 && ack_search(e, 0, bound, out, 1, &sp, &budget)) {
-		ack_commit(e, now, &sp, sp.count);
-		goto done;
-	}
-	sp.count = 0;
-	budget = ACK_SEARCH_BUDGET;
-	if (ack_search(e, 0, bound, out, 0, &sp, &budget)) {
-		ack_commit(e, now, &sp, final ? sp.count : sp.count - 1);
+	for (k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		uint64_t bound = steps[k].small ? small : out;
+		if (e->platform == ESPOTA_PLATFORM_ESP32 && bound > small)
+			continue;
+		if (steps[k].exact && out == 0)
+			continue;
+		sp.count = 0;
+		budget = ACK_SEARCH_BUDGET;
+		if (!ack_search(e, 0, bound, out, steps[k].exact, steps[k].boundary_only, &sp, &budget))
+			continue;
+		ack_commit(e, now, &sp, (final || steps[k].exact) ? sp.count : sp.count - 1);
 		goto done;
 	}
 	if (is_stale_repeat(e)) {

@@ -56,6 +56,16 @@ int espota__same_ip(const struct sockaddr *a, const struct sockaddr *b);
 /* Numeric text of an address. */
 void espota__addr_str(char *out, size_t outlen, const struct sockaddr *sa);
 
+struct espota__conn;
+/* Entry checks common to every upload function. */
+int espota__begin(espota_session *s, const unsigned char *image, size_t len,
+	const espota_upload_options *o);
+/* Compress and preflight as the options ask; *packed owns compressed data. */
+int espota__prepare(espota_session *s, const espota_upload_options *o, const unsigned char *image,
+	size_t len, const unsigned char **data, size_t *dlen, unsigned char **packed);
+/* Copy a finished connection's result into the session. */
+void espota__session_collect(espota_session *s, const struct espota__conn *c);
+
 /* gzip `in` into a malloc'd buffer (zlib, level 9). */
 int espota__gzip(unsigned char **out, size_t *outlen, const unsigned char *in, size_t len);
 

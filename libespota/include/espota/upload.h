@@ -72,9 +72,11 @@ typedef struct espota_progress {
 } espota_progress;
 
 /**
- * Progress callback. Called on every phase change, and on every change of
- * `acked` during the transfer. Called once with acked == 0 before any data
- * and once with phase DONE and acked == total on success.
+ * Progress callback. Called on every phase change, on every change of
+ * `acked` during the transfer, and about once a second while nothing
+ * changes (so a caller can cancel, and bindings can poll for signals).
+ * Called once with acked == 0 before any data and once with phase DONE and
+ * acked == total on success.
  * Return 0 to continue; any non-zero value stops the upload, which then
  * returns that value if it is negative, ESPOTA_EUSER otherwise.
  */

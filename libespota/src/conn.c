@@ -1,0 +1,406 @@
+/*
+ * One device connection over the engine: sockets, accept filtering,
+ * acknowledgement reads and paced writes. Shared by the blocking upload and
+ * the fleet driver.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "conn.h"
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static int open_sockets(espota__conn *d, char *err, size_t errlen)
+{
+	const espota_upload_options *o = d->opts;
+	struct sockaddr_storage local;
+	socklen_t locallen;
+	int family = d->dev.ss_family, one = 1;
+
+	memset(&local, 0, sizeof(local));
+	if (o->bind_address != NULL && o->bind_address[0] != '\0') {
+		struct addrinfo hints, *res = NULL;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = family;
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+		if (getaddrinfo(o->bind_address, NULL, &hints, &res) != 0 || res == NULL) {
+			snprintf(err, errlen, "invalid local address \"%s\" for a device of this address family",
+				o->bind_address);
+			return ESPOTA_EINVAL;
+		}
+		memcpy(&local, res->ai_addr, res->ai_addrlen);
+		locallen = res->ai_addrlen;
+		freeaddrinfo(res);
+	} else if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&local;
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_any;
+		locallen = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&local;
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_ANY);
+		locallen = sizeof(*a);
+	}
+
+	/* Listen first: the device may connect as soon as it answers. */
+	d->lsn = socket(family, SOCK_STREAM, 0);
+	if (d->lsn < 0 || set_nonblock(d->lsn) < 0)
+		goto sockerr;
+	setsockopt(d->lsn, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6)
+		((struct sockaddr_in6 *)&local)->sin6_port = htons(o->bind_port);
+	else
+		((struct sockaddr_in *)&local)->sin_port = htons(o->bind_port);
+	if (bind(d->lsn, (struct sockaddr *)&local, locallen) < 0) {
+		snprintf(err, errlen, "cannot listen on TCP port %u: %s", (unsigned)o->bind_port,
+			strerror(errno));
+		return ESPOTA_EIO;
+	}
+	if (listen(d->lsn, 4) < 0)
+		goto sockerr;
+	locallen = sizeof(local);
+	if (getsockname(d->lsn, (struct sockaddr *)&local, &locallen) < 0)
+		goto sockerr;
+	d->local_port = ntohs(family == AF_INET6 ?
+		((struct sockaddr_in6 *)&local)->sin6_port : ((struct sockaddr_in *)&local)->sin_port);
+
+	/* One UDP socket for invitation and auth: ESP8266 answers the auth
+	 * datagram at the invitation's source port (protocol.md 1). */
+	d->udp = socket(family, SOCK_DGRAM, 0);
+	if (d->udp < 0 || set_nonblock(d->udp) < 0)
+		goto sockerr;
+	if (o->bind_address != NULL && o->bind_address[0] != '\0') {
+		if (family == AF_INET6)
+			((struct sockaddr_in6 *)&local)->sin6_port = 0;
+		else
+			((struct sockaddr_in *)&local)->sin_port = 0;
+		if (bind(d->udp, (struct sockaddr *)&local, locallen) < 0)
+			goto sockerr;
+	}
+	return ESPOTA_OK;
+sockerr:
+	snprintf(err, errlen, "socket setup failed: %s", strerror(errno));
+	return ESPOTA_EIO;
+}
+
+static int call_progress(espota__conn *d, const espota_progress *p)
+{
+	espota_progress copy = *p;
+	int rc;
+
+	d->last_progress = espota__now_ms();
+	if (d->on_progress == NULL)
+		return 0;
+	copy.elapsed_ms = d->last_progress - d->start;
+	d->s->in_callback++;
+	rc = d->on_progress(d, &copy);
+	d->s->in_callback--;
+	return rc;
+}
+
+static void need_password(espota__conn *d, espota_auth_scheme scheme)
+{
+	espota_auth_request req;
+	uint64_t now;
+	int rc;
+
+	if (d->on_auth == NULL) {
+		espota__engine_abort(&d->e, espota__now_ms(), ESPOTA_EAUTH,
+			"the device requires a password and none was given");
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	d->s->in_callback++;
+	rc = d->on_auth(d, &req, scheme);
+	d->s->in_callback--;
+	now = espota__now_ms();
+	if (rc < 0)
+		espota__engine_abort(&d->e, now, rc, "auth callback returned %d", rc);
+	else if (rc > 0 || !req.set)
+		espota__engine_abort(&d->e, now, ESPOTA_EAUTH,
+			"the device requires a password and the auth callback gave none");
+	else
+		espota__engine_set_password(&d->e, now, req.password);
+	sodium_memzero(&req, sizeof(req));
+}
+
+/* Act on the engine's queued events. */
+static void drain_events(espota__conn *d)
+{
+	espota__event ev;
+
+	while (espota__engine_next_event(&d->e, &ev)) {
+		switch (ev.type) {
+		case ESPOTA__EV_SEND_UDP:
+			if (sendto(d->udp, ev.data, ev.len, MSG_NOSIGNAL, (struct sockaddr *)&d->dev,
+				d->devlen) < 0)
+				espota__session_log(d->s, ESPOTA_LOG_WARN, "sending to the device failed: %s",
+					strerror(errno));
+			break;
+		case ESPOTA__EV_NEED_PASSWORD:
+			need_password(d, ev.scheme);
+			break;
+		case ESPOTA__EV_PROGRESS: {
+			int rc = call_progress(d, &d->e.progress);
+			if (rc != 0)
+				espota__engine_abort(&d->e, espota__now_ms(), rc < 0 ? rc : ESPOTA_EUSER,
+					"progress callback returned %d", rc);
+			break;
+		}
+		case ESPOTA__EV_LOG:
+			espota__session_log(d->s, ev.level, "%s%s", d->prefix, ev.msg);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void on_accept(espota__conn *d, uint64_t now)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	char addr[64];
+	int fd, one = 1;
+
+	fd = accept(d->lsn, (struct sockaddr *)&peer, &plen);
+	if (fd < 0)
+		return;
+	espota__addr_str(addr, sizeof(addr), (struct sockaddr *)&peer);
+	/* The device dials from its own address; anyone else is refused so no
+	 * other host can slip its bytes into the upload. */
+	if (!espota__same_ip((struct sockaddr *)&peer, (struct sockaddr *)&d->dev)) {
+		espota__session_log(d->s, ESPOTA_LOG_WARN,
+			"refused a connection from %s: not the device", addr);
+		close(fd);
+		return;
+	}
+	if (d->tcp >= 0 || espota__engine_on_connect(&d->e, now) != 0) {
+		espota__session_log(d->s, ESPOTA_LOG_WARN,
+			"refused an unexpected connection from %s", addr);
+		close(fd);
+		return;
+	}
+	set_nonblock(fd);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	d->tcp = fd;
+	/* No second connection is wanted: later ones now get a reset. */
+	close_fd(&d->lsn);
+}
+
+static void pump_tx(espota__conn *d)
+{
+	const unsigned char *p;
+	size_t n;
+
+	while (d->tcp >= 0 && (n = espota__engine_tx(&d->e, &p)) > 0) {
+		ssize_t w = send(d->tcp, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return;
+			espota__engine_on_tcp_closed(&d->e, espota__now_ms(), errno);
+			close_fd(&d->tcp);
+			return;
+		}
+		espota__engine_tx_done(&d->e, espota__now_ms(), (size_t)w);
+		if ((size_t)w < n)
+			return;
+	}
+}
+
+static void read_udp(espota__conn *d, uint64_t now)
+{
+	unsigned char buf[512];
+	struct sockaddr_storage from;
+	socklen_t flen;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		flen = sizeof(from);
+		n = recvfrom(d->udp, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+		if (n < 0)
+			return;
+		if (!espota__same_ip((struct sockaddr *)&from, (struct sockaddr *)&d->dev)) {
+			char addr[64];
+			espota__addr_str(addr, sizeof(addr), (struct sockaddr *)&from);
+			espota__session_log(d->s, ESPOTA_LOG_WARN, "ignored a datagram from %s", addr);
+			continue;
+		}
+		espota__engine_on_udp(&d->e, now, buf, (size_t)n);
+	}
+}
+
+static void read_tcp(espota__conn *d, uint64_t now)
+{
+	unsigned char buf[8192];
+	int i;
+
+	for (i = 0; i < 16 && d->tcp >= 0; i++) {
+		ssize_t n = recv(d->tcp, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0) {
+			espota__engine_on_tcp_data(&d->e, now, buf, (size_t)n);
+			if (d->e.finished)
+				return;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		espota__engine_on_tcp_closed(&d->e, now, n == 0 ? 0 : errno);
+		close_fd(&d->tcp);
+	}
+}
+
+int espota__conn_start(espota__conn *d, const unsigned char *data, size_t len,
+	char *err, size_t errlen)
+{
+	espota__engine_config cfg;
+	const espota_upload_options *o = d->opts;
+	int rc;
+
+	d->udp = d->lsn = d->tcp = -1;
+	d->open = 1;
+	d->start = d->last_progress = espota__now_ms();
+	rc = espota__resolve(&d->dev, &d->devlen, o->host, o->port ? o->port : ESPOTA_PORT_ESP8266,
+		err, errlen);
+	if (rc < 0)
+		goto fail;
+	if ((rc = open_sockets(d, err, errlen)) < 0)
+		goto fail;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.image = data;
+	cfg.len = len;
+	cfg.target = o->target;
+	cfg.host = o->host;
+	cfg.filename = o->filename;
+	cfg.auth_mode = o->auth_mode;
+	cfg.platform = o->platform;
+	cfg.device_port = o->port ? o->port : ESPOTA_PORT_ESP8266;
+	cfg.local_port = d->local_port;
+	cfg.timeouts = o->timeouts;
+	cfg.transfer = o->transfer;
+	cfg.chunk = o->chunk_size;
+	cfg.window = o->window;
+	cfg.password = (o->password && o->password[0]) ? o->password : NULL;
+	if ((rc = espota__engine_init(&d->e, &cfg)) < 0) {
+		snprintf(err, errlen, "invalid upload options");
+		goto fail;
+	}
+	espota__engine_start(&d->e, espota__now_ms());
+	return ESPOTA_OK;
+fail:
+	espota__conn_close(d);
+	return rc;
+}
+
+void espota__conn_service(espota__conn *d)
+{
+	drain_events(d);
+	if (d->e.finished)
+		return;
+	pump_tx(d);
+	drain_events(d);
+}
+
+int espota__conn_pollfds(espota__conn *d, struct pollfd *pfd, int first)
+{
+	int np = first;
+
+	d->pfd_first = first;
+	if (d->e.finished) {
+		d->pfd_count = 0;
+		return 0;
+	}
+	pfd[np].fd = d->udp; pfd[np].events = POLLIN; pfd[np].revents = 0; np++;
+	pfd[np].fd = d->lsn; pfd[np].events = POLLIN; pfd[np].revents = 0; np++;
+	pfd[np].fd = d->tcp; pfd[np].events = POLLIN; pfd[np].revents = 0;
+	if (d->tcp >= 0) {
+		const unsigned char *p;
+		if (espota__engine_tx(&d->e, &p) > 0)
+			pfd[np].events |= POLLOUT;
+	}
+	np++;
+	d->pfd_count = np - first;
+	return d->pfd_count;
+}
+
+void espota__conn_handle(espota__conn *d, const struct pollfd *pfd, uint64_t now)
+{
+	const struct pollfd *p = pfd + d->pfd_first;
+
+	if (d->pfd_count == 0 || d->e.finished)
+		return;
+	/* poll() ignores negative descriptors, so the slots stay fixed. */
+	if (p[0].fd >= 0 && p[0].revents)
+		read_udp(d, now);
+	if (p[1].fd >= 0 && p[1].revents && d->lsn >= 0 && !d->e.finished)
+		on_accept(d, now);
+	if (p[2].fd >= 0 && d->tcp >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		!d->e.finished)
+		read_tcp(d, now);
+}
+
+uint64_t espota__conn_deadline(const espota__conn *d)
+{
+	uint64_t dl = espota__engine_deadline(&d->e), idle = d->last_progress + 1000;
+	return idle < dl ? idle : dl;
+}
+
+void espota__conn_tick(espota__conn *d, uint64_t now)
+{
+	if (d->e.finished)
+		return;
+	espota__engine_tick(&d->e, now);
+	/* Like curl's progress callback: about once a second while idle, so
+	 * callers can cancel and bindings can poll for signals. */
+	if (!d->e.finished && now - d->last_progress >= 1000) {
+		espota_progress p = d->e.progress;
+		int rc;
+		p.phase = d->e.phase;
+		p.sent = d->e.sent;
+		p.acked = d->e.provisional;
+		p.total = d->e.cfg.len;
+		p.attempt = d->e.attempt;
+		rc = call_progress(d, &p);
+		if (rc != 0)
+			espota__engine_abort(&d->e, now, rc < 0 ? rc : ESPOTA_EUSER,
+				"progress callback returned %d", rc);
+	}
+}
+
+void espota__conn_close(espota__conn *d)
+{
+	if (!d->open)
+		return;
+	close_fd(&d->tcp);
+	close_fd(&d->lsn);
+	close_fd(&d->udp);
+	espota__engine_clear(&d->e);
+	d->open = 0;
+}

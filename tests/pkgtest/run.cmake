@@ -1,0 +1,42 @@
+# Install the build into a temporary prefix, then build and run two small
+# consumers outside the tree: one with pkg-config, one with find_package.
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+set(prefix ${WORK}/prefix)
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  set(LAST_OUT "${out}" PARENT_SCOPE)
+endfunction()
+
+run(${CMAKE_COMMAND} --install ${BIN} --prefix ${prefix})
+file(GLOB_RECURSE pcfiles ${prefix}/*/libespota.pc)
+list(GET pcfiles 0 pc)
+get_filename_component(pcdir ${pc} DIRECTORY)
+get_filename_component(libdir ${pcdir} DIRECTORY)
+
+# The installed .pc must point into this prefix, not at the build tree.
+file(READ ${pc} pctext)
+if(NOT pctext MATCHES "libdir=${libdir}")
+  message(FATAL_ERROR "libespota.pc has the wrong libdir:\n${pctext}")
+endif()
+
+# 1. pkg-config
+set(ENV{PKG_CONFIG_PATH} ${pcdir})
+run(pkg-config --cflags --libs libespota)
+string(STRIP "${LAST_OUT}" flags)
+separate_arguments(flags UNIX_COMMAND "${flags}")
+run(${CC} ${SRC}/tests/pkgtest/consumer.c ${flags} -Wl,-rpath,${libdir} -o ${WORK}/consumer-pc)
+run(${WORK}/consumer-pc)
+message(STATUS "pkg-config consumer: ${LAST_OUT}")
+
+# 2. find_package
+run(${CMAKE_COMMAND} -S ${SRC}/tests/pkgtest/cmake-consumer -B ${WORK}/cmake-build
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_C_COMPILER=${CC}
+    -DCMAKE_BUILD_RPATH=${libdir})
+run(${CMAKE_COMMAND} --build ${WORK}/cmake-build)
+run(${WORK}/cmake-build/consumer)
+message(STATUS "find_package consumer: ${LAST_OUT}")
