@@ -50,6 +50,9 @@ static espota__event *ev_push(espota__engine *e, espota__event_type type)
 	return &e->evq[slot];
 }
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 0)))
+#endif
 static void vlog(espota__engine *e, espota_log_level level, const char *fmt, va_list ap)
 {
 	espota__event *ev = ev_push(e, ESPOTA__EV_LOG);
@@ -87,6 +90,9 @@ static void set_phase(espota__engine *e, espota_phase phase)
 	progress(e);
 }
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 0)))
+#endif
 static void vfail(espota__engine *e, int code, const char *fmt, va_list ap)
 {
 	espota__event *ev;

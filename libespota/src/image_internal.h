@@ -1,0 +1,65 @@
+/*
+ * Internal helpers shared by the image, flash-fit and partition modules.
+ */
+#ifndef ESPOTA_SRC_IMAGE_INTERNAL_H
+#define ESPOTA_SRC_IMAGE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "espota/flashfit.h"
+#include "espota/image.h"
+
+/* The Updater rounds every size up to a 4 KiB flash sector. */
+#define ESPOTA__SECTOR 4096u
+
+static inline uint64_t espota__ceil4k(uint64_t x)
+{
+	/* x is at most a file size; no realistic value comes near overflow,
+	 * but saturate instead of wrapping anyway. */
+	if (x > UINT64_MAX - (ESPOTA__SECTOR - 1))
+		return UINT64_MAX & ~(uint64_t)(ESPOTA__SECTOR - 1);
+	return (x + ESPOTA__SECTOR - 1) & ~(uint64_t)(ESPOTA__SECTOR - 1);
+}
+
+static inline uint64_t espota__floor4k(uint64_t x)
+{
+	return x & ~(uint64_t)(ESPOTA__SECTOR - 1);
+}
+
+/*
+ * NULL test for arguments declared ESPOTA_NONNULL: the attribute lets the
+ * compiler delete a plain `p == NULL` (and GCC warns about it), but
+ * bindings can still pass NULL, so launder the pointer through an empty asm.
+ */
+static inline int espota__isnull(const void *p)
+{
+#if defined(__GNUC__)
+	__asm__("" : "+r"(p));
+#endif
+	return p == NULL;
+}
+
+/* Little-endian loads from a byte buffer the caller has bounds-checked. */
+static inline uint32_t espota__le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint16_t espota__le16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* Built-in ESP32 partition schemes, for advice ("a scheme with larger app
+ * slots"): name of scheme i, NULL past the end. */
+const char *espota__partitions_builtin_name(size_t i);
+
+/* Flash size a partition table needs: the end of its last partition
+ * rounded up to a power of two (at least 1 MB). */
+uint64_t espota__partitions_flash_size(const espota_partition_table *t);
+
+/* Case-insensitive ASCII comparison (no locale). */
+int espota__strcaseeq(const char *a, const char *b);
+
+#endif
