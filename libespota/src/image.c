@@ -84,8 +84,8 @@ size_t espota_image_max_segments(void)
 uint64_t espota_esp8266_flash_size(unsigned int code)
 {
 	switch (code) {
-	case 0x0: return 512u * 1024u;
-	case 0x1: return 256u * 1024u;
+	case 0x0: return (uint64_t)512 << 10;
+	case 0x1: return (uint64_t)256 << 10;
 	case 0x2: return 1u << 20;
 	case 0x3: return 2u << 20;
 	case 0x4: return 4u << 20;
@@ -396,8 +396,8 @@ static int looks_arduino(rd *r)
 static int parse_esp8266(espota_image_info *out, rd *r, int arduino)
 {
 	unsigned char h[8];
-	int rc, ck;
-	uint64_t end;
+	int rc, ck = -1;
+	uint64_t end = 0; /* set by walk_v1 on success; initialised for the analyzers */
 
 	memcpy(h, rd_head(r), 8);
 	set_header(out, h, 0);
@@ -426,8 +426,8 @@ static int parse_esp8266(espota_image_info *out, rd *r, int arduino)
 static int parse_esp32(espota_image_info *out, rd *r)
 {
 	const unsigned char *h = rd_head(r);
-	uint64_t end;
-	int rc, ck;
+	uint64_t end = 0;
+	int rc, ck = -1;
 
 	out->kind = ESPOTA_IMAGE_ESP32_APP;
 	out->platform = ESPOTA_PLATFORM_ESP32;
@@ -453,9 +453,9 @@ static int parse_v2(espota_image_info *out, rd *r)
 {
 	unsigned char h[16];
 	uint32_t irom_len;
-	uint64_t end;
+	uint64_t end = 0;
 	unsigned int i;
-	int rc, ck;
+	int rc, ck = -1;
 
 	out->kind = ESPOTA_IMAGE_ESP8266_V2;
 	out->platform = ESPOTA_PLATFORM_ESP8266;
@@ -509,7 +509,7 @@ static int looks_spiffs(const unsigned char *b, size_t n)
 		return 0;
 	for (i = 0; i < 15; i++) {
 		const unsigned char *ph = b + (size_t)(i + 1) * 256;
-		uint16_t id = espota__le16(b + 2 * i);
+		uint16_t id = espota__le16(b + 2 * (size_t)i);
 		int index_page = (ph[4] & 0x04) == 0;
 
 		if (id == 0xFFFF || id == 0x0000)

@@ -181,7 +181,7 @@ static int parse_num(field f, uint64_t *out)
 		mul = 1024;
 		n--;
 	} else if (n > 0 && (f.s[n - 1] == 'M' || f.s[n - 1] == 'm')) {
-		mul = 1024 * 1024;
+		mul = (uint64_t)1024 * 1024;
 		n--;
 	}
 	if (n > 2 && f.s[0] == '0' && (f.s[1] == 'x' || f.s[1] == 'X')) {
@@ -314,7 +314,7 @@ int espota_partitions_parse_csv(espota_partition_table *out, const char *text, s
 				start = i + 1;
 			}
 		}
-		while (nf > 0 && nf > 5 && f[nf - 1].n == 0)
+		while (nf > 5 && f[nf - 1].n == 0)
 			nf--;
 		if (nf < 5)
 			return seterr(err, errlen, "line %u: expected name,type,subtype,offset,size[,flags]", line);

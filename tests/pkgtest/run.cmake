@@ -18,14 +18,13 @@ list(GET pcfiles 0 pc)
 get_filename_component(pcdir ${pc} DIRECTORY)
 get_filename_component(libdir ${pcdir} DIRECTORY)
 
-# The installed .pc must point into this prefix, not at the build tree.
-file(READ ${pc} pctext)
-if(NOT pctext MATCHES "libdir=${libdir}")
-  message(FATAL_ERROR "libespota.pc has the wrong libdir:\n${pctext}")
-endif()
-
-# 1. pkg-config
+# 1. pkg-config; the installed .pc must point into this prefix.
 set(ENV{PKG_CONFIG_PATH} ${pcdir})
+run(pkg-config --variable=libdir libespota)
+string(STRIP "${LAST_OUT}" pclibdir)
+if(NOT pclibdir STREQUAL libdir)
+  message(FATAL_ERROR "libespota.pc says libdir=${pclibdir}, installed in ${libdir}")
+endif()
 run(pkg-config --cflags --libs libespota)
 string(STRIP "${LAST_OUT}" flags)
 separate_arguments(flags UNIX_COMMAND "${flags}")

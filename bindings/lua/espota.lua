@@ -1,0 +1,374 @@
+-- libespota for Lua 5.4: the natural API over the SWIG wrappers.
+-- Compiled into espota.so (SWIG luacode) and run when the module loads;
+-- `espota` is the module table SWIG has just registered.
+--
+--   local espota = require "espota"
+--   local s <close> = espota.session()
+--   local res, msg, code, err = s:upload(image, {host = "192.168.1.50", password = "pw",
+--       progress = function(p) io.write(p.acked, "/", p.total, "\r") end})
+--   if not res then print("failed:", msg, code, err.name) end
+--
+-- Conventions (docs/bindings.md): runtime failures return
+-- `nil, message, code, err` (err: {name, phase, stats, device, report});
+-- argument/programming errors raise; an error raised in a callback aborts
+-- the upload and is re-raised unchanged.
+
+local M = espota
+local C = M
+local tointeger, type, pairs, ipairs, error, setmetatable = math.tointeger, type, pairs, ipairs, error, setmetatable
+
+local function int(x)
+  if type(x) == "number" then return tointeger(x) or x end
+  return x
+end
+
+M.version = C.espota_version_string()
+
+--- Error codes as M.OK, M.EAUTH, ...
+local CODES = { "OK", "ERROR", "EINVAL", "ENOMEM", "EIO", "ETIMEOUT", "EREFUSED", "EAUTH", "EPROTO",
+  "EIMAGE", "ENOFIT", "EUSER", "ECANCELLED", "ERESOLVE", "ECLOSED" }
+for _, n in ipairs(CODES) do M[n] = int(C["ESPOTA_" .. n]) end
+
+function M.strerror(code) return C.espota_strerror(code) end
+function M.error_name(code) return C.espota_error_name(code) end
+
+local PLATFORMS = { esp8266 = int(C.ESPOTA_PLATFORM_ESP8266), esp32 = int(C.ESPOTA_PLATFORM_ESP32) }
+local PLATFORM_NAMES = { [int(C.ESPOTA_PLATFORM_ESP8266)] = "esp8266", [int(C.ESPOTA_PLATFORM_ESP32)] = "esp32" }
+local TARGETS = { app = int(C.ESPOTA_TARGET_APP), fs = int(C.ESPOTA_TARGET_FS) }
+local TRANSFERS = { pipelined = int(C.ESPOTA_TRANSFER_PIPELINED), ["stop-and-wait"] = int(C.ESPOTA_TRANSFER_STOP_AND_WAIT) }
+local AUTH_MODES = { auto = int(C.ESPOTA_AUTH_MODE_AUTO), sha256 = int(C.ESPOTA_AUTH_MODE_SHA256), md5 = int(C.ESPOTA_AUTH_MODE_MD5) }
+local SCHEMES = { [int(C.ESPOTA_AUTH_MD5)] = "md5", [int(C.ESPOTA_AUTH_PBKDF2_SHA256)] = "pbkdf2-sha256",
+  [int(C.ESPOTA_AUTH_PBKDF2_MD5)] = "pbkdf2-md5" }
+local WHEN = { [int(C.ESPOTA_FIT_WHEN_BEFORE_DATA)] = "before-data", [int(C.ESPOTA_FIT_WHEN_FIRST_BLOCK)] = "first-block",
+  [int(C.ESPOTA_FIT_WHEN_AFTER_UPLOAD)] = "after-upload", [int(C.ESPOTA_FIT_WHEN_DURING_UPLOAD)] = "during-upload" }
+
+local function flags(prefix)
+  local t = {}
+  for k, v in pairs(C) do
+    if type(k) == "string" and k:sub(1, #prefix) == prefix then t[k:sub(#prefix + 1)] = int(v) end
+  end
+  return t
+end
+local MISTAKES, ASSUMPTIONS, WARNINGS = flags("ESPOTA_FIT_MISTAKE_"), flags("ESPOTA_FIT_ASSUME_"), flags("ESPOTA_FIT_WARN_")
+
+local function names(bits, tbl)
+  local set = {}
+  for name, bit in pairs(tbl) do
+    if bits & bit ~= 0 then set[name] = true end
+  end
+  return set
+end
+
+local function choice(what, value, tbl, default)
+  if value == nil then return default end
+  local v = tbl[value]
+  if v == nil then
+    local keys = {}
+    for k in pairs(tbl) do keys[#keys + 1] = string.format("%q", k) end
+    table.sort(keys)
+    error(string.format("%s: expected one of %s, got %s", what, table.concat(keys, ", "), tostring(value)), 3)
+  end
+  return v
+end
+
+local UNITS = { [""] = 1, K = 1024, KB = 1024, M = 1 << 20, MB = 1 << 20, G = 1 << 30, GB = 1 << 30 }
+local function size(what, value)
+  if value == nil then return 0 end
+  if math.type(value) == "integer" and value >= 0 then return value end
+  if type(value) == "string" then
+    local num, unit = value:upper():match("^%s*([%d%.]+)%s*(%a*)%s*$")
+    if num and UNITS[unit] then return tointeger(math.floor(tonumber(num) * UNITS[unit])) end
+  end
+  error(string.format("%s: expected bytes or a size like '1M', got %s", what, tostring(value)), 3)
+end
+
+local function image_data(image, level)
+  if type(image) == "string" then return image end
+  if io.type(image) == "file" then
+    local data, err = image:read("a")
+    if not data then error("image: " .. tostring(err), level + 1) end
+    return data
+  end
+  error("image: expected a string (the image data) or an open file, got " .. type(image), level + 1)
+end
+
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+M.read_file = read_file
+
+function M.layouts()
+  local out = {}
+  for i = 0, int(C.espota_layout_count()) - 1 do
+    local l = C.espota_layout_at(i)
+    out[#out + 1] = { name = l.name, ld_script = l.ld_script, flash_size = int(l.flash_size),
+      fs_start = int(l.fs_start), fs_end = int(l.fs_end), fs_block = int(l.fs_block), irom0_max = int(l.irom0_max) }
+  end
+  return out
+end
+
+function M.boards()
+  local out = {}
+  for i = 0, int(C.espota_board_count()) - 1 do
+    local b = C.espota_board_at(i)
+    out[#out + 1] = { name = b.name, description = b.description, platform = PLATFORM_NAMES[int(b.platform)],
+      flash_size = int(b.flash_size), layout = b.layout, flash_mode = int(b.flash_mode) }
+  end
+  return out
+end
+
+-- Images ---------------------------------------------------------------
+
+local function image_info(raw)
+  local segs = {}
+  for i = 0, int(raw.segment_count) - 1 do
+    local s = raw:segment(i)
+    if s then segs[#segs + 1] = { addr = int(s.addr), len = int(s.len), offset = int(s.offset) } end
+  end
+  local ck = int(raw.checksum_ok)
+  return {
+    kind = C.espota_image_kind_name(raw.kind), platform = PLATFORM_NAMES[int(raw.platform)],
+    file_size = int(raw.file_size), inner_size = int(raw.inner_size), gzip = raw.gzip ~= 0,
+    signed = raw.is_signed ~= 0, signature_len = int(raw.signature_len), magic = int(raw.magic),
+    flash_mode = int(raw.flash_mode), flash_size_code = int(raw.flash_size_code),
+    flash_freq_code = int(raw.flash_freq_code), header_flash_size = int(raw.header_flash_size),
+    app_offset = int(raw.app_offset), entry = int(raw.entry), segments = segs, app_end = int(raw.app_end),
+    checksum_ok = (ck < 0) and nil or (ck == 1), irom0_len = int(raw.irom0_len), chip_id = int(raw.chip_id),
+    hash_appended = raw.hash_appended ~= 0, detail = raw.detail,
+  }
+end
+
+local function parse(data)
+  local raw = C.espota_image_info()
+  local rc = int(C.espota_image_parse(raw, data))
+  if rc ~= 0 then return nil, (raw.detail ~= "" and raw.detail or C.espota_strerror(rc)), rc end
+  return image_info(raw), raw
+end
+
+--- inspect(image) -> info | nil, message, code. `image` is the data or an open file.
+function M.inspect(image)
+  local info, msg, code = parse(image_data(image, 2))
+  if not info then return nil, msg, code end
+  return info
+end
+
+-- Flash-fit ----------------------------------------------------------------
+
+-- Build an espota_fit_device from {layout, board, target, platform, chip_size,
+-- device_header_size, running_size, partitions, flash_map, atomic_fs,
+-- signing_len, gzip_support}. Raises on unknown names. Returns the device
+-- and the partition table it points to (keep both alive).
+local function fit_device(o, level)
+  level = (level or 1) + 1
+  o = o or {}
+  if type(o) ~= "table" then error("fit: expected a table", level) end
+  local dev = C.espota_fit_device()
+  C.espota_fit_device_init(dev, C.ESPOTA_FIT_DEVICE_VERSION)
+  local b, layout, partitions = nil, o.layout, o.partitions
+  if o.board ~= nil then
+    b = C.espota_board_find(tostring(o.board))
+    if not b then error("unknown board '" .. tostring(o.board) .. "' (see espota.boards())", level) end
+    dev.platform = b.platform
+    dev.chip_size = b.flash_size
+    if layout == nil and int(b.platform) == PLATFORMS.esp8266 then layout = b.layout end
+    if partitions == nil and int(b.platform) == PLATFORMS.esp32 then partitions = b.layout end
+  end
+  if o.platform ~= nil then dev.platform = choice("platform", o.platform, PLATFORMS) end
+  dev.target = choice("target", o.target, TARGETS, TARGETS.app)
+  if layout ~= nil and int(C.espota_swig_fit_set_layout(dev, tostring(layout))) ~= 0 then
+    error("unknown layout '" .. tostring(layout) .. "' (see espota.layouts())", level)
+  end
+  local tbl
+  if partitions ~= nil then
+    if type(partitions) ~= "string" then error("partitions: expected a scheme name, CSV text or a binary table", level) end
+    tbl = C.espota_partition_table()
+    local kind = 0
+    if partitions:find("\0", 1, true) or partitions:byte(1) == 0xAA then kind = 2
+    elseif partitions:find("[\n,]") then kind = 1 end
+    local err = C.espota_swig_partitions_load(tbl, kind, partitions)
+    if err then error("partitions: " .. err, level) end
+    dev.partitions = tbl
+  end
+  if o.chip_size ~= nil then dev.chip_size = size("chip_size", o.chip_size) end
+  dev.device_header_size = size("device_header_size", o.device_header_size)
+  dev.running_size = size("running_size", o.running_size)
+  dev.flash_map = o.flash_map and 1 or 0
+  dev.atomic_fs = o.atomic_fs and 1 or 0
+  dev.signing_len = o.signing_len or 0
+  dev.gzip_support = (o.gzip_support == nil) and -1 or (o.gzip_support and 1 or 0)
+  return dev, tbl
+end
+
+local Report = {}
+Report.__index = Report
+Report.__tostring = function(r) return r.text end
+
+--- check(image, device) -> report (table; tostring(report) is the full
+--- text). Raises on bad arguments; returns nil, message, code for a broken image.
+function M.check(image, o)
+  local dev, tbl = fit_device(o, 2)
+  local info, raw, code = parse(image_data(image, 2))
+  if not info then return nil, raw, code end
+  local r = C.espota_fit_report()
+  local rc = int(C.espota_fit_check(r, raw, dev))
+  if rc ~= 0 then error(C.espota_strerror(rc), 2) end
+  local verdict = int(r.verdict)
+  local rep = setmetatable({
+    verdict = C.espota_fit_verdict_name(verdict),
+    ok = verdict == int(C.ESPOTA_FIT_OK) or verdict == int(C.ESPOTA_FIT_WARN),
+    device_error = int(r.device_error), device_error_text = r.device_error_text or "",
+    when = WHEN[int(r.when)], mistakes = names(int(r.mistakes), MISTAKES),
+    warnings = names(int(r.warnings), WARNINGS), assumptions = names(int(r.assumptions), ASSUMPTIONS),
+    size = int(r.size), limit = int(r.limit), margin = int(r.margin), shrink_by = int(r.shrink_by),
+    same_size_limit = int(r.same_size_limit), same_size_margin = int(r.same_size_margin),
+    summary = r.summary, advice = r.advice, image = info,
+  }, Report)
+  rep.text = C.espota_swig_fit_format(raw, dev, r) or rep.summary
+  local _ = tbl -- the partition table stayed alive up to here
+  return rep
+end
+
+-- Sessions -----------------------------------------------------------------
+
+local Session = {}
+Session.__index = Session
+Session.__name = "espota.session"
+
+--- espota.session() -> a session (one upload at a time; close() or let
+--- the garbage collector free it; works with `local s <close> = ...`).
+function M.session()
+  local s = C.espota_session()
+  if not s then error("cannot create a session (out of memory)", 2) end
+  return setmetatable({ _s = s, _busy = false }, Session)
+end
+
+local function handle(self)
+  local s = rawget(self, "_s")
+  if not s then error("espota session is closed", 3) end
+  return s
+end
+
+function Session:close()
+  if self._busy then error("espota session: close() while an upload runs", 2) end
+  self._s = nil -- the SWIG userdata frees the C session when collected
+  collectgarbage("step")
+end
+Session.__close = Session.close
+
+function Session:cancel()
+  local s = rawget(self, "_s")
+  if s then C.espota_session_cancel(s) end
+end
+
+function Session:last_error() return C.espota_session_last_error(handle(self)) end
+
+local function stats(s)
+  local st = C.espota_upload_stats()
+  C.espota_session_stats(s, st)
+  return {
+    phase = C.espota_phase_name(st.phase), scheme = SCHEMES[int(st.scheme)],
+    platform = PLATFORM_NAMES[int(st.platform)], total = int(st.total), original_size = int(st.original_size),
+    sent = int(st.sent), acked = int(st.acked), elapsed = st.elapsed_ms / 1000, transfer_time = st.transfer_ms / 1000,
+    invitations = int(st.invitations), acks = int(st.acks), local_port = int(st.local_port),
+  }
+end
+
+function Session:stats() return stats(handle(self)) end
+
+local TIMEOUT_KEYS = { invite = "invite_ms", auth = "auth_ms", connect = "connect_ms", stall = "stall_ms",
+  result = "result_ms" }
+local UPLOAD_KEYS = { host = true, port = true, target = true, password = true, auth = true, progress = true,
+  timeouts = true, compress = true, transfer = true, window = true, chunk = true, bind_address = true,
+  bind_port = true, fit = true, force = true, platform = true, auth_mode = true, filename = true }
+
+-- Raised, not returned: the caller's mistake, or out of memory.
+local RAISE = { [int(C.ESPOTA_EINVAL)] = true, [int(C.ESPOTA_ENOMEM)] = true }
+
+--- s:upload(image, opts) -> result | nil, message, code, err
+--- `image` is the image data (a string) or an open file; see
+--- s:upload_file(path, opts) for a path.
+function Session:upload(image, o)
+  local s = handle(self)
+  local data = image_data(image, 2)
+  if type(o) ~= "table" then error("upload: options table expected", 2) end
+  for k in pairs(o) do
+    if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", 2) end
+  end
+  if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", 2) end
+  for _, k in ipairs { "progress", "auth" } do
+    local f = o[k]
+    if f ~= nil and type(f) ~= "function" and not (getmetatable(f) or {}).__call then
+      error(k .. ": expected a function", 2)
+    end
+  end
+  local platform = choice("platform", o.platform, PLATFORMS, 0)
+  local call = {
+    host = o.host, port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266),
+    target = choice("target", o.target, TARGETS, TARGETS.app), password = o.password,
+    auth_mode = choice("auth_mode", o.auth_mode, AUTH_MODES, 0), filename = o.filename,
+    transfer = choice("transfer", o.transfer, TRANSFERS, 0), chunk_size = o.chunk, window = o.window,
+    compress = o.compress and 1 or 0, force = o.force and 1 or 0, platform = platform,
+    bind_address = o.bind_address, bind_port = o.bind_port or 0, progress = o.progress, auth = o.auth,
+  }
+  if o.timeouts ~= nil then
+    if type(o.timeouts) ~= "table" then error("timeouts: expected a table of seconds", 2) end
+    for k, v in pairs(o.timeouts) do
+      if k == "invite_attempts" then call.invite_attempts = v
+      elseif TIMEOUT_KEYS[k] then
+        if type(v) ~= "number" or v <= 0 then error("timeouts." .. k .. ": expected positive seconds", 2) end
+        call[TIMEOUT_KEYS[k]] = tointeger(math.floor(v * 1000 + 0.5))
+      else error("timeouts: unknown key '" .. tostring(k) .. "'", 2) end
+    end
+  end
+  local fitdev, fittbl
+  if o.fit ~= nil then
+    fitdev, fittbl = fit_device(o.fit, 2)
+    call.fit, call.fit_owner = fitdev, fittbl
+  end
+
+  if self._busy then error("espota session: an upload is already running on it", 2) end
+  self._busy = true
+  local ok, rc = pcall(C._upload, s, data, call)
+  self._busy = false
+  self.traceback = call._traceback
+  if not ok then error(rc, 0) end -- a callback's error: the original object
+  rc = int(rc)
+  if rc == 0 then return stats(s) end
+  local msg = C.espota_session_last_error(s)
+  if msg == "" then msg = C.espota_strerror(rc) end
+  if RAISE[rc] then error(msg, 2) end
+  local err = { code = rc, name = C.espota_error_name(rc), message = msg, stats = stats(s) }
+  err.phase = err.stats.phase
+  local d = C.espota_session_device_error(s)
+  if d then
+    err.device = { platform = PLATFORM_NAMES[int(d.platform)], code = int(d.code), name = d.name, text = d.text,
+      explanation = d.explanation, raw = d.raw }
+  end
+  if rc == int(C.ESPOTA_ENOFIT) and o.fit ~= nil then
+    err.report = M.check(data, o.fit)
+  end
+  return nil, msg, rc, err
+end
+
+--- s:upload_file(path, opts): read `path`, then s:upload(data, opts).
+--- A file that cannot be read returns nil, message, espota.EIO.
+function Session:upload_file(path, o)
+  local data, ferr = read_file(path)
+  if not data then return nil, ferr, M.EIO, { code = M.EIO, name = "ESPOTA_EIO", message = ferr } end
+  return self:upload(data, o)
+end
+
+--- espota.upload(image, opts): one-shot upload on a fresh session.
+function M.upload(image, o)
+  local s = M.session()
+  local r = table.pack(pcall(Session.upload, s, image, o))
+  s:close()
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
+end
+
+M.Session = Session

@@ -1,0 +1,309 @@
+/*
+ * Lua section of bindings/espota.i: the upload with call-scoped callbacks
+ * (style.md section 9, "Lua: the equivalent").
+ *
+ * espota._upload(session, image, call) is a plain lua_CFunction; the
+ * natural API (espota.session(), s:upload(image, {...})) is bindings/lua/
+ * espota.lua, compiled into the module as SWIG "luacode". `call` is a flat
+ * table built by espota.lua: host, bind_address, password, filename
+ * (strings), port, bind_port, target, auth_mode, transfer, chunk_size,
+ * window, compress, force, platform, invite_ms, invite_attempts, auth_ms,
+ * connect_ms, stall_ms, result_ms (integers), fit (espota_fit_device
+ * userdata), progress, auth (functions).
+ *
+ * Callbacks are held by registry references for the duration of the call
+ * and run with lua_pcall under a message handler that keeps the original
+ * error object and records a traceback beside it. An error aborts the
+ * upload (ESPOTA_EUSER: libespota unwinds and closes its sockets, no
+ * longjmp crosses its frames) and is re-raised with lua_error once
+ * espota_upload has returned: the very same object. The traceback is left
+ * in call._traceback.
+ */
+
+%{
+#include <lua.h>
+#include <lauxlib.h>
+
+typedef struct espota_lua_call {
+	lua_State *L;
+	espota_upload_options opts;
+	espota_fit_device fit;
+	int progress_ref, auth_ref, err_ref, tb_ref;
+	int has_err;
+	char host[256], bind_address[64], password[256], filename[256];
+} espota_lua_call;
+
+static const char espota_lua_wrap_key = 'e'; /* marks the message handler's wrapper table */
+
+/* Message handler: { [key] = true, [1] = original error, [2] = traceback }. */
+static int espota_lua_msgh(lua_State *L)
+{
+	const char *msg = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1) : NULL;
+	lua_createtable(L, 2, 1);
+	lua_pushvalue(L, 1);
+	lua_rawseti(L, -2, 1);
+	luaL_traceback(L, L, msg, 1);
+	lua_rawseti(L, -2, 2);
+	lua_pushboolean(L, 1);
+	lua_rawsetp(L, -2, &espota_lua_wrap_key);
+	return 1;
+}
+
+/* The pcall failed: the error (normally the handler's wrapper) is on top. */
+static void espota_lua_store_error(espota_lua_call *c, lua_State *L)
+{
+	if (c->has_err) {
+		lua_pop(L, 1);
+		return;
+	}
+	c->has_err = 1;
+	if (lua_type(L, -1) == LUA_TTABLE && lua_rawgetp(L, -1, &espota_lua_wrap_key) != LUA_TNIL) {
+		lua_pop(L, 1);
+		lua_rawgeti(L, -1, 2);
+		c->tb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		lua_rawgeti(L, -1, 1);
+		c->err_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		lua_pop(L, 1);
+	} else {
+		if (lua_type(L, -1) == LUA_TTABLE)
+			lua_pop(L, 1); /* the nil from rawgetp */
+		c->err_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+}
+
+static const char *espota_lua_scheme_name(espota_auth_scheme s)
+{
+	switch (s) {
+	case ESPOTA_AUTH_MD5: return "md5";
+	case ESPOTA_AUTH_PBKDF2_SHA256: return "pbkdf2-sha256";
+	case ESPOTA_AUTH_PBKDF2_MD5: return "pbkdf2-md5";
+	default: return "none";
+	}
+}
+
+static int espota_lua_progress(const espota_progress *p, void *payload)
+{
+	espota_lua_call *c = (espota_lua_call *)payload;
+	lua_State *L = c->L;
+	int top, rc = 0;
+
+	if (c->has_err)
+		return ESPOTA_EUSER;
+	if (c->progress_ref == LUA_NOREF)
+		return 0;
+	if (!lua_checkstack(L, 8))
+		return ESPOTA_ENOMEM;
+	top = lua_gettop(L);
+	lua_pushcfunction(L, espota_lua_msgh);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->progress_ref);
+	lua_createtable(L, 0, 6);
+	lua_pushstring(L, espota_phase_name(p->phase));
+	lua_setfield(L, -2, "phase");
+	lua_pushinteger(L, (lua_Integer)p->sent);
+	lua_setfield(L, -2, "sent");
+	lua_pushinteger(L, (lua_Integer)p->acked);
+	lua_setfield(L, -2, "acked");
+	lua_pushinteger(L, (lua_Integer)p->total);
+	lua_setfield(L, -2, "total");
+	lua_pushnumber(L, (lua_Number)p->elapsed_ms / 1000.0);
+	lua_setfield(L, -2, "elapsed");
+	lua_pushinteger(L, (lua_Integer)p->attempt);
+	lua_setfield(L, -2, "attempt");
+	if (lua_pcall(L, 1, 1, top + 1) != LUA_OK) {
+		espota_lua_store_error(c, L);
+		rc = ESPOTA_EUSER;
+	} else if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+		rc = ESPOTA_ECANCELLED; /* progress returned false */
+	}
+	lua_settop(L, top);
+	return rc;
+}
+
+static int espota_lua_auth(espota_auth_request *req, const char *host, espota_auth_scheme scheme, void *payload)
+{
+	espota_lua_call *c = (espota_lua_call *)payload;
+	lua_State *L = c->L;
+	int top, rc = 1;
+
+	if (c->has_err)
+		return ESPOTA_EUSER;
+	if (c->auth_ref == LUA_NOREF)
+		return 1;
+	if (!lua_checkstack(L, 8))
+		return ESPOTA_ENOMEM;
+	top = lua_gettop(L);
+	lua_pushcfunction(L, espota_lua_msgh);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->auth_ref);
+	lua_pushstring(L, host ? host : "");
+	lua_pushstring(L, espota_lua_scheme_name(scheme));
+	if (lua_pcall(L, 2, 1, top + 1) != LUA_OK) {
+		espota_lua_store_error(c, L);
+		rc = ESPOTA_EUSER;
+	} else if (lua_isnil(L, -1)) {
+		rc = 1; /* no credential: ESPOTA_EAUTH */
+	} else if (lua_type(L, -1) == LUA_TSTRING) {
+		size_t n;
+		const char *pw = lua_tolstring(L, -1, &n);
+		if (strlen(pw) != n) {
+			lua_pushliteral(L, "password returned by the auth callback contains a NUL byte");
+			espota_lua_store_error(c, L);
+			rc = ESPOTA_EUSER;
+		} else {
+			rc = espota_auth_request_set_password(req, pw);
+		}
+	} else {
+		lua_pushfstring(L, "auth callback must return a string or nil, not %s", luaL_typename(L, -1));
+		espota_lua_store_error(c, L);
+		rc = ESPOTA_EUSER;
+	}
+	lua_settop(L, top);
+	return rc;
+}
+
+/* Field readers for the flat call table at `idx`; raise on bad types
+ * (before anything is allocated or referenced). */
+static void espota_lua_opt_str(lua_State *L, int idx, const char *key, char *buf, size_t size, const char **out)
+{
+	size_t n;
+	const char *s;
+	lua_getfield(L, idx, key);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return;
+	}
+	if (lua_type(L, -1) != LUA_TSTRING)
+		luaL_error(L, "%s: expected a string, got %s", key, luaL_typename(L, -1));
+	s = lua_tolstring(L, -1, &n);
+	if (n >= size || strlen(s) != n)
+		luaL_error(L, "%s: too long or contains a NUL byte", key);
+	memcpy(buf, s, n + 1);
+	*out = buf;
+	lua_pop(L, 1);
+}
+
+static int espota_lua_opt_int(lua_State *L, int idx, const char *key, lua_Integer max, lua_Integer *out)
+{
+	int isnum = 0;
+	lua_Integer v;
+	lua_getfield(L, idx, key);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	if (lua_type(L, -1) == LUA_TBOOLEAN) {
+		v = lua_toboolean(L, -1);
+		isnum = 1;
+	} else {
+		v = lua_tointegerx(L, -1, &isnum);
+	}
+	if (!isnum || v < 0 || v > max)
+		luaL_error(L, "%s: expected an integer in 0..%I", key, max);
+	lua_pop(L, 1);
+	*out = v;
+	return 1;
+}
+
+static int espota_lua_opt_fn(lua_State *L, int idx, const char *key)
+{
+	int t = lua_getfield(L, idx, key);
+	if (t == LUA_TNIL) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	if (t != LUA_TFUNCTION && !luaL_getmetafield(L, -1, "__call"))
+		luaL_error(L, "%s: expected a function, got %s", key, luaL_typename(L, -1));
+	if (t != LUA_TFUNCTION)
+		lua_pop(L, 1); /* the __call metafield */
+	lua_pop(L, 1);
+	return 1;
+}
+
+static int espota_lua_upload(lua_State *L)
+{
+	espota_lua_call c;
+	espota_session *session = NULL;
+	const unsigned char *image;
+	size_t len;
+	lua_Integer v;
+	int rc;
+
+	if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&session, SWIGTYPE_p_espota_session, 0)) || !session)
+		return luaL_argerror(L, 1, "expected an espota_session");
+	image = (const unsigned char *)luaL_checklstring(L, 2, &len);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	lua_settop(L, 3);
+
+	memset(&c, 0, sizeof(c));
+	c.L = L;
+	c.progress_ref = c.auth_ref = c.err_ref = c.tb_ref = LUA_NOREF;
+	espota_upload_options_init(&c.opts, ESPOTA_UPLOAD_OPTIONS_VERSION);
+
+	espota_lua_opt_str(L, 3, "host", c.host, sizeof(c.host), &c.opts.host);
+	espota_lua_opt_str(L, 3, "bind_address", c.bind_address, sizeof(c.bind_address), &c.opts.bind_address);
+	espota_lua_opt_str(L, 3, "password", c.password, sizeof(c.password), &c.opts.password);
+	espota_lua_opt_str(L, 3, "filename", c.filename, sizeof(c.filename), &c.opts.filename);
+#define OPT(key, field, max, type) if (espota_lua_opt_int(L, 3, key, max, &v)) c.opts.field = (type)v
+	OPT("port", port, 65535, uint16_t);
+	OPT("bind_port", bind_port, 65535, uint16_t);
+	OPT("target", target, 1000, espota_target);
+	OPT("auth_mode", auth_mode, 2, espota_auth_mode);
+	OPT("transfer", transfer, 1, espota_transfer_mode);
+	OPT("chunk_size", chunk_size, 0xFFFFFFFF, uint32_t);
+	OPT("window", window, 0xFFFFFFFF, uint32_t);
+	OPT("compress", compress, 1, int);
+	OPT("force", force, 1, int);
+	OPT("platform", platform, 2, espota_platform);
+	OPT("invite_ms", timeouts.invite_ms, 0xFFFFFFFF, unsigned int);
+	OPT("invite_attempts", timeouts.invite_attempts, 0xFFFFFFFF, unsigned int);
+	OPT("auth_ms", timeouts.auth_ms, 0xFFFFFFFF, unsigned int);
+	OPT("connect_ms", timeouts.connect_ms, 0xFFFFFFFF, unsigned int);
+	OPT("stall_ms", timeouts.stall_ms, 0xFFFFFFFF, unsigned int);
+	OPT("result_ms", timeouts.result_ms, 0xFFFFFFFF, unsigned int);
+#undef OPT
+	lua_getfield(L, 3, "fit");
+	if (!lua_isnil(L, -1)) {
+		espota_fit_device *dev = NULL;
+		if (!SWIG_IsOK(SWIG_ConvertPtr(L, -1, (void **)&dev, SWIGTYPE_p_espota_fit_device, 0)) || !dev)
+			return luaL_error(L, "fit: expected an espota_fit_device");
+		c.fit = *dev; /* its partitions table is kept alive by call.fit_owner */
+		c.opts.fit = &c.fit;
+	}
+	lua_pop(L, 1);
+	/* Validate both before taking any reference. */
+	if (espota_lua_opt_fn(L, 3, "progress")) {
+		lua_getfield(L, 3, "progress");
+		c.progress_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	if (espota_lua_opt_fn(L, 3, "auth")) {
+		lua_getfield(L, 3, "auth");
+		c.auth_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+
+	c.opts.progress = espota_lua_progress;
+	c.opts.auth = espota_lua_auth;
+	c.opts.payload = &c;
+	rc = espota_upload(session, image, len, &c.opts);
+
+	/* Every reference is released on every path. */
+	luaL_unref(L, LUA_REGISTRYINDEX, c.progress_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, c.auth_ref);
+	memset(c.password, 0, sizeof(c.password));
+	if (c.has_err) {
+		if (c.tb_ref != LUA_NOREF) {
+			lua_rawgeti(L, LUA_REGISTRYINDEX, c.tb_ref);
+			lua_setfield(L, 3, "_traceback");
+			luaL_unref(L, LUA_REGISTRYINDEX, c.tb_ref);
+		}
+		lua_rawgeti(L, LUA_REGISTRYINDEX, c.err_ref);
+		luaL_unref(L, LUA_REGISTRYINDEX, c.err_ref);
+		return lua_error(L); /* the callback's original error object */
+	}
+	lua_pushinteger(L, rc);
+	return 1;
+}
+%}
+
+%native(_upload) int espota_lua_upload(lua_State *L);
+
+/* The natural Lua API, run when the module loads. */
+%insert("luacode") "lua/espota.lua"

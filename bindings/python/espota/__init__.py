@@ -1,0 +1,747 @@
+"""libespota for Python: upload firmware to ESP8266/ESP32 boards over the
+ArduinoOTA ("espota") protocol, and check beforehand whether the device's
+Updater will accept the image.
+
+    import espota
+
+    with espota.Session() as s:
+        result = s.upload("firmware.bin", "192.168.1.50", password="secret",
+                          progress=lambda p: print(f"{p.fraction:.0%}"))
+
+    report = espota.check("firmware.bin", board="esp01_1m")
+    if report.verdict == "refused":
+        print(report)           # the full human-readable report
+
+The upload releases the GIL while it talks to the device, so several
+sessions can upload from several threads at once. Callbacks (progress,
+auth) run on the uploading thread with the GIL held; an exception raised in
+one aborts the upload and propagates unchanged. Ctrl-C cancels an upload
+within about a second (KeyboardInterrupt).
+
+The low-level SWIG module is ``espota._espota`` (names as in the C API);
+this package is the supported interface. See docs/bindings.md.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import threading
+from typing import NamedTuple
+
+from . import _espota as _c
+
+__all__ = [
+    "Session", "upload", "inspect", "check", "layouts", "boards", "strerror", "error_name",
+    "FitDevice", "FitReport", "ImageInfo", "Segment", "Progress", "UploadResult", "Layout", "Board",
+    "Error", "InvalidArgument", "OutOfMemoryError", "NetworkError", "TimeoutError", "DeviceError",
+    "AuthError", "ProtocolError", "ImageError", "NoFitError", "CallbackError", "CancelledError",
+    "ResolveError", "ConnectionClosedError",
+    "__version__", "version",
+]
+
+__version__: str = _c.espota_version_string()
+
+
+def version() -> tuple[int, int, int]:
+    """Version of the loaded libespota as (major, minor, patch)."""
+    return tuple(int(x) for x in _c.espota_version_string().split(".")[:3])  # type: ignore[return-value]
+
+
+def strerror(code: int) -> str:
+    """One-line description of a libespota error code."""
+    return _c.espota_strerror(int(code))
+
+
+def error_name(code: int) -> str:
+    """Symbolic name of a libespota error code ("ESPOTA_ETIMEOUT")."""
+    return _c.espota_error_name(int(code))
+
+
+# --------------------------------------------------------------------------
+# Exceptions
+# --------------------------------------------------------------------------
+
+class Error(Exception):
+    """A libespota failure.
+
+    Attributes: ``code`` (negative libespota code), ``name``
+    ("ESPOTA_EAUTH"), ``detail`` (the session's one-line detail), ``phase``
+    (where an upload stopped, e.g. "transfer", or None), ``result`` (the
+    UploadResult statistics of a failed upload, or None) and
+    ``device_error`` (a dict describing an Updater error the device
+    reported, or None).
+    """
+
+    code: int = _c.ESPOTA_ERROR
+
+    def __init__(self, detail: str = "", code: int | None = None, *, phase: str | None = None,
+                 result: "UploadResult | None" = None, device_error: dict | None = None):
+        if code is not None:
+            self.code = code
+        self.name = _c.espota_error_name(self.code)
+        self.detail = detail or _c.espota_strerror(self.code)
+        self.phase = phase
+        self.result = result
+        self.device_error = device_error
+        super().__init__(self.detail)
+
+    def __str__(self) -> str:
+        return self.detail
+
+    def __reduce__(self):
+        return (self.__class__, (self.detail, self.code))
+
+
+class InvalidArgument(Error, ValueError):
+    """An option or argument was rejected (ESPOTA_EINVAL)."""
+    code = _c.ESPOTA_EINVAL
+
+
+class OutOfMemoryError(Error, MemoryError):
+    """ESPOTA_ENOMEM."""
+    code = _c.ESPOTA_ENOMEM
+
+
+class NetworkError(Error, OSError):
+    """A socket or file operation failed (ESPOTA_EIO)."""
+    code = _c.ESPOTA_EIO
+
+
+class TimeoutError(Error, builtins.TimeoutError):  # noqa: A001 - deliberately shadows the builtin
+    """A phase deadline passed (ESPOTA_ETIMEOUT); ``phase`` tells which.
+    Also an instance of the builtin TimeoutError."""
+    code = _c.ESPOTA_ETIMEOUT
+
+
+class DeviceError(Error):
+    """The device's Updater refused the update (ESPOTA_EREFUSED).
+
+    ``device_code`` is the Updater error number (e.g. 8), ``device_name``
+    its name ("FLASH_CONFIG"), ``device_text`` the Updater's text,
+    ``explanation`` what it means and what to do, ``device_raw`` the text
+    as received.
+    """
+    code = _c.ESPOTA_EREFUSED
+
+    def __init__(self, detail: str = "", code: int | None = None, **kw):
+        super().__init__(detail, code, **kw)
+        dev = self.device_error or {}
+        self.device_code: int | None = dev.get("code")
+        self.device_name: str | None = dev.get("name")
+        self.device_text: str | None = dev.get("text")
+        self.explanation: str | None = dev.get("explanation")
+        self.device_raw: str | None = dev.get("raw")
+
+
+class AuthError(Error):
+    """Authentication failed or no password was available (ESPOTA_EAUTH)."""
+    code = _c.ESPOTA_EAUTH
+
+
+class ProtocolError(Error):
+    """The device sent something the protocol does not allow (ESPOTA_EPROTO)."""
+    code = _c.ESPOTA_EPROTO
+
+
+class ImageError(Error):
+    """The image is malformed or of the wrong kind (ESPOTA_EIMAGE)."""
+    code = _c.ESPOTA_EIMAGE
+
+
+class NoFitError(Error):
+    """The flash-fit preflight predicts the device will refuse the image
+    (ESPOTA_ENOFIT); ``report`` is the FitReport. Pass force=True to send
+    anyway."""
+    code = _c.ESPOTA_ENOFIT
+    report: "FitReport | None" = None
+
+
+class CallbackError(Error):
+    """A callback stopped the upload without raising (ESPOTA_EUSER)."""
+    code = _c.ESPOTA_EUSER
+
+
+class CancelledError(Error):
+    """The upload was cancelled: Session.cancel() or a progress callback
+    returning False (ESPOTA_ECANCELLED)."""
+    code = _c.ESPOTA_ECANCELLED
+
+
+class ResolveError(Error):
+    """The device address could not be resolved (ESPOTA_ERESOLVE)."""
+    code = _c.ESPOTA_ERESOLVE
+
+
+class ConnectionClosedError(Error, ConnectionError):
+    """The device closed the connection without a result (ESPOTA_ECLOSED)."""
+    code = _c.ESPOTA_ECLOSED
+
+
+_ERRORS: dict[int, type[Error]] = {
+    cls.code: cls for cls in (InvalidArgument, OutOfMemoryError, NetworkError, TimeoutError, DeviceError,
+                              AuthError, ProtocolError, ImageError, NoFitError, CallbackError,
+                              CancelledError, ResolveError, ConnectionClosedError)
+}
+
+
+def _error_class(code: int) -> type[Error]:
+    return _ERRORS.get(code, Error)
+
+
+# --------------------------------------------------------------------------
+# Small value types
+# --------------------------------------------------------------------------
+
+_PLATFORMS = {"esp8266": _c.ESPOTA_PLATFORM_ESP8266, "esp32": _c.ESPOTA_PLATFORM_ESP32,
+              None: _c.ESPOTA_PLATFORM_UNKNOWN, "unknown": _c.ESPOTA_PLATFORM_UNKNOWN}
+_PLATFORM_NAMES = {v: k for k, v in _PLATFORMS.items() if k and k != "unknown"}
+_TARGETS = {"app": _c.ESPOTA_TARGET_APP, "fs": _c.ESPOTA_TARGET_FS}
+_TARGET_NAMES = {v: k for k, v in _TARGETS.items()}
+_TRANSFERS = {"pipelined": _c.ESPOTA_TRANSFER_PIPELINED, "stop-and-wait": _c.ESPOTA_TRANSFER_STOP_AND_WAIT}
+_AUTH_MODES = {"auto": _c.ESPOTA_AUTH_MODE_AUTO, "sha256": _c.ESPOTA_AUTH_MODE_SHA256, "md5": _c.ESPOTA_AUTH_MODE_MD5}
+_SCHEMES = {_c.ESPOTA_AUTH_NONE: None, _c.ESPOTA_AUTH_MD5: "md5",
+            _c.ESPOTA_AUTH_PBKDF2_SHA256: "pbkdf2-sha256", _c.ESPOTA_AUTH_PBKDF2_MD5: "pbkdf2-md5"}
+_WHEN = {_c.ESPOTA_FIT_WHEN_NONE: None, _c.ESPOTA_FIT_WHEN_BEFORE_DATA: "before-data",
+         _c.ESPOTA_FIT_WHEN_FIRST_BLOCK: "first-block", _c.ESPOTA_FIT_WHEN_AFTER_UPLOAD: "after-upload",
+         _c.ESPOTA_FIT_WHEN_DURING_UPLOAD: "during-upload"}
+
+
+def _flags(prefix: str) -> dict[str, int]:
+    return {k[len(prefix):]: getattr(_c, k) for k in dir(_c) if k.startswith(prefix)}
+
+
+_MISTAKES = _flags("ESPOTA_FIT_MISTAKE_")
+_ASSUMPTIONS = _flags("ESPOTA_FIT_ASSUME_")
+_WARNINGS = _flags("ESPOTA_FIT_WARN_")
+
+
+def _names(bits: int, table: dict[str, int]) -> frozenset[str]:
+    return frozenset(name for name, bit in table.items() if bits & bit)
+
+
+def _choice(what: str, value, table: dict):
+    try:
+        return table[value]
+    except (KeyError, TypeError):
+        choices = ", ".join(repr(k) for k in table if k is not None)
+        raise InvalidArgument(f"{what}: expected one of {choices}, got {value!r}") from None
+
+
+_SIZE_UNITS = {"": 1, "K": 1024, "KB": 1024, "M": 1 << 20, "MB": 1 << 20, "G": 1 << 30, "GB": 1 << 30}
+
+
+def _size(what: str, value) -> int:
+    """Sizes are ints (bytes) or strings like "1M", "512K", "4MB"."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        raise InvalidArgument(f"{what}: expected a size, got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise InvalidArgument(f"{what}: negative size")
+        return value
+    if isinstance(value, str):
+        s = value.strip().upper()
+        num = s.rstrip("KMGB")
+        unit = s[len(num):]
+        try:
+            return int(float(num) * _SIZE_UNITS[unit])
+        except (ValueError, KeyError):
+            pass
+    raise InvalidArgument(f"{what}: expected bytes or a size like '1M', got {value!r}")
+
+
+class Progress(NamedTuple):
+    """Passed to the progress callback. ``phase`` is a name ("invite",
+    "auth", "connect", "transfer", "result", "done", ...); ``sent`` and
+    ``acked`` count image bytes; ``total`` is never 0; ``elapsed`` is in
+    seconds; ``attempt`` is the invitation attempt (1-based)."""
+    phase: str
+    sent: int
+    acked: int
+    total: int
+    elapsed: float
+    attempt: int
+
+    @property
+    def fraction(self) -> float:
+        """acked / total, 0.0 .. 1.0."""
+        return self.acked / self.total if self.total else 0.0
+
+
+class UploadResult(NamedTuple):
+    """Statistics of an upload (also attached to exceptions as ``result``)."""
+    phase: str
+    scheme: str | None
+    platform: str | None
+    total: int
+    original_size: int
+    sent: int
+    acked: int
+    elapsed: float
+    transfer_time: float
+    invitations: int
+    acks: int
+    local_port: int
+
+
+class Segment(NamedTuple):
+    addr: int
+    len: int
+    offset: int
+
+
+class Layout(NamedTuple):
+    """A standard ESP8266 flash layout."""
+    name: str
+    ld_script: str
+    flash_size: int
+    fs_start: int
+    fs_end: int
+    fs_block: int
+    irom0_max: int
+
+
+class Board(NamedTuple):
+    """A board alias with its IDE defaults."""
+    name: str
+    description: str
+    platform: str | None
+    flash_size: int
+    layout: str
+    flash_mode: int
+
+
+def layouts() -> list[Layout]:
+    """All standard ESP8266 layouts ("1M64", "4M2M", ...)."""
+    out = []
+    for i in range(_c.espota_layout_count()):
+        l = _c.espota_layout_at(i)
+        out.append(Layout(l.name, l.ld_script, l.flash_size, l.fs_start, l.fs_end, l.fs_block, l.irom0_max))
+    return out
+
+
+def boards() -> list[Board]:
+    """All known board aliases ("nodemcuv2", "esp01_1m", "esp32dev", ...)."""
+    out = []
+    for i in range(_c.espota_board_count()):
+        b = _c.espota_board_at(i)
+        out.append(Board(b.name, b.description, _PLATFORM_NAMES.get(b.platform), b.flash_size, b.layout,
+                         b.flash_mode))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Images
+# --------------------------------------------------------------------------
+
+def _image_bytes(image):
+    """bytes-like -> itself; str/PathLike -> file contents; binary file object -> .read()."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return image
+    if isinstance(image, (str, os.PathLike)):
+        with open(image, "rb") as f:
+            return f.read()
+    read = getattr(image, "read", None)
+    if callable(read):
+        data = read()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("image file object must be opened in binary mode")
+        return data
+    try:
+        return memoryview(image)
+    except TypeError:
+        raise TypeError(f"image: expected bytes-like, a path or a binary file object, "
+                        f"not {type(image).__name__}") from None
+
+
+class ImageInfo:
+    """What espota.inspect() found in an image. Attributes mirror
+    espota_image_info: kind ("esp8266-arduino", "esp32-app", "littlefs",
+    "unknown", ...), platform ("esp8266"/"esp32"/None), file_size,
+    inner_size, gzip, signed, signature_len, magic, flash_mode,
+    flash_size_code, flash_freq_code, header_flash_size, app_offset, entry,
+    segments (tuple of Segment), app_end, checksum_ok (True/False/None),
+    irom0_len, chip_id, hash_appended, detail."""
+
+    __slots__ = ("_raw", "kind", "platform", "file_size", "inner_size", "gzip", "signed", "signature_len",
+                 "magic", "flash_mode", "flash_size_code", "flash_freq_code", "header_flash_size",
+                 "app_offset", "entry", "segments", "app_end", "checksum_ok", "irom0_len", "chip_id",
+                 "hash_appended", "detail")
+
+    def __init__(self, raw):
+        self._raw = raw
+        self.kind = _c.espota_image_kind_name(raw.kind)
+        self.platform = _PLATFORM_NAMES.get(raw.platform)
+        self.file_size = raw.file_size
+        self.inner_size = raw.inner_size
+        self.gzip = bool(raw.gzip)
+        self.signed = bool(raw.is_signed)
+        self.signature_len = raw.signature_len
+        self.magic = raw.magic
+        self.flash_mode = raw.flash_mode
+        self.flash_size_code = raw.flash_size_code
+        self.flash_freq_code = raw.flash_freq_code
+        self.header_flash_size = raw.header_flash_size
+        self.app_offset = raw.app_offset
+        self.entry = raw.entry
+        segs = []
+        for i in range(raw.segment_count):
+            s = raw.segment(i)
+            if s is not None:
+                segs.append(Segment(s.addr, s.len, s.offset))
+        self.segments = tuple(segs)
+        self.app_end = raw.app_end
+        self.checksum_ok = None if raw.checksum_ok < 0 else bool(raw.checksum_ok)
+        self.irom0_len = raw.irom0_len
+        self.chip_id = raw.chip_id
+        self.hash_appended = bool(raw.hash_appended)
+        self.detail = raw.detail
+
+    def __repr__(self) -> str:
+        return (f"<espota.ImageInfo kind={self.kind!r} platform={self.platform!r} "
+                f"file_size={self.file_size} segments={len(self.segments)}>")
+
+
+def _parse(data) -> ImageInfo:
+    raw = _c.espota_image_info()
+    rc = _c.espota_image_parse(raw, data)
+    if rc != _c.ESPOTA_OK:
+        raise _error_class(rc)(raw.detail or _c.espota_strerror(rc), rc)
+    return ImageInfo(raw)
+
+
+def inspect(image) -> ImageInfo:
+    """Inspect an image (bytes-like, path or binary file object).
+    Raises ImageError when the data claims to be an image but is broken."""
+    return _parse(_image_bytes(image))
+
+
+# --------------------------------------------------------------------------
+# Flash-fit
+# --------------------------------------------------------------------------
+
+class FitDevice:
+    """What is known about the device that receives the image.
+
+    layout      ESP8266 layout of the RUNNING firmware ("1M64", "4M2M", or
+                an ld script name)
+    board       board alias ("nodemcuv2", "esp01_1m", "esp32dev", ...):
+                supplies platform, chip_size and layout/partition scheme
+    target      "app" or "fs"
+    platform    "esp8266" / "esp32" / None (from the image)
+    chip_size, device_header_size, running_size   bytes or "1M"-style; None = unknown
+    partitions  ESP32: a built-in scheme name ("default", "min_spiffs", ...),
+                CSV text (str containing a newline or comma), or a binary
+                table (bytes); None = unknown
+    flash_map, atomic_fs, signing_len, gzip_support (None = unknown)
+    """
+
+    def __init__(self, *, layout: str | None = None, board: str | None = None, target: str = "app",
+                 platform: str | None = None, chip_size=None, device_header_size=None, running_size=None,
+                 partitions=None, flash_map: bool = False, atomic_fs: bool = False, signing_len: int = 0,
+                 gzip_support: bool | None = None):
+        dev = _c.espota_fit_device()
+        _c.espota_fit_device_init(dev, _c.ESPOTA_FIT_DEVICE_VERSION)
+        self._dev = dev
+        self._partitions = None
+        b = None
+        if board is not None:
+            b = _c.espota_board_find(str(board))
+            if b is None:
+                raise InvalidArgument(f"unknown board {board!r} (see espota.boards())")
+            dev.platform = b.platform
+            dev.chip_size = b.flash_size
+        if platform is not None:
+            dev.platform = _choice("platform", platform, _PLATFORMS)
+        dev.target = _choice("target", target, _TARGETS)
+        if layout is None and b is not None and b.platform == _c.ESPOTA_PLATFORM_ESP8266:
+            layout = b.layout
+        if partitions is None and b is not None and b.platform == _c.ESPOTA_PLATFORM_ESP32:
+            partitions = b.layout
+        if layout is not None:
+            if _c.espota_swig_fit_set_layout(dev, str(layout)) != _c.ESPOTA_OK:
+                raise InvalidArgument(f"unknown layout {layout!r} (see espota.layouts())")
+        if partitions is not None:
+            self._set_partitions(partitions)
+        if chip_size is not None:
+            dev.chip_size = _size("chip_size", chip_size)
+        dev.device_header_size = _size("device_header_size", device_header_size)
+        dev.running_size = _size("running_size", running_size)
+        dev.flash_map = int(bool(flash_map))
+        dev.atomic_fs = int(bool(atomic_fs))
+        dev.signing_len = int(signing_len or 0)
+        dev.gzip_support = -1 if gzip_support is None else int(bool(gzip_support))
+        self.layout = layout
+        self.board = board
+        self.target = target
+
+    def _set_partitions(self, partitions) -> None:
+        table = _c.espota_partition_table()
+        if isinstance(partitions, (bytes, bytearray, memoryview)):
+            kind, data = 2, bytes(partitions)
+        elif isinstance(partitions, str):
+            kind = 1 if ("\n" in partitions or "," in partitions) else 0
+            data = partitions.encode()
+        else:
+            raise InvalidArgument("partitions: expected a scheme name, CSV text or a binary table")
+        err = _c.espota_swig_partitions_load(table, kind, data)
+        if err:
+            raise InvalidArgument(f"partitions: {err}")
+        self._partitions = table  # keeps the table alive while _dev points at it
+        self._dev.partitions = table
+
+    @classmethod
+    def _from(cls, fit) -> "FitDevice":
+        if isinstance(fit, FitDevice):
+            return fit
+        if isinstance(fit, dict):
+            return cls(**fit)
+        raise TypeError("fit: expected a FitDevice or a dict of FitDevice keyword arguments")
+
+
+class FitReport:
+    """The flash-fit verdict. Attributes: verdict ("fits", "warning",
+    "refused", "unknown"), ok (verdict is fits or warning), device_error
+    (predicted Updater error number, 0 if none), device_error_text, when
+    ("before-data", "first-block", "after-upload", "during-upload" or
+    None), mistakes / warnings / assumptions (frozensets of names such as
+    "FIRMWARE_AS_FS"), size, limit, margin, shrink_by, same_size_limit,
+    same_size_margin, summary, advice, image (ImageInfo).
+    str(report) is the full multi-line report."""
+
+    def __init__(self, raw, info: ImageInfo, dev: FitDevice):
+        self._raw, self.image, self._device = raw, info, dev
+        self.verdict: str = _c.espota_fit_verdict_name(raw.verdict)
+        self.ok: bool = raw.verdict in (_c.ESPOTA_FIT_OK, _c.ESPOTA_FIT_WARN)
+        self.device_error: int = raw.device_error
+        self.device_error_text: str = raw.device_error_text or ""
+        self.when: str | None = _WHEN.get(raw.when)
+        self.mistakes: frozenset[str] = _names(raw.mistakes, _MISTAKES)
+        self.warnings: frozenset[str] = _names(raw.warnings, _WARNINGS)
+        self.assumptions: frozenset[str] = _names(raw.assumptions, _ASSUMPTIONS)
+        self.size: int = raw.size
+        self.limit: int = raw.limit
+        self.margin: int = raw.margin
+        self.shrink_by: int = raw.shrink_by
+        self.same_size_limit: int = raw.same_size_limit
+        self.same_size_margin: int = raw.same_size_margin
+        self.summary: str = raw.summary
+        self.advice: str = raw.advice
+
+    def __str__(self) -> str:
+        text = _c.espota_swig_fit_format(self.image._raw, self._device._dev, self._raw)
+        return text if text is not None else self.summary
+
+    def __repr__(self) -> str:
+        return f"<espota.FitReport verdict={self.verdict!r} device_error={self.device_error} summary={self.summary!r}>"
+
+
+def check(image, *, layout: str | None = None, board: str | None = None, target: str = "app",
+          platform: str | None = None, chip_size=None, device_header_size=None, running_size=None,
+          partitions=None, flash_map: bool = False, atomic_fs: bool = False, signing_len: int = 0,
+          gzip_support: bool | None = None, device: FitDevice | None = None) -> FitReport:
+    """Predict what the device's Updater will do with `image` (see FitDevice
+    for the device facts; pass `device=` to reuse one). Pure: no I/O."""
+    info = inspect(image)
+    dev = device if device is not None else FitDevice(
+        layout=layout, board=board, target=target, platform=platform, chip_size=chip_size,
+        device_header_size=device_header_size, running_size=running_size, partitions=partitions,
+        flash_map=flash_map, atomic_fs=atomic_fs, signing_len=signing_len, gzip_support=gzip_support)
+    raw = _c.espota_fit_report()
+    rc = _c.espota_fit_check(raw, info._raw, dev._dev)
+    if rc != _c.ESPOTA_OK:
+        raise _error_class(rc)(_c.espota_strerror(rc), rc)
+    return FitReport(raw, info, dev)
+
+
+# --------------------------------------------------------------------------
+# Sessions and uploads
+# --------------------------------------------------------------------------
+
+_TIMEOUT_KEYS = {"invite": "invite_ms", "auth": "auth_ms", "connect": "connect_ms", "stall": "stall_ms",
+                 "result": "result_ms"}
+
+
+def _timeouts(timeouts, call: dict) -> None:
+    if timeouts is None:
+        return
+    if not isinstance(timeouts, dict):
+        raise InvalidArgument("timeouts: expected a dict such as {'connect': 5.0, 'invite_attempts': 3}")
+    for key, value in timeouts.items():
+        if key == "invite_attempts":
+            call["invite_attempts"] = int(value)
+        elif key in _TIMEOUT_KEYS:
+            ms = int(round(float(value) * 1000))
+            if ms <= 0:
+                raise InvalidArgument(f"timeouts[{key!r}]: must be positive (seconds)")
+            call[_TIMEOUT_KEYS[key]] = ms
+        else:
+            raise InvalidArgument(f"timeouts: unknown key {key!r} (expected {', '.join(_TIMEOUT_KEYS)}, "
+                                  "invite_attempts)")
+
+
+def _positive(what: str, value) -> int | None:
+    if value is None:
+        return None
+    v = int(value)
+    if v <= 0:
+        raise InvalidArgument(f"{what}: must be positive")
+    return v
+
+
+class Session:
+    """An upload handle (one upload at a time; distinct sessions may upload
+    concurrently from different threads). Use as a context manager or call
+    close(). cancel() may be called from any thread."""
+
+    def __init__(self):
+        s = _c.espota_session()
+        if s is None:
+            raise OutOfMemoryError("cannot create a session")
+        self._s = s
+        self._busy = threading.Lock()
+
+    # -- lifecycle --------------------------------------------------------
+    def close(self) -> None:
+        """Free the session. Raises RuntimeError while an upload runs."""
+        if self._s is None:
+            return
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("espota.Session.close(): an upload is running on this session")
+        try:
+            self._s = None
+        finally:
+            self._busy.release()
+
+    @property
+    def closed(self) -> bool:
+        return self._s is None
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _handle(self):
+        s = self._s
+        if s is None:
+            raise ValueError("espota.Session is closed")
+        return s
+
+    # -- API --------------------------------------------------------------
+    def cancel(self) -> None:
+        """Ask the running upload to stop; it raises CancelledError promptly.
+        Thread-safe; a no-op when nothing runs."""
+        s = self._s
+        if s is not None:
+            _c.espota_session_cancel(s)
+
+    @property
+    def last_error(self) -> str:
+        """One-line detail of the last failure ("" after a success)."""
+        return _c.espota_session_last_error(self._handle())
+
+    def stats(self) -> UploadResult:
+        """Statistics of the last upload."""
+        return self._stats(self._handle())
+
+    @staticmethod
+    def _stats(s) -> UploadResult:
+        st = _c.espota_upload_stats()
+        _c.espota_session_stats(s, st)
+        return UploadResult(
+            phase=_c.espota_phase_name(st.phase), scheme=_SCHEMES.get(st.scheme),
+            platform=_PLATFORM_NAMES.get(st.platform), total=st.total, original_size=st.original_size,
+            sent=st.sent, acked=st.acked, elapsed=st.elapsed_ms / 1000.0, transfer_time=st.transfer_ms / 1000.0,
+            invitations=st.invitations, acks=st.acks, local_port=st.local_port)
+
+    @staticmethod
+    def _device_error(s) -> dict | None:
+        d = _c.espota_session_device_error(s)
+        if d is None:
+            return None
+        return {"platform": _PLATFORM_NAMES.get(d.platform), "code": d.code, "name": d.name, "text": d.text,
+                "explanation": d.explanation, "raw": d.raw}
+
+    def upload(self, image, host: str, port: int | None = None, *, target: str = "app",
+               password: str | bytes | None = None, auth=None, progress=None, timeouts: dict | None = None,
+               compress: bool = False, transfer: str = "pipelined", window: int | None = None,
+               chunk: int | None = None, bind_address: str | None = None, bind_port: int = 0,
+               fit=None, force: bool = False, platform: str | None = None, auth_mode: str = "auto",
+               filename: str | None = None) -> UploadResult:
+        """Upload `image` (bytes-like, path or binary file object) to the
+        device at `host` and return the UploadResult.
+
+        port        device UDP port; None = 3232 for platform="esp32", else 8266
+        target      "app" (firmware) or "fs" (filesystem image, espota -s)
+        password    static password; or `auth(host, scheme) -> str|bytes|None`
+                    asked when the device challenges (None = no credential)
+        progress    progress(p: Progress); return False to cancel. Called at
+                    least once a second, even while waiting.
+        timeouts    seconds per phase: {"invite", "auth", "connect", "stall",
+                    "result"} plus "invite_attempts"
+        fit         a FitDevice or a dict of its keyword arguments: run the
+                    flash-fit preflight first (NoFitError when refused,
+                    unless force=True)
+        An exception raised by a callback aborts the upload and propagates
+        unchanged; failures raise an espota.Error subclass.
+        """
+        if not isinstance(host, str) or not host:
+            raise InvalidArgument("host: expected a non-empty str")
+        if progress is not None and not callable(progress):
+            raise TypeError("progress must be callable or None")
+        if auth is not None and not callable(auth):
+            raise TypeError("auth must be callable or None")
+        data = _image_bytes(image)
+        plat = _choice("platform", platform, _PLATFORMS)
+        if port is None:
+            port = _c.ESPOTA_PORT_ESP32 if plat == _c.ESPOTA_PLATFORM_ESP32 else _c.ESPOTA_PORT_ESP8266
+        if isinstance(password, str) and "\0" in password:
+            raise InvalidArgument("password: embedded NUL")
+        call = {
+            "image": data, "host": host, "port": int(port), "target": _choice("target", target, _TARGETS),
+            "password": password, "auth_mode": _choice("auth_mode", auth_mode, _AUTH_MODES),
+            "filename": filename, "transfer": _choice("transfer", transfer, _TRANSFERS),
+            "chunk_size": _positive("chunk", chunk), "window": _positive("window", window),
+            "compress": int(bool(compress)), "force": int(bool(force)), "platform": plat,
+            "bind_address": bind_address, "bind_port": int(bind_port or 0),
+            "progress": progress, "progress_type": Progress if progress is not None else None, "auth": auth,
+        }
+        _timeouts(timeouts, call)
+        fitdev = None
+        if fit is not None:
+            fitdev = FitDevice._from(fit)
+            call["fit"] = fitdev._dev
+            call["fit_owner"] = fitdev  # keeps the partition table alive
+
+        s = self._handle()
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("espota.Session: an upload is already running on this session "
+                               "(use one session per thread)")
+        try:
+            # Releases the GIL; callbacks re-acquire it. A callback's
+            # exception (or KeyboardInterrupt) is re-raised from here.
+            rc = _c.session_upload(s, call)
+            if rc == _c.ESPOTA_OK:
+                return self._stats(s)
+            detail = _c.espota_session_last_error(s) or _c.espota_strerror(rc)
+            result = self._stats(s)
+            err = _error_class(rc)(detail, rc, phase=result.phase, result=result,
+                                   device_error=self._device_error(s))
+        finally:
+            self._busy.release()
+        if isinstance(err, NoFitError) and fitdev is not None:
+            try:
+                err.report = check(data, device=fitdev)
+            except Error:
+                pass
+        raise err
+
+
+def upload(image, host: str, port: int | None = None, **kwargs) -> UploadResult:
+    """One-shot upload on a fresh Session; see Session.upload()."""
+    with Session() as s:
+        return s.upload(image, host, port, **kwargs)

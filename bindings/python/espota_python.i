@@ -1,0 +1,344 @@
+/*
+ * Python section of bindings/espota.i: the upload with call-scoped callback
+ * trampolines (style.md section 9, "Python: a callable as a C callback").
+ *
+ * _espota.session_upload(session, call) where `call` is a dict built by
+ * espota/__init__.py:
+ *   image          any contiguous buffer (held for the call)
+ *   host, bind_address, password, filename     str (password: str or bytes) or None
+ *   port, bind_port, target, auth_mode, transfer, chunk_size, window,
+ *   compress, force, platform, invite_ms, invite_attempts, auth_ms,
+ *   connect_ms, stall_ms, result_ms                int
+ *   fit            an espota_fit_device proxy or None
+ *   progress       callable or None; called with progress_type(phase, sent,
+ *                  acked, total, elapsed_s, attempt)
+ *   progress_type  callable building the object passed to progress
+ *   auth           callable(host, scheme) -> str | bytes | None, or None
+ *
+ * The typemap fills a stack struct with borrowed references (the dict, which
+ * the argument tuple keeps alive, owns them), SWIG releases the GIL around
+ * the call (threads="1", enabled for this one function), the trampolines
+ * re-acquire it, and an exception raised by a callback (or by
+ * PyErr_CheckSignals: KeyboardInterrupt) is stored, aborts the upload with
+ * ESPOTA_EUSER, and is restored unchanged once the GIL is back.
+ * The return value is the libespota code; the Python layer maps it to an
+ * exception class.
+ */
+
+%{
+typedef struct espota_py_call {
+	espota_upload_options opts;
+	espota_fit_device fit;
+	Py_buffer view;
+	int have_view;
+	PyObject *progress;      /* borrowed */
+	PyObject *progress_type; /* borrowed */
+	PyObject *auth;          /* borrowed */
+#if PY_VERSION_HEX >= 0x030C0000
+	PyObject *exc;           /* owned: the stored exception */
+#else
+	PyObject *exc_type, *exc, *exc_tb; /* owned */
+#endif
+} espota_py_call;
+
+static void espota_py_store_exception(espota_py_call *c)
+{
+	if (c->exc) {
+		/* already have one; keep the first */
+		PyErr_Clear();
+		return;
+	}
+#if PY_VERSION_HEX >= 0x030C0000
+	c->exc = PyErr_GetRaisedException();
+#else
+	PyErr_Fetch(&c->exc_type, &c->exc, &c->exc_tb);
+	PyErr_NormalizeException(&c->exc_type, &c->exc, &c->exc_tb);
+	if (c->exc && c->exc_tb)
+		PyException_SetTraceback(c->exc, c->exc_tb);
+#endif
+}
+
+static void espota_py_restore_exception(espota_py_call *c)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+	PyErr_SetRaisedException(c->exc);
+	c->exc = NULL;
+#else
+	PyErr_Restore(c->exc_type, c->exc, c->exc_tb);
+	c->exc_type = c->exc = c->exc_tb = NULL;
+#endif
+}
+
+static void espota_py_call_clear(espota_py_call *c)
+{
+	if (c->have_view) {
+		PyBuffer_Release(&c->view);
+		c->have_view = 0;
+	}
+#if PY_VERSION_HEX >= 0x030C0000
+	Py_CLEAR(c->exc);
+#else
+	Py_CLEAR(c->exc_type);
+	Py_CLEAR(c->exc);
+	Py_CLEAR(c->exc_tb);
+#endif
+}
+
+static const char *espota_py_scheme_name(espota_auth_scheme s)
+{
+	switch (s) {
+	case ESPOTA_AUTH_MD5: return "md5";
+	case ESPOTA_AUTH_PBKDF2_SHA256: return "pbkdf2-sha256";
+	case ESPOTA_AUTH_PBKDF2_MD5: return "pbkdf2-md5";
+	default: return "none";
+	}
+}
+
+static int espota_py_progress(const espota_progress *p, void *payload)
+{
+	espota_py_call *c = (espota_py_call *)payload;
+	int rc = 0;
+	SWIG_PYTHON_THREAD_BEGIN_BLOCK;
+	if (c->exc) {
+		rc = ESPOTA_EUSER;
+	} else if (PyErr_CheckSignals() < 0) {
+		/* Ctrl-C (or any signal handler that raised) while in C */
+		espota_py_store_exception(c);
+		rc = ESPOTA_EUSER;
+	} else if (c->progress) {
+		PyObject *arg, *r;
+		if (c->progress_type)
+			arg = PyObject_CallFunction(c->progress_type, "sKKKdI", espota_phase_name(p->phase),
+				(unsigned long long)p->sent, (unsigned long long)p->acked,
+				(unsigned long long)p->total, (double)p->elapsed_ms / 1000.0, p->attempt);
+		else
+			arg = Py_BuildValue("(KK)", (unsigned long long)p->acked, (unsigned long long)p->total);
+		r = arg ? PyObject_CallFunctionObjArgs(c->progress, arg, NULL) : NULL;
+		Py_XDECREF(arg);
+		if (!r) {
+			espota_py_store_exception(c);
+			rc = ESPOTA_EUSER;
+		} else {
+			if (r == Py_False)
+				rc = ESPOTA_ECANCELLED;
+			Py_DECREF(r);
+		}
+	}
+	SWIG_PYTHON_THREAD_END_BLOCK;
+	return rc;
+}
+
+static int espota_py_auth(espota_auth_request *req, const char *host, espota_auth_scheme scheme, void *payload)
+{
+	espota_py_call *c = (espota_py_call *)payload;
+	int rc = 1;
+	SWIG_PYTHON_THREAD_BEGIN_BLOCK;
+	if (c->exc) {
+		rc = ESPOTA_EUSER;
+	} else if (c->auth) {
+		PyObject *r = PyObject_CallFunction(c->auth, "ss", host ? host : "", espota_py_scheme_name(scheme));
+		if (!r) {
+			espota_py_store_exception(c);
+			rc = ESPOTA_EUSER;
+		} else {
+			const char *pw = NULL;
+			Py_ssize_t n = 0;
+			if (r == Py_None) {
+				rc = 1; /* no credential: ESPOTA_EAUTH */
+			} else if (PyUnicode_Check(r)) {
+				pw = PyUnicode_AsUTF8AndSize(r, &n);
+			} else if (PyBytes_Check(r)) {
+				if (PyBytes_AsStringAndSize(r, (char **)&pw, &n) < 0)
+					pw = NULL;
+			} else {
+				PyErr_Format(PyExc_TypeError, "auth callback must return str, bytes or None, not %.100s",
+					Py_TYPE(r)->tp_name);
+			}
+			if (pw && (Py_ssize_t)strlen(pw) != n) {
+				PyErr_SetString(PyExc_ValueError, "password returned by the auth callback contains a NUL byte");
+				pw = NULL;
+			}
+			if (pw) {
+				rc = espota_auth_request_set_password(req, pw);
+				if (rc != ESPOTA_OK)
+					PyErr_Format(PyExc_ValueError, "password rejected: %s", espota_strerror(rc));
+			}
+			if (PyErr_Occurred()) {
+				espota_py_store_exception(c);
+				rc = ESPOTA_EUSER;
+			}
+			Py_DECREF(r);
+		}
+	}
+	SWIG_PYTHON_THREAD_END_BLOCK;
+	return rc;
+}
+
+/* dict helpers: a missing key or None leaves the default. */
+static int espota_py_get_str(PyObject *d, const char *key, int allow_bytes, const char **out)
+{
+	PyObject *v = PyDict_GetItemString(d, key); /* borrowed */
+	Py_ssize_t n;
+	if (!v || v == Py_None)
+		return 0;
+	if (PyUnicode_Check(v)) {
+		*out = PyUnicode_AsUTF8AndSize(v, &n);
+		if (!*out)
+			return -1;
+	} else if (allow_bytes && PyBytes_Check(v)) {
+		*out = PyBytes_AS_STRING(v);
+		n = PyBytes_GET_SIZE(v);
+	} else {
+		PyErr_Format(PyExc_TypeError, "%s: expected str, not %.100s", key, Py_TYPE(v)->tp_name);
+		return -1;
+	}
+	if ((Py_ssize_t)strlen(*out) != n) {
+		PyErr_Format(PyExc_ValueError, "%s: embedded NUL byte", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int espota_py_get_uint(PyObject *d, const char *key, unsigned long max, unsigned long *out)
+{
+	PyObject *v = PyDict_GetItemString(d, key);
+	unsigned long x;
+	if (!v || v == Py_None)
+		return 0;
+	if (!PyLong_Check(v)) {
+		PyErr_Format(PyExc_TypeError, "%s: expected int, not %.100s", key, Py_TYPE(v)->tp_name);
+		return -1;
+	}
+	x = PyLong_AsUnsignedLong(v);
+	if (PyErr_Occurred() || x > max) {
+		PyErr_Clear();
+		PyErr_Format(PyExc_ValueError, "%s: out of range (0..%lu)", key, max);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+static PyObject *espota_py_get_callable(PyObject *d, const char *key)
+{
+	PyObject *v = PyDict_GetItemString(d, key);
+	if (!v || v == Py_None)
+		return NULL;
+	if (!PyCallable_Check(v)) {
+		PyErr_Format(PyExc_TypeError, "%s must be callable or None", key);
+		return NULL;
+	}
+	return v;
+}
+
+static int espota_py_call_init(espota_py_call *c, PyObject *d)
+{
+	unsigned long v;
+	PyObject *o;
+	espota_upload_options *opts = &c->opts;
+
+	memset(c, 0, sizeof(*c));
+	if (!PyDict_Check(d)) {
+		PyErr_SetString(PyExc_TypeError, "session_upload: expected a dict");
+		return -1;
+	}
+	espota_upload_options_init(opts, ESPOTA_UPLOAD_OPTIONS_VERSION);
+	o = PyDict_GetItemString(d, "image");
+	if (!o) {
+		PyErr_SetString(PyExc_TypeError, "image is required");
+		return -1;
+	}
+	if (PyObject_GetBuffer(o, &c->view, PyBUF_SIMPLE) < 0)
+		return -1;
+	c->have_view = 1;
+
+#define GET_STR(key, field, bytes) if (espota_py_get_str(d, key, bytes, &opts->field) < 0) goto fail
+#define GET_UINT(key, field, max, type) do { v = 0; o = PyDict_GetItemString(d, key); \
+		if (espota_py_get_uint(d, key, max, &v) < 0) goto fail; \
+		if (o && o != Py_None) opts->field = (type)v; } while (0)
+	GET_STR("host", host, 0);
+	GET_STR("bind_address", bind_address, 0);
+	GET_STR("password", password, 1);
+	GET_STR("filename", filename, 0);
+	GET_UINT("port", port, 65535, uint16_t);
+	GET_UINT("bind_port", bind_port, 65535, uint16_t);
+	GET_UINT("target", target, 1000, espota_target);
+	GET_UINT("auth_mode", auth_mode, 2, espota_auth_mode);
+	GET_UINT("transfer", transfer, 1, espota_transfer_mode);
+	GET_UINT("chunk_size", chunk_size, 0xFFFFFFFFul, uint32_t);
+	GET_UINT("window", window, 0xFFFFFFFFul, uint32_t);
+	GET_UINT("compress", compress, 1, int);
+	GET_UINT("force", force, 1, int);
+	GET_UINT("platform", platform, 2, espota_platform);
+	GET_UINT("invite_ms", timeouts.invite_ms, 0xFFFFFFFFul, unsigned int);
+	GET_UINT("invite_attempts", timeouts.invite_attempts, 0xFFFFFFFFul, unsigned int);
+	GET_UINT("auth_ms", timeouts.auth_ms, 0xFFFFFFFFul, unsigned int);
+	GET_UINT("connect_ms", timeouts.connect_ms, 0xFFFFFFFFul, unsigned int);
+	GET_UINT("stall_ms", timeouts.stall_ms, 0xFFFFFFFFul, unsigned int);
+	GET_UINT("result_ms", timeouts.result_ms, 0xFFFFFFFFul, unsigned int);
+#undef GET_STR
+#undef GET_UINT
+
+	o = PyDict_GetItemString(d, "fit");
+	if (o && o != Py_None) {
+		espota_fit_device *dev = NULL;
+		if (!SWIG_IsOK(SWIG_ConvertPtr(o, (void **)&dev, SWIGTYPE_p_espota_fit_device, 0)) || !dev) {
+			PyErr_SetString(PyExc_TypeError, "fit: expected an espota_fit_device");
+			goto fail;
+		}
+		c->fit = *dev; /* its pointers refer to static tables or to objects the dict keeps alive */
+		opts->fit = &c->fit;
+	}
+
+	c->progress = espota_py_get_callable(d, "progress");
+	if (PyErr_Occurred())
+		goto fail;
+	c->progress_type = espota_py_get_callable(d, "progress_type");
+	if (PyErr_Occurred())
+		goto fail;
+	c->auth = espota_py_get_callable(d, "auth");
+	if (PyErr_Occurred())
+		goto fail;
+
+	/* The progress trampoline always runs, even without a callable: it is
+	 * where Ctrl-C is noticed (libespota calls it at least once a second). */
+	opts->progress = espota_py_progress;
+	if (c->auth)
+		opts->auth = espota_py_auth;
+	opts->payload = c;
+	return 0;
+fail:
+	espota_py_call_clear(c);
+	return -1;
+}
+%}
+
+%typemap(in) espota_py_call *call (espota_py_call tmp) {
+	if (espota_py_call_init(&tmp, $input) < 0)
+		SWIG_fail;
+	$1 = &tmp;
+}
+%typemap(argout) espota_py_call *call {
+	if ($1 && $1->exc) {
+		/* a callback raised: re-raise that very exception */
+		Py_XDECREF($result);
+		$result = NULL;
+		espota_py_restore_exception($1);
+		SWIG_fail;
+	}
+}
+%typemap(freearg) espota_py_call *call {
+	if ($1)
+		espota_py_call_clear($1);
+}
+
+/* The one function that releases the GIL. */
+%feature("nothread", "0") session_upload;
+%feature("nothreadblock", "0") session_upload;
+%feature("nothreadallow", "0") session_upload;
+%inline %{
+int session_upload(espota_session *session, espota_py_call *call)
+{
+	return espota_upload(session, (const unsigned char *)call->view.buf, (size_t)call->view.len, &call->opts);
+}
+%}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, then build and run every
+# test twice, once plainly (gcc) and once under ASan+UBSan, then the fuzzers
+# for a bounded time. Exits non-zero when anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+jobs=$(nproc)
+export CTEST_OUTPUT_ON_FAILURE=1
+
+echo "== build and test (gcc, -Werror)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc
+cmake --build build -j"$jobs"
+ctest --test-dir build -j"$jobs" --timeout 600
+
+echo "== build and test under ASan+UBSan (clang)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+  -DESPOTA_SANITIZE=address,undefined -DESPOTA_BUILD_BENCH=OFF
+cmake --build build-asan -j"$jobs"
+# Python and Lua load the sanitized library into an uninstrumented
+# interpreter; those tests run in the plain build above.
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ctest --test-dir build-asan -j"$jobs" --timeout 600 -LE no-sanitizer
+
+if [ -x tests/fuzz/run.sh ]; then
+  echo "== fuzzers (bounded)"
+  tests/fuzz/run.sh --seconds "${ESPOTA_FUZZ_SECONDS:-20}"
+fi
+echo "== all tests passed"

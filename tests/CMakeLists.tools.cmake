@@ -1,0 +1,7 @@
+# CLI tests: the built espota binary against espota-sim (tests/cli).
+if(TARGET espota-cli AND TARGET espota-sim)
+  add_test(NAME cli.espota
+    COMMAND ${ESPOTA_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(cli.espota PROPERTIES TIMEOUT 300
+    ENVIRONMENT "ESPOTA_CLI=$<TARGET_FILE:espota-cli>;ESPOTA_SIM=$<TARGET_FILE:espota-sim>")
+endif()

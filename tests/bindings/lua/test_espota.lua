@@ -1,0 +1,160 @@
+-- Lua binding tests against espota-sim --fast (run by CTest with LUA_CPATH
+-- and ESPOTA_SIM set).
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local H = require "helpers"
+local espota = require "espota"
+local test, eq, ok = H.test, H.eq, H.ok
+
+local small = H.arduino_esp8266(16384)
+local fw = H.arduino_esp8266(329008)
+
+test("success, byte-exact", function()
+  local dev = H.sim()
+  local s <close> = espota.session()
+  local seen = {}
+  local res, msg, code = s:upload(fw, { host = "127.0.0.1", port = dev.port,
+    progress = function(p) seen[#seen + 1] = p end })
+  ok(res, msg)
+  eq(res.phase, "done", "phase"); eq(res.acked, #fw, "acked"); eq(math.type(res.total), "integer", "integer sizes")
+  ok(dev.app_image() == fw, "image differs")
+  eq(seen[1].acked, 0, "first progress"); eq(seen[#seen].phase, "done", "last progress")
+  eq(seen[#seen].acked, seen[#seen].total, "final acked")
+end)
+
+test("filesystem target, file handle, upload_file", function()
+  local dev = H.sim()
+  local s <close> = espota.session()
+  local data = string.rep("littlefs", 1024)
+  ok(s:upload(data, { host = "127.0.0.1", port = dev.port, target = "fs" }))
+  ok(dev.fs_image() == data, "fs image differs")
+  local path = os.tmpname()
+  local f = io.open(path, "wb"); f:write(small); f:close()
+  ok(s:upload_file(path, { host = "127.0.0.1", port = dev.port }))
+  ok(dev.app_image() == small, "app image differs")
+  f = io.open(path, "rb")
+  ok(s:upload(f, { host = "127.0.0.1", port = dev.port }))
+  f:close(); os.remove(path)
+  local r, msg, code = s:upload_file("/nonexistent/fw.bin", { host = "127.0.0.1", port = dev.port })
+  eq(r, nil); eq(code, espota.EIO, "code")
+end)
+
+test("wrong password: nil, message, EAUTH", function()
+  local dev = H.sim({ "--password", "right" })
+  local s <close> = espota.session()
+  local res, msg, code, err = s:upload(small, { host = "127.0.0.1", port = dev.port, password = "wrong" })
+  eq(res, nil, "result"); eq(code, espota.EAUTH, "code"); ok(type(msg) == "string" and #msg > 0, "message")
+  eq(err.name, "ESPOTA_EAUTH", "name"); ok(err.phase, "phase")
+  -- auth callback
+  local asked
+  res = s:upload(small, { host = "127.0.0.1", port = dev.port,
+    auth = function(host, scheme) asked = host .. " " .. scheme; return "right" end })
+  ok(res, "auth callback upload"); eq(asked, "127.0.0.1 md5", "auth args")
+  res, msg, code = s:upload(small, { host = "127.0.0.1", port = dev.port, auth = function() return nil end })
+  eq(code, espota.EAUTH, "no credential")
+end)
+
+test("callback error: the original error object is re-raised", function()
+  local dev = H.sim({ "--password", "pw" })
+  local s <close> = espota.session()
+  local obj = setmetatable({ reason = "boom" }, { __tostring = function() return "boom" end })
+  for _, where in ipairs { "progress", "auth" } do
+    local o = { host = "127.0.0.1", port = dev.port, password = where == "progress" and "pw" or nil }
+    o[where] = function(p) if where == "auth" or p.phase == "done" then error(obj) end end
+    local okk, e = pcall(s.upload, s, small, o)
+    eq(okk, false, where .. " pcall"); ok(rawequal(e, obj), where .. ": not the original object")
+    ok(type(s.traceback) == "string" and s.traceback:find("traceback"), "traceback kept")
+  end
+  -- strings come back unchanged too (no position added)
+  local okk, e = pcall(s.upload, s, small, { host = "127.0.0.1", port = dev.port, password = "pw",
+    progress = function(p) if p.phase == "done" then error("plain", 0) end end })
+  eq(okk, false); eq(e, "plain", "string error")
+  -- wrong return type from auth
+  okk, e = pcall(s.upload, s, small, { host = "127.0.0.1", port = dev.port, auth = function() return 42 end })
+  eq(okk, false); ok(tostring(e):find("auth callback must return"), tostring(e))
+end)
+
+test("cancel: progress returns false; s:cancel() in a callback", function()
+  local dev = H.sim()
+  local s <close> = espota.session()
+  local res, msg, code = s:upload(fw, { host = "127.0.0.1", port = dev.port,
+    progress = function(p) return p.phase ~= "transfer" end })
+  eq(res, nil); eq(code, espota.ECANCELLED, "code")
+  local dev2 = H.sim({ "--fault", "no-connect" })
+  local t0 = os.time()
+  res, msg, code = s:upload(small, { host = "127.0.0.1", port = dev2.port, timeouts = { connect = 30 },
+    progress = function(p) if p.phase == "connect-back" then s:cancel() end end })
+  eq(code, espota.ECANCELLED, "cancel() code"); ok(os.time() - t0 < 10, "prompt")
+end)
+
+test("fit report: firmware sent as filesystem", function()
+  local r = espota.check(fw, { layout = "1M256", target = "fs" })
+  eq(r.verdict, "refused", "verdict"); eq(r.ok, false)
+  eq(r.device_error, 4, "device error"); eq(r.when, "before-data", "when")
+  ok(r.mistakes.FIRMWARE_AS_FS, "FIRMWARE_AS_FS"); eq(r.limit, 262144, "limit"); eq(r.shrink_by, 329008 - 262144)
+  ok(tostring(r):find("Verdict:"), "tostring is the report")
+  local good = espota.check(fw, { board = "esp01_1m", running_size = 329008 })
+  ok(good.ok, good.summary)
+  ok(not pcall(espota.check, fw, { layout = "nope" }), "unknown layout raises")
+  local info = espota.inspect(fw)
+  eq(info.kind, "esp8266-arduino"); eq(#info.segments, 5); eq(info.checksum_ok, true)
+  local none, m, c = espota.inspect(string.rep("\xe9", 100))
+  eq(none, nil); eq(c, espota.EIMAGE, "broken image code")
+  ok(#espota.layouts() > 0 and #espota.boards() > 0, "tables")
+end)
+
+test("preflight: NoFit with the report", function()
+  local dev = H.sim()
+  local s <close> = espota.session()
+  local res, msg, code, err = s:upload(fw, { host = "127.0.0.1", port = dev.port, target = "fs",
+    fit = { layout = "1M256", target = "fs" } })
+  eq(code, espota.ENOFIT, "code"); eq(err.report.device_error, 4, "report")
+end)
+
+test("device error decoded", function()
+  local dev = H.sim({ "--chip-size", "1M", "--header-flash-size", "4M" })
+  local res, msg, code, err = espota.upload(fw, { host = "127.0.0.1", port = dev.port })
+  eq(res, nil); eq(code, espota.EREFUSED, "code")
+  eq(err.device.code, 8, "device code"); ok(#err.device.explanation > 0, "explanation")
+end)
+
+test("argument errors raise", function()
+  local s <close> = espota.session()
+  ok(not pcall(s.upload, s, small, { port = 1 }), "host required")
+  ok(not pcall(s.upload, s, small, { host = "x", target = "flash" }), "bad target")
+  ok(not pcall(s.upload, s, small, { host = "x", bogus = 1 }), "unknown option")
+  ok(not pcall(s.upload, s, 42, { host = "x" }), "bad image")
+  ok(not pcall(s.upload, s, small, { host = "x", progress = 3 }), "bad callback")
+  s:close()
+  ok(not pcall(s.upload, s, small, { host = "x" }), "closed session")
+end)
+
+test("200 uploads: no registry or memory growth", function()
+  local dev = H.sim({ "--password", "pw" })
+  local s <close> = espota.session()
+  local function progress(p) end
+  local function auth() return "pw" end
+  local boom = {}
+  local function loop(n)
+    for _ = 1, n do
+      assert(s:upload(small, { host = "127.0.0.1", port = dev.port, progress = progress, auth = auth }))
+      local okk, e = pcall(s.upload, s, small, { host = "127.0.0.1", port = dev.port, password = "pw",
+        progress = function(p) if p.phase == "done" then error(boom) end end })
+      assert(not okk and e == boom)
+      assert(select(3, s:upload(small, { host = "127.0.0.1", port = dev.port, password = "bad" })) == espota.EAUTH)
+    end
+  end
+  local function registry_size()
+    local n = 0
+    for _ in pairs(debug.getregistry()) do n = n + 1 end
+    return n
+  end
+  loop(20)
+  collectgarbage("collect"); collectgarbage("collect")
+  local reg, mem = registry_size(), collectgarbage("count")
+  loop(200)
+  collectgarbage("collect"); collectgarbage("collect")
+  eq(registry_size(), reg, "registry entries")
+  ok(collectgarbage("count") - mem < 512, "Lua heap grew by " .. (collectgarbage("count") - mem) .. " KiB")
+end)
+
+H.run()

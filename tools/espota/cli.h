@@ -1,0 +1,95 @@
+/*
+ * espota CLI - shared state of one run.
+ */
+#ifndef ESPOTA_CLI_H
+#define ESPOTA_CLI_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <espota.h>
+
+#include "args.h"
+#include "hosts.h"
+
+struct app;
+
+/* One device upload. */
+struct job {
+	struct app *app;
+	size_t index;
+	struct cli_host host;
+	char label[CLI_HOST_MAX + 16]; /* "host" or "host:port" for messages */
+	uint16_t port;
+	espota_session *session;
+	char *password;            /* owned, wiped */
+	int password_from_prompt;
+	int auth_asked;            /* the auth callback ran */
+	int auth_none;             /* ... and had no password to give */
+
+	/* progress */
+	espota_phase phase;
+	uint64_t sent, acked, total, elapsed_ms;
+	uint64_t transfer_start_ms;
+	uint64_t last_emit_ms;     /* last rate-limited draw/event */
+	int last_decile;
+	int last_pct;
+	int started, finished;
+
+	/* result */
+	int rc;
+	int exit_code;
+	espota_upload_stats stats;
+	int have_device_error;
+	espota_device_error device_error;
+	char message[512];
+	char hint[768];
+};
+
+enum cli_view {
+	VIEW_QUIET,    /* errors only */
+	VIEW_PLAIN,    /* lines; progress every 10% */
+	VIEW_COMPAT,   /* espota.py -r bar */
+	VIEW_TTY,      /* redrawn bar(s) */
+	VIEW_JSON      /* JSON events on stdout */
+};
+
+struct app {
+	struct cli cli;
+	enum cli_view view;
+	int multi;                  /* more than one device */
+
+	const char *file;
+	unsigned char *image;
+	size_t image_len;
+	espota_image_info info;
+	int info_ok;
+
+	espota_platform platform;   /* decided platform, or UNKNOWN */
+	espota_fit_device fit;
+	int have_fit;
+	espota_partition_table parts;
+	espota_fit_report report;
+	int preflight_printed;
+
+	char *password;             /* global static password, owned */
+
+	struct job *jobs;
+	size_t njobs;
+	size_t next_job;
+
+	pthread_mutex_t out_lock;
+	pthread_mutex_t job_lock;
+	pthread_mutex_t pw_lock;
+	char *prompted;             /* password typed at the prompt, shared by all devices */
+	int prompt_failed;
+
+	/* tty block */
+	size_t block_lines;
+	uint64_t block_drawn_ms;
+};
+
+/* Map a library code to an exit code. */
+int cli_exit_for(int rc);
+
+#endif

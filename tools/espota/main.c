@@ -1,0 +1,1328 @@
+/*
+ * espota - upload firmware or filesystem images to ArduinoOTA devices.
+ *
+ * A drop-in for espota.py (esp8266 and esp32 cores) on top of libespota's
+ * public API: preflight fit check, progress, JSON events, clear errors.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "output.h"
+#include "secret.h"
+
+#define IMAGE_MAX ((size_t)64 * 1024 * 1024)
+#define TTY_REDRAW_MS 100
+#define JSON_PROGRESS_MS 250
+
+/* ---- signals ------------------------------------------------------------- */
+
+static espota_session **g_sessions;
+static volatile sig_atomic_t g_nsessions;
+static volatile sig_atomic_t g_cancelled;
+
+static void on_signal(int sig)
+{
+	sig_atomic_t i;
+
+	cli_secret_restore_tty();
+	if (g_cancelled) {
+		/* Second interrupt: leave at once. */
+		_exit(CLI_EXIT_CANCELLED);
+	}
+	g_cancelled = sig;
+	for (i = 0; i < g_nsessions; i++)
+		if (g_sessions[i] != NULL)
+			espota_session_cancel(g_sessions[i]);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: a password prompt must wake up */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- small helpers --------------------------------------------------------- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int cli_exit_for(int rc)
+{
+	switch (rc) {
+	case ESPOTA_OK: return CLI_EXIT_OK;
+	case ESPOTA_EAUTH: return CLI_EXIT_AUTH;
+	case ESPOTA_ETIMEOUT: return CLI_EXIT_TIMEOUT;
+	case ESPOTA_EREFUSED: return CLI_EXIT_REFUSED;
+	case ESPOTA_EIMAGE:
+	case ESPOTA_ENOFIT: return CLI_EXIT_IMAGE;
+	case ESPOTA_ECLOSED: return CLI_EXIT_CLOSED;
+	case ESPOTA_ERESOLVE: return CLI_EXIT_RESOLVE;
+	case ESPOTA_ECANCELLED: return CLI_EXIT_CANCELLED;
+	case ESPOTA_EINVAL: return CLI_EXIT_USAGE;
+	default: return CLI_EXIT_FAILED;
+	}
+}
+
+static const char *platform_name(espota_platform p)
+{
+	switch (p) {
+	case ESPOTA_PLATFORM_ESP8266: return "esp8266";
+	case ESPOTA_PLATFORM_ESP32: return "esp32";
+	default: return "unknown";
+	}
+}
+
+static int is_app_kind(espota_image_kind k)
+{
+	return k == ESPOTA_IMAGE_ESP8266_ARDUINO || k == ESPOTA_IMAGE_ESP8266_BARE ||
+		k == ESPOTA_IMAGE_ESP8266_V2 || k == ESPOTA_IMAGE_ESP32_APP;
+}
+
+/* ---- human output ------------------------------------------------------------ */
+
+static int human(const struct app *a)
+{
+	return a->view != VIEW_JSON && a->view != VIEW_QUIET;
+}
+
+/* Erase the progress block so a message can be printed above it. */
+static void block_erase(struct app *a)
+{
+	if (a->view == VIEW_TTY && a->block_lines > 0) {
+		fprintf(stderr, "\033[%zuA\r\033[J", a->block_lines);
+		a->block_lines = 0;
+	}
+}
+
+static void block_draw(struct app *a, int force);
+
+/* Print one message line on stderr, above the progress block. */
+static void say(struct app *a, struct job *j, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(struct app *a, struct job *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&a->out_lock);
+	block_erase(a);
+	if (a->view == VIEW_COMPAT)
+		fputc('\n', stderr);
+	if (a->multi && j != NULL)
+		fprintf(stderr, "[%s] ", j->label);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (a->view == VIEW_TTY && (a->multi || a->njobs == 0 || !a->jobs[0].finished))
+		block_draw(a, 1);
+	fflush(stderr);
+	pthread_mutex_unlock(&a->out_lock);
+}
+
+static void emit_json(struct app *a, struct cli_json *j)
+{
+	size_t n = cli_json_end(j);
+
+	pthread_mutex_lock(&a->out_lock);
+	fwrite(j->buf, 1, n, stdout);
+	fflush(stdout);
+	pthread_mutex_unlock(&a->out_lock);
+}
+
+static void json_head(struct cli_json *j, char *buf, size_t cap, const char *event, const struct job *jb)
+{
+	cli_json_begin(j, buf, cap);
+	cli_json_str(j, "event", event);
+	if (jb != NULL) {
+		cli_json_str(j, "host", jb->host.host);
+		cli_json_u64(j, "port", jb->port);
+	}
+}
+
+static double rate_of(const struct job *j)
+{
+	uint64_t ms;
+
+	if (j->transfer_start_ms == 0 || j->elapsed_ms <= j->transfer_start_ms)
+		return 0.0;
+	ms = j->elapsed_ms - j->transfer_start_ms;
+	return ms > 0 ? (double)j->acked * 1000.0 / (double)ms : 0.0;
+}
+
+/* One line of the TTY block for a job. */
+static void job_line(char *out, size_t n, const struct app *a, const struct job *j)
+{
+	char bar[64], done[32], total[32], rate[32], eta[32], status[48];
+	unsigned pct = j->total ? (unsigned)(j->acked * 100 / j->total) : 0;
+	double r = rate_of(j);
+	int w = a->multi ? 24 : 30;
+
+	cli_fmt_bar(bar, sizeof(bar), j->acked, j->total ? j->total : 1, (unsigned)w);
+	cli_fmt_bytes(done, sizeof(done), (double)j->acked);
+	cli_fmt_bytes(total, sizeof(total), (double)j->total);
+	if (r > 0) {
+		cli_fmt_bytes(rate, sizeof(rate), r);
+		strncat(rate, "/s", sizeof(rate) - strlen(rate) - 1);
+	} else {
+		snprintf(rate, sizeof(rate), "-");
+	}
+	if (r > 0 && j->total > j->acked)
+		cli_fmt_duration(eta, sizeof(eta), (uint64_t)((double)(j->total - j->acked) / r + 0.5));
+	else
+		snprintf(eta, sizeof(eta), "-");
+	if (j->finished)
+		snprintf(status, sizeof(status), "%s", j->exit_code == 0 ? "done" : "FAILED");
+	else if (!j->started)
+		snprintf(status, sizeof(status), "queued");
+	else
+		snprintf(status, sizeof(status), "%s", espota_phase_name(j->phase));
+	if (a->multi)
+		snprintf(out, n, "%-22.22s [%s] %3u%% %10s %12s ETA %-6s %s", j->label, bar, pct,
+			done, rate, eta, status);
+	else
+		snprintf(out, n, "[%s] %3u%%  %s / %s  %s  ETA %s  %s", bar, pct, done, total, rate, eta,
+			status);
+}
+
+/* Draw the progress block (caller holds out_lock). */
+static void block_draw(struct app *a, int force)
+{
+	uint64_t t = now_ms();
+	size_t i;
+	char line[256];
+
+	if (a->view != VIEW_TTY)
+		return;
+	if (!force && a->block_lines > 0 && t - a->block_drawn_ms < TTY_REDRAW_MS)
+		return;
+	if (!a->multi && (a->njobs == 0 || a->jobs[0].phase < ESPOTA_PHASE_TRANSFER))
+		return;
+	if (a->block_lines > 0)
+		fprintf(stderr, "\033[%zuA", a->block_lines);
+	for (i = 0; i < a->njobs; i++) {
+		job_line(line, sizeof(line), a, &a->jobs[i]);
+		fprintf(stderr, "\r\033[K%s\n", line);
+	}
+	a->block_lines = a->njobs;
+	a->block_drawn_ms = t;
+	fflush(stderr);
+}
+
+/* ---- library callbacks --------------------------------------------------------- */
+
+static const char *level_name(espota_log_level l)
+{
+	switch (l) {
+	case ESPOTA_LOG_ERROR: return "error";
+	case ESPOTA_LOG_WARN: return "warning";
+	case ESPOTA_LOG_INFO: return "info";
+	default: return "debug";
+	}
+}
+
+static void on_log(espota_log_level level, const char *message, void *payload)
+{
+	struct job *j = payload;
+	struct app *a = j->app;
+
+	/* The CLI prints its own preflight report. */
+	if (!a->cli.debug && strncmp(message, "preflight", 9) == 0)
+		return;
+	/* Failures are reported once, from espota_session_last_error(). */
+	if (!a->cli.debug && level == ESPOTA_LOG_ERROR)
+		return;
+	if (a->view == VIEW_JSON) {
+		char buf[2048];
+		struct cli_json js;
+
+		json_head(&js, buf, sizeof(buf), "log", j);
+		cli_json_str(&js, "level", level_name(level));
+		cli_json_str(&js, "message", message);
+		emit_json(a, &js);
+		return;
+	}
+	if (a->view == VIEW_QUIET && level > ESPOTA_LOG_ERROR)
+		return;
+	say(a, j, "%s: %s", level_name(level), message);
+}
+
+static void phase_message(struct app *a, struct job *j, espota_phase p)
+{
+	switch (p) {
+	case ESPOTA_PHASE_INVITE:
+		say(a, j, "Sending invitation to %s port %u", j->host.host, (unsigned)j->port);
+		break;
+	case ESPOTA_PHASE_AUTH:
+		say(a, j, "Authenticating...");
+		break;
+	case ESPOTA_PHASE_CONNECT:
+		say(a, j, "Waiting for the device to connect back...");
+		break;
+	case ESPOTA_PHASE_TRANSFER:
+		say(a, j, "Uploading %" PRIu64 " bytes", j->total);
+		break;
+	case ESPOTA_PHASE_RESULT:
+		if (a->view != VIEW_TTY)
+			say(a, j, "Waiting for the result...");
+		break;
+	default:
+		break;
+	}
+}
+
+static void compat_bar(struct app *a, struct job *j, unsigned pct)
+{
+	char bar[61];
+	unsigned fill = pct * 60 / 100, i;
+
+	for (i = 0; i < 60; i++)
+		bar[i] = i < fill ? '=' : ' ';
+	bar[60] = '\0';
+	pthread_mutex_lock(&a->out_lock);
+	fprintf(stderr, "\rUploading: [%s] %u%% %s", bar, pct, pct >= 100 ? "Done...\r\n" : "");
+	fflush(stderr);
+	pthread_mutex_unlock(&a->out_lock);
+	(void)j;
+}
+
+static int on_progress(const espota_progress *p, void *payload)
+{
+	struct job *j = payload;
+	struct app *a = j->app;
+	int phase_changed = p->phase != j->phase;
+	uint64_t t = now_ms();
+	unsigned pct;
+
+	j->phase = p->phase;
+	j->sent = p->sent;
+	j->acked = p->acked;
+	j->total = p->total;
+	j->elapsed_ms = p->elapsed_ms;
+	if (p->phase == ESPOTA_PHASE_TRANSFER && j->transfer_start_ms == 0)
+		j->transfer_start_ms = p->elapsed_ms ? p->elapsed_ms : 1;
+	pct = p->total ? (unsigned)(p->acked * 100 / p->total) : 0;
+
+	switch (a->view) {
+	case VIEW_JSON:
+		if (phase_changed) {
+			char buf[512];
+			struct cli_json js;
+
+			json_head(&js, buf, sizeof(buf), "phase", j);
+			cli_json_str(&js, "phase", espota_phase_name(p->phase));
+			cli_json_u64(&js, "attempt", p->attempt);
+			cli_json_u64(&js, "elapsed_ms", p->elapsed_ms);
+			emit_json(a, &js);
+		}
+		if (p->phase >= ESPOTA_PHASE_TRANSFER &&
+			(t - j->last_emit_ms >= JSON_PROGRESS_MS || p->acked == p->total || phase_changed)) {
+			char buf[512];
+			struct cli_json js;
+
+			j->last_emit_ms = t;
+			json_head(&js, buf, sizeof(buf), "progress", j);
+			cli_json_u64(&js, "sent", p->sent);
+			cli_json_u64(&js, "acked", p->acked);
+			cli_json_u64(&js, "total", p->total);
+			cli_json_u64(&js, "percent", pct);
+			cli_json_u64(&js, "elapsed_ms", p->elapsed_ms);
+			cli_json_u64(&js, "bytes_per_second", (uint64_t)rate_of(j));
+			emit_json(a, &js);
+		}
+		break;
+	case VIEW_QUIET:
+		break;
+	case VIEW_PLAIN:
+		if (phase_changed && !a->multi)
+			phase_message(a, j, p->phase);
+		if (p->phase >= ESPOTA_PHASE_TRANSFER) {
+			int dec = (int)(pct / 10);
+
+			if (dec > j->last_decile) {
+				j->last_decile = dec;
+				say(a, j, "%3u%% (%" PRIu64 " of %" PRIu64 " bytes)", pct, p->acked, p->total);
+			}
+		}
+		break;
+	case VIEW_COMPAT:
+		if (phase_changed && !a->multi && p->phase < ESPOTA_PHASE_TRANSFER)
+			phase_message(a, j, p->phase);
+		if (p->phase >= ESPOTA_PHASE_TRANSFER && (int)pct != j->last_pct) {
+			j->last_pct = (int)pct;
+			compat_bar(a, j, pct);
+		}
+		break;
+	case VIEW_TTY:
+		if (phase_changed && !a->multi && p->phase != ESPOTA_PHASE_TRANSFER)
+			phase_message(a, j, p->phase);
+		pthread_mutex_lock(&a->out_lock);
+		block_draw(a, phase_changed || p->acked == p->total);
+		pthread_mutex_unlock(&a->out_lock);
+		break;
+	}
+	return 0;
+}
+
+static int on_auth(espota_auth_request *req, const char *host, espota_auth_scheme scheme, void *payload)
+{
+	struct job *j = payload;
+	struct app *a = j->app;
+	char prompt[CLI_HOST_MAX + 64];
+	int rc;
+
+	(void)scheme;
+	j->auth_asked = 1;
+	if (a->cli.no_prompt || !isatty(STDIN_FILENO) || a->view == VIEW_JSON) {
+		j->auth_none = 1;
+		return 1;
+	}
+	pthread_mutex_lock(&a->pw_lock);
+	if (a->prompted == NULL && !a->prompt_failed) {
+		pthread_mutex_lock(&a->out_lock);
+		block_erase(a);
+		fflush(stderr);
+		pthread_mutex_unlock(&a->out_lock);
+		snprintf(prompt, sizeof(prompt), "%s for %s: ", "OTA password", a->multi ? "all devices" : host);
+		rc = cli_secret_prompt(prompt, &a->prompted);
+		if (rc != 0)
+			a->prompt_failed = rc < 0 ? -1 : 1;
+	}
+	if (a->prompted != NULL) {
+		rc = espota_auth_request_set_password(req, a->prompted);
+		j->password_from_prompt = 1;
+	} else {
+		rc = a->prompt_failed < 0 ? ESPOTA_ECANCELLED : 1;
+		if (rc > 0)
+			j->auth_none = 1;
+	}
+	pthread_mutex_unlock(&a->pw_lock);
+	return rc;
+}
+
+/* ---- results -------------------------------------------------------------------- */
+
+static void explain_failure(struct app *a, struct job *j)
+{
+	const espota_upload_stats *st = &j->stats;
+	char *h = j->hint;
+	size_t n = sizeof(j->hint);
+
+	h[0] = '\0';
+	switch (j->rc) {
+	case ESPOTA_ETIMEOUT:
+		if (st->phase == ESPOTA_PHASE_CONNECT) {
+			snprintf(h, n,
+				"The device accepted the invitation but never connected back to this host "
+				"on TCP port %u. The usual cause is a host firewall blocking incoming TCP "
+				"connections, or a wrong local address (-I) on a host with several networks "
+				"(VPN, containers, virtual adapters). Allow incoming TCP on port %u, or choose "
+				"a fixed port with -P PORT and open that one, and pass -I with this host's "
+				"address on the device's network.%s",
+				(unsigned)st->local_port, (unsigned)st->local_port,
+				(st->platform == ESPOTA_PLATFORM_ESP32 || a->platform == ESPOTA_PLATFORM_ESP32) ?
+				" On ESP32 an image too big for the OTA partition looks the same (the device "
+				"says OK, then fails in Update.begin()): run 'espota check' with --board or --scheme." : "");
+		} else if (st->phase <= ESPOTA_PHASE_INVITE) {
+			snprintf(h, n,
+				"No answer to the invitation from %s port %u. Check the address and the port "
+				"(-p: 8266 on ESP8266, 3232 on ESP32), that the sketch is running and calls "
+				"ArduinoOTA.handle() often, and that host and device are on the same network. "
+				"A device still waiting for an earlier authentication ignores invitations "
+				"for a while; wait and retry.",
+				j->host.host, (unsigned)j->port);
+		} else if (st->phase == ESPOTA_PHASE_AUTH) {
+			snprintf(h, n, "The device did not answer the authentication. Retry; if it keeps "
+				"happening, restart the device.");
+		} else if (st->phase == ESPOTA_PHASE_TRANSFER) {
+			snprintf(h, n, "The device stopped acknowledging data after %" PRIu64 " of %" PRIu64
+				" bytes (weak Wi-Fi, or the sketch blocks). Retry closer to the access point; "
+				"--stop-and-wait is gentler on slow devices.", st->acked, st->total);
+		} else if (st->phase == ESPOTA_PHASE_RESULT) {
+			snprintf(h, n, "Every byte was acknowledged but no final result came. The update "
+				"may or may not have been applied: check the device.");
+		}
+		break;
+	case ESPOTA_EAUTH:
+		if (j->auth_none)
+			snprintf(h, n, "The device asks for a password and none was given. Use --auth-env VAR, "
+				"--auth-file FILE or the ESPOTA_PASSWORD variable (or run on a terminal to be "
+				"asked).");
+		else
+			snprintf(h, n, "Wrong password. On ESP32 cores >= 3.3.1 a sketch that stores an MD5 "
+				"password hash needs -m/--md5-target; a hash set with setPasswordHash() must be "
+				"lowercase hex.");
+		break;
+	case ESPOTA_ECLOSED:
+		snprintf(h, n, "The device closed the connection after %" PRIu64 " of %" PRIu64 " bytes "
+			"without a result: it crashed, rebooted or lost Wi-Fi. Retry, and check its serial log.",
+			st->acked, st->total);
+		break;
+	case ESPOTA_ERESOLVE:
+		snprintf(h, n, "Check the name; for NAME.local names the host needs mDNS (avahi/nss-mdns).");
+		break;
+	case ESPOTA_EIO:
+		if (st->phase <= ESPOTA_PHASE_INVITE && (a->cli.host_ip != NULL || a->cli.host_port != 0))
+			snprintf(h, n, "Check -I (must be an address of this host) and -P (must be free).");
+		break;
+	case ESPOTA_ECANCELLED:
+		snprintf(h, n, "Interrupted.");
+		break;
+	default:
+		break;
+	}
+}
+
+static void report_json_result(struct app *a, struct job *j)
+{
+	char buf[8192];
+	struct cli_json js;
+	const espota_upload_stats *st = &j->stats;
+
+	json_head(&js, buf, sizeof(buf), "result", j);
+	cli_json_bool(&js, "ok", j->rc == ESPOTA_OK);
+	cli_json_i64(&js, "exit_code", j->exit_code);
+	cli_json_i64(&js, "code", j->rc);
+	cli_json_str(&js, "error", j->rc ? espota_error_name(j->rc) : NULL);
+	cli_json_str(&js, "message", j->rc ? j->message : "");
+	cli_json_str(&js, "hint", j->hint[0] ? j->hint : NULL);
+	if (j->have_device_error) {
+		const espota_device_error *d = &j->device_error;
+
+		cli_json_obj(&js, "device_error");
+		cli_json_i64(&js, "code", d->code);
+		cli_json_str(&js, "name", d->name);
+		cli_json_str(&js, "text", d->text);
+		cli_json_str(&js, "explanation", d->explanation);
+		cli_json_str(&js, "raw", d->raw);
+		cli_json_str(&js, "platform", platform_name(d->platform));
+		cli_json_close(&js);
+	} else {
+		cli_json_null(&js, "device_error");
+	}
+	cli_json_obj(&js, "stats");
+	cli_json_str(&js, "phase", espota_phase_name(st->phase));
+	cli_json_str(&js, "platform", platform_name(st->platform));
+	cli_json_u64(&js, "total", st->total);
+	cli_json_u64(&js, "original_size", st->original_size);
+	cli_json_u64(&js, "sent", st->sent);
+	cli_json_u64(&js, "acked", st->acked);
+	cli_json_u64(&js, "elapsed_ms", st->elapsed_ms);
+	cli_json_u64(&js, "transfer_ms", st->transfer_ms);
+	cli_json_u64(&js, "invitations", st->invitations);
+	cli_json_u64(&js, "local_port", st->local_port);
+	cli_json_close(&js);
+	emit_json(a, &js);
+}
+
+static void report_result(struct app *a, struct job *j)
+{
+	const espota_upload_stats *st = &j->stats;
+
+	if (a->view == VIEW_JSON) {
+		report_json_result(a, j);
+		return;
+	}
+	if (j->rc == ESPOTA_OK) {
+		if (a->view != VIEW_QUIET) {
+			char sz[32], rate[32];
+			double secs = (double)st->elapsed_ms / 1000.0;
+			double r = st->transfer_ms ? (double)st->total * 1000.0 / (double)st->transfer_ms : 0;
+
+			cli_fmt_bytes(sz, sizeof(sz), (double)st->total);
+			cli_fmt_bytes(rate, sizeof(rate), r);
+			say(a, j, "Success: %" PRIu64 " bytes (%s) in %.1f s, %s/s; the device confirmed the update.",
+				st->total, sz, secs, rate);
+		}
+		return;
+	}
+	say(a, j, "error: %s", j->message);
+	if (j->have_device_error) {
+		const espota_device_error *d = &j->device_error;
+
+		if (strstr(j->message, d->raw) == NULL)
+			say(a, j, "device said: %s", d->raw);
+		if (d->explanation != NULL && d->explanation[0] != '\0')
+			say(a, j, "meaning: %s", d->explanation);
+	}
+	if (j->hint[0] != '\0')
+		say(a, j, "hint: %s", j->hint);
+}
+
+/* ---- one device -------------------------------------------------------------------- */
+
+static int resolve_job_password(struct app *a, struct job *j)
+{
+	if (j->host.password_env[0] != '\0') {
+		const char *v = getenv(j->host.password_env);
+
+		if (v != NULL && v[0] != '\0') {
+			j->password = cli_secret_dup(v);
+			return j->password != NULL ? 0 : -1;
+		}
+		say(a, j, "warning: %s (hosts file line %u) is not set; using the default password",
+			j->host.password_env, j->host.line);
+	}
+	if (a->password != NULL) {
+		j->password = cli_secret_dup(a->password);
+		return j->password != NULL ? 0 : -1;
+	}
+	return 0;
+}
+
+static void run_job(struct app *a, struct job *j)
+{
+	espota_upload_options o;
+	const espota_device_error *de;
+
+	espota_upload_options_init(&o, ESPOTA_UPLOAD_OPTIONS_VERSION);
+	o.host = j->host.host;
+	o.port = j->port;
+	o.bind_address = a->cli.host_ip;
+	o.bind_port = (uint16_t)a->cli.host_port;
+	o.target = a->cli.spiffs ? ESPOTA_TARGET_FS : ESPOTA_TARGET_APP;
+	o.auth_mode = a->cli.md5_target ? ESPOTA_AUTH_MODE_MD5 :
+		a->cli.sha256_only ? ESPOTA_AUTH_MODE_SHA256 : ESPOTA_AUTH_MODE_AUTO;
+	o.filename = a->file;
+	if (a->cli.timeout_s > 0)
+		o.timeouts.invite_ms = (unsigned int)a->cli.timeout_s * 1000u;
+	if (a->cli.attempts > 0)
+		o.timeouts.invite_attempts = (unsigned int)a->cli.attempts;
+	o.transfer = a->cli.stop_and_wait ? ESPOTA_TRANSFER_STOP_AND_WAIT : ESPOTA_TRANSFER_PIPELINED;
+	o.chunk_size = a->cli.chunk;
+	o.window = a->cli.window;
+	o.compress = a->cli.compress;
+	o.fit = a->have_fit ? &a->fit : NULL;
+	o.force = a->cli.force;
+	o.platform = a->platform;
+	o.progress = on_progress;
+	o.auth = on_auth;
+	o.payload = j;
+
+	j->started = 1;
+	if (resolve_job_password(a, j) < 0) {
+		j->rc = ESPOTA_ENOMEM;
+	} else {
+		o.password = j->password;
+		if (g_cancelled)
+			j->rc = ESPOTA_ECANCELLED;
+		else
+			j->rc = espota_upload(j->session, a->image, a->image_len, &o);
+	}
+	cli_secret_free(j->password);
+	j->password = NULL;
+
+	espota_session_stats(j->session, &j->stats);
+	snprintf(j->message, sizeof(j->message), "%s", espota_session_last_error(j->session));
+	if (j->message[0] == '\0' && j->rc != ESPOTA_OK)
+		snprintf(j->message, sizeof(j->message), "%s", espota_strerror(j->rc));
+	de = espota_session_device_error(j->session);
+	if (de != NULL) {
+		j->device_error = *de;
+		j->have_device_error = 1;
+	}
+	if (g_cancelled && j->rc != ESPOTA_OK)
+		j->rc = ESPOTA_ECANCELLED;
+	j->exit_code = cli_exit_for(j->rc);
+	explain_failure(a, j);
+	j->finished = 1;
+	if (a->view == VIEW_TTY) {
+		pthread_mutex_lock(&a->out_lock);
+		block_draw(a, 1);
+		pthread_mutex_unlock(&a->out_lock);
+	}
+	report_result(a, j);
+}
+
+static void *worker(void *arg)
+{
+	struct app *a = arg;
+
+	for (;;) {
+		size_t i;
+
+		pthread_mutex_lock(&a->job_lock);
+		i = a->next_job++;
+		pthread_mutex_unlock(&a->job_lock);
+		if (i >= a->njobs)
+			break;
+		run_job(a, &a->jobs[i]);
+	}
+	return NULL;
+}
+
+/* ---- preparation ---------------------------------------------------------------- */
+
+static int read_file(const char *path, unsigned char **out, size_t *len, size_t max, char *err, size_t errlen)
+{
+	FILE *f;
+	struct stat st;
+	unsigned char *buf;
+	size_t got;
+
+	*out = NULL;
+	*len = 0;
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", path);
+		fclose(f);
+		return -1;
+	}
+	if (st.st_size <= 0 || (uint64_t)st.st_size > max) {
+		snprintf(err, errlen, "%s: %s (%lld bytes)", path, st.st_size <= 0 ? "empty file" : "file too large",
+			(long long)st.st_size);
+		fclose(f);
+		return -1;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL) {
+		snprintf(err, errlen, "out of memory");
+		fclose(f);
+		return -1;
+	}
+	got = fread(buf, 1, (size_t)st.st_size, f);
+	fclose(f);
+	if (got != (size_t)st.st_size) {
+		snprintf(err, errlen, "short read on %s", path);
+		free(buf);
+		return -1;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return 0;
+}
+
+/* Errors before any upload: printed plainly, or as a JSON "error" event. */
+static int early_error(struct app *a, int code, const char *name, const char *msg, const char *hint)
+{
+	if (a->view == VIEW_JSON) {
+		char buf[4096];
+		struct cli_json js;
+
+		json_head(&js, buf, sizeof(buf), "result", NULL);
+		cli_json_bool(&js, "ok", 0);
+		cli_json_i64(&js, "exit_code", code);
+		cli_json_str(&js, "error", name);
+		cli_json_str(&js, "message", msg);
+		cli_json_str(&js, "hint", hint);
+		emit_json(a, &js);
+	}
+	fprintf(stderr, "espota: error: %s\n", msg);
+	if (hint != NULL && a->view != VIEW_JSON)
+		fprintf(stderr, "hint: %s\n", hint);
+	return code;
+}
+
+/* Build the fit device from --board/--layout/--scheme/--partitions. */
+static int build_fit(struct app *a, char *err, size_t errlen)
+{
+	const struct cli *c = &a->cli;
+	const espota_board *b = NULL;
+
+	espota_fit_device_init(&a->fit, ESPOTA_FIT_DEVICE_VERSION);
+	a->fit.target = c->spiffs ? ESPOTA_TARGET_FS : ESPOTA_TARGET_APP;
+	if (c->board == NULL && c->layout == NULL && c->scheme == NULL && c->partitions == NULL)
+		return 0;
+	if (c->board != NULL) {
+		b = espota_board_find(c->board);
+		if (b == NULL) {
+			snprintf(err, errlen, "unknown board '%s' (see --list-boards)", c->board);
+			return -1;
+		}
+		a->fit.platform = b->platform;
+		a->fit.chip_size = b->flash_size;
+		if (b->platform == ESPOTA_PLATFORM_ESP8266) {
+			a->fit.layout = espota_layout_find(b->layout);
+		} else if (b->platform == ESPOTA_PLATFORM_ESP32 && c->scheme == NULL && c->partitions == NULL) {
+			if (espota_partitions_builtin(&a->parts, b->layout) == ESPOTA_OK)
+				a->fit.partitions = &a->parts;
+		}
+	}
+	if (c->layout != NULL) {
+		a->fit.layout = espota_layout_find(c->layout);
+		if (a->fit.layout == NULL) {
+			snprintf(err, errlen, "unknown layout '%s' (see --list-boards)", c->layout);
+			return -1;
+		}
+		a->fit.platform = ESPOTA_PLATFORM_ESP8266;
+	}
+	if (c->scheme != NULL) {
+		if (espota_partitions_builtin(&a->parts, c->scheme) != ESPOTA_OK) {
+			snprintf(err, errlen, "unknown partition scheme '%s'", c->scheme);
+			return -1;
+		}
+		a->fit.partitions = &a->parts;
+		a->fit.platform = ESPOTA_PLATFORM_ESP32;
+	}
+	if (c->partitions != NULL) {
+		unsigned char *csv;
+		size_t len;
+		char perr[256];
+
+		if (read_file(c->partitions, &csv, &len, 1024 * 1024, err, errlen) < 0)
+			return -1;
+		if (espota_partitions_parse_csv(&a->parts, (const char *)csv, len, perr, sizeof(perr)) != ESPOTA_OK) {
+			snprintf(err, errlen, "%s: %s", c->partitions, perr);
+			free(csv);
+			return -1;
+		}
+		free(csv);
+		a->fit.partitions = &a->parts;
+		a->fit.platform = ESPOTA_PLATFORM_ESP32;
+	}
+	if (c->platform == CLI_PLATFORM_ESP8266)
+		a->fit.platform = ESPOTA_PLATFORM_ESP8266;
+	else if (c->platform == CLI_PLATFORM_ESP32)
+		a->fit.platform = ESPOTA_PLATFORM_ESP32;
+	if (c->chip_size)
+		a->fit.chip_size = c->chip_size;
+	a->fit.device_header_size = c->device_header_size;
+	a->fit.running_size = c->running_size;
+	a->fit.flash_map = c->flash_map;
+	if (c->compress)
+		a->fit.gzip_support = -1;
+	a->have_fit = 1;
+	return 0;
+}
+
+static void decide_platform(struct app *a)
+{
+	const struct cli *c = &a->cli;
+
+	if (c->platform == CLI_PLATFORM_ESP8266)
+		a->platform = ESPOTA_PLATFORM_ESP8266;
+	else if (c->platform == CLI_PLATFORM_ESP32)
+		a->platform = ESPOTA_PLATFORM_ESP32;
+	else if (a->have_fit && a->fit.platform != ESPOTA_PLATFORM_UNKNOWN)
+		a->platform = a->fit.platform;
+	else if (c->md5_target || c->sha256_only)
+		a->platform = ESPOTA_PLATFORM_ESP32;
+	else if (a->info_ok && is_app_kind(a->info.kind))
+		a->platform = a->info.platform;
+	else
+		a->platform = ESPOTA_PLATFORM_UNKNOWN;
+}
+
+static void json_preflight(struct app *a, const char *event)
+{
+	char buf[8192];
+	struct cli_json js;
+	const espota_fit_report *r = &a->report;
+
+	json_head(&js, buf, sizeof(buf), event, NULL);
+	cli_json_str(&js, "file", a->file);
+	cli_json_obj(&js, "image");
+	if (a->info_ok) {
+		cli_json_str(&js, "kind", espota_image_kind_name(a->info.kind));
+		cli_json_str(&js, "platform", platform_name(a->info.platform));
+		cli_json_u64(&js, "size", a->info.file_size);
+		cli_json_bool(&js, "gzip", a->info.gzip);
+		cli_json_u64(&js, "header_flash_size", a->info.header_flash_size);
+	}
+	cli_json_close(&js);
+	if (a->have_fit) {
+		cli_json_str(&js, "verdict", espota_fit_verdict_name(r->verdict));
+		cli_json_bool(&js, "fits", r->verdict != ESPOTA_FIT_FAIL);
+		cli_json_i64(&js, "device_error", r->device_error);
+		cli_json_str(&js, "device_error_text", r->device_error_text);
+		cli_json_u64(&js, "size", r->size);
+		cli_json_u64(&js, "limit", r->limit);
+		cli_json_i64(&js, "margin", r->margin);
+		cli_json_u64(&js, "shrink_by", r->shrink_by);
+		cli_json_u64(&js, "mistakes", r->mistakes);
+		cli_json_str(&js, "summary", r->summary);
+		cli_json_str(&js, "advice", r->advice);
+	} else {
+		cli_json_null(&js, "verdict");
+	}
+	emit_json(a, &js);
+}
+
+/* Parse the image and run the fit check. Returns an exit code or -1 to go on. */
+static int preflight(struct app *a)
+{
+	const struct cli *c = &a->cli;
+	char err[512];
+	int rc;
+
+	if (read_file(a->file, &a->image, &a->image_len, IMAGE_MAX, err, sizeof(err)) < 0)
+		return early_error(a, CLI_EXIT_IMAGE, "ESPOTA_EIMAGE", err, NULL);
+	rc = espota_image_parse(&a->info, a->image, a->image_len);
+	a->info_ok = rc == ESPOTA_OK;
+	if (rc != ESPOTA_OK) {
+		snprintf(err, sizeof(err), "%s: malformed image: %s", a->file,
+			a->info.detail[0] ? a->info.detail : espota_strerror(rc));
+		if (!c->force || c->mode == CLI_MODE_CHECK)
+			return early_error(a, CLI_EXIT_IMAGE, "ESPOTA_EIMAGE", err,
+				"Upload the .bin the build produced (not the .elf); --force sends it anyway.");
+		if (human(a))
+			fprintf(stderr, "warning: %s; sending anyway (--force)\n", err);
+		a->have_fit = 0; /* the library's preflight would refuse it */
+		return -1;
+	}
+	if (build_fit(a, err, sizeof(err)) < 0)
+		return early_error(a, CLI_EXIT_USAGE, "ESPOTA_EINVAL", err, NULL);
+	if (!a->have_fit && c->mode == CLI_MODE_CHECK) {
+		/* check without a board: everything about the device is unknown. */
+		a->have_fit = 1;
+		if (c->platform == CLI_PLATFORM_ESP8266)
+			a->fit.platform = ESPOTA_PLATFORM_ESP8266;
+		else if (c->platform == CLI_PLATFORM_ESP32)
+			a->fit.platform = ESPOTA_PLATFORM_ESP32;
+		a->fit.chip_size = c->chip_size;
+		a->fit.device_header_size = c->device_header_size;
+		a->fit.running_size = c->running_size;
+		a->fit.flash_map = c->flash_map;
+	}
+	decide_platform(a);
+
+	if (!a->have_fit) {
+		/* No board: warn on the two classic mistakes, from the image kind. */
+		if (human(a) || a->view == VIEW_QUIET) {
+			if (c->spiffs && is_app_kind(a->info.kind) && human(a))
+				fprintf(stderr, "warning: %s is a firmware image (%s) but -s sends it as the "
+					"filesystem: the device would overwrite its filesystem with it. "
+					"Drop -s to update the firmware.\n", a->file,
+					espota_image_kind_name(a->info.kind));
+			else if (!c->spiffs && !is_app_kind(a->info.kind) && human(a))
+				fprintf(stderr, "warning: %s is not a firmware image (%s); the device will "
+					"reject it at the end of the upload. Add -s for a filesystem image.\n",
+					a->file, espota_image_kind_name(a->info.kind));
+			else if (!c->spiffs && a->info.kind == ESPOTA_IMAGE_ESP8266_V2 && human(a))
+				fprintf(stderr, "warning: %s is an SDK (0xEA) image; ArduinoOTA rejects it "
+					"(error 10).\n", a->file);
+		}
+		return -1;
+	}
+
+	rc = espota_fit_check(&a->report, &a->info, &a->fit);
+	if (rc != ESPOTA_OK) {
+		snprintf(err, sizeof(err), "fit check failed: %s", espota_strerror(rc));
+		return early_error(a, CLI_EXIT_FAILED, espota_error_name(rc), err, NULL);
+	}
+	if (c->mode == CLI_MODE_CHECK) {
+		if (a->view == VIEW_JSON) {
+			json_preflight(a, "check");
+		} else {
+			int need = espota_fit_report_format(NULL, 0, &a->info, &a->fit, &a->report);
+			char *text;
+
+			if (need < 0)
+				return early_error(a, CLI_EXIT_FAILED, espota_error_name(need), "cannot format the report", NULL);
+			text = malloc((size_t)need + 1);
+			if (text == NULL)
+				return early_error(a, CLI_EXIT_FAILED, "ESPOTA_ENOMEM", "out of memory", NULL);
+			espota_fit_report_format(text, (size_t)need + 1, &a->info, &a->fit, &a->report);
+			fputs(text, stdout);
+			if (need > 0 && text[need - 1] != '\n')
+				fputc('\n', stdout);
+			free(text);
+		}
+		return a->report.verdict == ESPOTA_FIT_FAIL ? CLI_EXIT_IMAGE : CLI_EXIT_OK;
+	}
+
+	if (a->view == VIEW_JSON)
+		json_preflight(a, "preflight");
+	if (a->report.verdict == ESPOTA_FIT_FAIL || a->report.verdict == ESPOTA_FIT_WARN) {
+		if (human(a) || (a->view == VIEW_QUIET && a->report.verdict == ESPOTA_FIT_FAIL)) {
+			int need = espota_fit_report_format(NULL, 0, &a->info, &a->fit, &a->report);
+			char *text = need > 0 ? malloc((size_t)need + 1) : NULL;
+
+			if (text != NULL) {
+				espota_fit_report_format(text, (size_t)need + 1, &a->info, &a->fit, &a->report);
+				fputs(text, stderr);
+				if (text[need - 1] != '\n')
+					fputc('\n', stderr);
+				free(text);
+			} else {
+				fprintf(stderr, "preflight: %s\n%s\n", a->report.summary, a->report.advice);
+			}
+		}
+		a->preflight_printed = 1;
+	}
+	if (a->report.verdict == ESPOTA_FIT_FAIL) {
+		char msg[512], hint[256];
+
+		if (c->force) {
+			if (human(a))
+				fprintf(stderr, "warning: the preflight check refuses this image; sending anyway (--force)\n");
+			return -1;
+		}
+		snprintf(msg, sizeof(msg), "preflight: %s", a->report.summary);
+		if (a->report.mistakes & ESPOTA_FIT_MISTAKE_TOO_BIG && a->report.limit > 0)
+			snprintf(hint, sizeof(hint), "Shrink the image by %" PRIu64 " bytes, to at most %" PRIu64
+				" bytes. Nothing was sent; --force sends it anyway.",
+				a->report.shrink_by, a->report.limit);
+		else
+			snprintf(hint, sizeof(hint), "Nothing was sent; --force sends it anyway.");
+		if (a->view == VIEW_JSON)
+			return early_error(a, CLI_EXIT_IMAGE, "ESPOTA_ENOFIT", msg, hint);
+		fprintf(stderr, "espota: refused: %s\n%s\n", a->report.summary, hint);
+		return CLI_EXIT_IMAGE;
+	}
+	return -1;
+}
+
+/* Returns an exit code on failure, -1 to go on. */
+static int load_password(struct app *a)
+{
+	const struct cli *c = &a->cli;
+	char err[512];
+	const char *v;
+
+	if (c->auth != NULL && c->auth[0] != '\0') {
+		a->password = cli_secret_dup(c->auth);
+		/* Hide it from ps as far as possible (the kernel copy of argv is
+		 * what /proc/PID/cmdline shows). */
+		cli_wipe((void *)(uintptr_t)c->auth, strlen(c->auth));
+		return a->password != NULL ? -1 : early_error(a, CLI_EXIT_FAILED, "ESPOTA_ENOMEM", "out of memory", NULL);
+	}
+	if (c->auth_file != NULL) {
+		int insecure = 0;
+
+		if (cli_secret_read_file(c->auth_file, &a->password, &insecure, err, sizeof(err)) < 0)
+			return early_error(a, CLI_EXIT_USAGE, "ESPOTA_EINVAL", err, NULL);
+		if (insecure && human(a))
+			fprintf(stderr, "warning: %s is readable by other users (chmod 600 it)\n", c->auth_file);
+		return -1;
+	}
+	if (c->auth_env != NULL) {
+		v = getenv(c->auth_env);
+		if (v == NULL) {
+			snprintf(err, sizeof(err), "--auth-env: environment variable %s is not set", c->auth_env);
+			return early_error(a, CLI_EXIT_USAGE, "ESPOTA_EINVAL", err, NULL);
+		}
+		a->password = cli_secret_dup(v);
+		return -1;
+	}
+	v = getenv("ESPOTA_PASSWORD");
+	if (v != NULL && v[0] != '\0')
+		a->password = cli_secret_dup(v);
+	return -1;
+}
+
+static int load_hosts(struct app *a)
+{
+	const struct cli *c = &a->cli;
+	struct cli_host *list = NULL;
+	size_t n = 0, cap, i, count = 0;
+	char err[512];
+
+	cap = c->nhosts;
+	if (c->hosts_file != NULL) {
+		unsigned char *text;
+		size_t len;
+
+		if (read_file(c->hosts_file, &text, &len, 4 * 1024 * 1024, err, sizeof(err)) < 0)
+			return early_error(a, CLI_EXIT_USAGE, "ESPOTA_EINVAL", err, NULL);
+		cap += cli_hosts_max_entries((const char *)text, len);
+		list = calloc(cap ? cap : 1, sizeof(*list));
+		if (list == NULL) {
+			free(text);
+			return early_error(a, CLI_EXIT_FAILED, "ESPOTA_ENOMEM", "out of memory", NULL);
+		}
+		if (cli_hosts_parse((const char *)text, len, list, cap, &count, err, sizeof(err)) < 0) {
+			char msg[700];
+
+			free(text);
+			free(list);
+			snprintf(msg, sizeof(msg), "%s: %s", c->hosts_file, err);
+			return early_error(a, CLI_EXIT_USAGE, "ESPOTA_EINVAL", msg, NULL);
+		}
+		free(text);
+		n = count;
+	} else {
+		list = calloc(cap ? cap : 1, sizeof(*list));
+		if (list == NULL)
+			return early_error(a, CLI_EXIT_FAILED, "ESPOTA_ENOMEM", "out of memory", NULL);
+	}
+	for (i = 0; i < c->nhosts; i++) {
+		if (cli_host_parse(&list[n], c->hosts[i], strlen(c->hosts[i]), err, sizeof(err)) < 0) {
+			char msg[700];
+
+			free(list);
+			snprintf(msg, sizeof(msg), "-i %s: %s", c->hosts[i], err);
+			return early_error(a, CLI_EXIT_USAGE, "ESPOTA_EINVAL", msg, NULL);
+		}
+		n++;
+	}
+	if (n == 0) {
+		free(list);
+		return early_error(a, CLI_EXIT_USAGE, "ESPOTA_EINVAL", "no devices in the hosts file", NULL);
+	}
+	a->jobs = calloc(n, sizeof(*a->jobs));
+	if (a->jobs == NULL) {
+		free(list);
+		return early_error(a, CLI_EXIT_FAILED, "ESPOTA_ENOMEM", "out of memory", NULL);
+	}
+	a->njobs = n;
+	for (i = 0; i < n; i++) {
+		struct job *j = &a->jobs[i];
+		long port = list[i].port >= 0 ? list[i].port : c->port;
+
+		j->app = a;
+		j->index = i;
+		j->host = list[i];
+		if (port < 0)
+			port = a->platform == ESPOTA_PLATFORM_ESP32 ? ESPOTA_PORT_ESP32 : ESPOTA_PORT_ESP8266;
+		j->port = (uint16_t)port;
+		if (strchr(j->host.host, ':') != NULL)
+			snprintf(j->label, sizeof(j->label), "[%s]:%u", j->host.host, (unsigned)j->port);
+		else
+			snprintf(j->label, sizeof(j->label), "%s:%u", j->host.host, (unsigned)j->port);
+		j->last_pct = -1;
+	}
+	free(list);
+	a->multi = n > 1;
+	return -1;
+}
+
+static int summary(struct app *a)
+{
+	size_t i, ok = 0;
+	int code = -1, mixed = 0;
+
+	for (i = 0; i < a->njobs; i++) {
+		const struct job *j = &a->jobs[i];
+
+		if (j->exit_code == 0) {
+			ok++;
+			continue;
+		}
+		if (code < 0)
+			code = j->exit_code;
+		else if (code != j->exit_code)
+			mixed = 1;
+	}
+	if (code < 0)
+		code = 0;
+	else if (mixed)
+		code = g_cancelled ? CLI_EXIT_CANCELLED : CLI_EXIT_FAILED;
+	if (!a->multi)
+		return code;
+
+	if (a->view == VIEW_JSON) {
+		char buf[512];
+		struct cli_json js;
+
+		json_head(&js, buf, sizeof(buf), "summary", NULL);
+		cli_json_u64(&js, "devices", a->njobs);
+		cli_json_u64(&js, "ok", ok);
+		cli_json_u64(&js, "failed", a->njobs - ok);
+		cli_json_i64(&js, "exit_code", code);
+		emit_json(a, &js);
+		return code;
+	}
+	pthread_mutex_lock(&a->out_lock);
+	block_erase(a);
+	fprintf(stderr, "\n%-28s %-8s %5s %8s  %s\n", "DEVICE", "RESULT", "EXIT", "TIME", "DETAIL");
+	for (i = 0; i < a->njobs; i++) {
+		const struct job *j = &a->jobs[i];
+
+		fprintf(stderr, "%-28.28s %-8s %5d %7.1fs  %s\n", j->label,
+			j->exit_code == 0 ? "ok" : (j->started ? "FAILED" : "skipped"), j->exit_code,
+			(double)j->stats.elapsed_ms / 1000.0,
+			j->exit_code == 0 ? "confirmed by the device" :
+			(j->have_device_error && j->device_error.code >= 0 ? j->device_error.text : j->message));
+	}
+	fprintf(stderr, "%zu of %zu devices updated.\n", ok, a->njobs);
+	pthread_mutex_unlock(&a->out_lock);
+	return code;
+}
+
+static void list_boards(void)
+{
+	size_t i, n;
+
+	printf("Boards (--board):\n");
+	n = espota_board_count();
+	for (i = 0; i < n; i++) {
+		const espota_board *b = espota_board_at(i);
+
+		if (b != NULL)
+			printf("  %-16s %-8s %5u KiB  %-12s %s\n", b->name, platform_name(b->platform),
+				(unsigned)(b->flash_size / 1024), b->layout ? b->layout : "-",
+				b->description ? b->description : "");
+	}
+	printf("ESP8266 layouts (--layout):\n");
+	n = espota_layout_count();
+	for (i = 0; i < n; i++) {
+		const espota_layout *l = espota_layout_at(i);
+
+		if (l != NULL)
+			printf("  %-10s %-26s flash %5u KiB, sketch max %u bytes, filesystem %u KiB\n",
+				l->name, l->ld_script, (unsigned)(l->flash_size / 1024), (unsigned)l->irom0_max,
+				(unsigned)((l->fs_end - l->fs_start) / 1024));
+	}
+}
+
+static void log_fn_stderr(espota_log_level level, const char *message, void *payload)
+{
+	on_log(level, message, payload);
+}
+
+int main(int argc, char **argv)
+{
+	static struct app app;
+	struct app *a = &app;
+	char err[512];
+	int code, isterm;
+	size_t i, nthreads;
+	pthread_t *threads = NULL;
+
+	if (cli_parse(&a->cli, argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "espota: error: %s\nTry 'espota --help'.\n", err);
+		return CLI_EXIT_USAGE;
+	}
+	switch (a->cli.mode) {
+	case CLI_MODE_HELP:
+		fputs(cli_usage_text, stdout);
+		return CLI_EXIT_OK;
+	case CLI_MODE_VERSION:
+		printf("espota %s (libespota %s)\n", ESPOTA_VERSION_STRING, espota_version_string());
+		return CLI_EXIT_OK;
+	case CLI_MODE_LIST:
+		list_boards();
+		return CLI_EXIT_OK;
+	default:
+		break;
+	}
+	pthread_mutex_init(&a->out_lock, NULL);
+	pthread_mutex_init(&a->job_lock, NULL);
+	pthread_mutex_init(&a->pw_lock, NULL);
+
+	isterm = isatty(STDERR_FILENO);
+	if (a->cli.json)
+		a->view = VIEW_JSON;
+	else if (a->cli.quiet)
+		a->view = VIEW_QUIET;
+	else if (a->cli.progress)
+		a->view = VIEW_COMPAT;
+	else if (isterm && getenv("TERM") != NULL && strcmp(getenv("TERM"), "dumb") != 0)
+		a->view = VIEW_TTY;
+	else
+		a->view = VIEW_PLAIN;
+	a->file = a->cli.file;
+
+	if (a->cli.ignored_script && a->cli.debug)
+		fprintf(stderr, "espota: ignoring the espota.py path on the command line (IDE pattern)\n");
+
+	code = preflight(a);
+	if (code >= 0 || a->cli.mode == CLI_MODE_CHECK)
+		goto out;
+	decide_platform(a);
+	if ((code = load_hosts(a)) >= 0)
+		goto out;
+	if (a->multi && a->view == VIEW_COMPAT)
+		a->view = isterm ? VIEW_TTY : VIEW_PLAIN;
+	if ((code = load_password(a)) >= 0)
+		goto out;
+
+	g_sessions = calloc(a->njobs, sizeof(*g_sessions));
+	if (g_sessions == NULL) {
+		code = early_error(a, CLI_EXIT_FAILED, "ESPOTA_ENOMEM", "out of memory", NULL);
+		goto out;
+	}
+	for (i = 0; i < a->njobs; i++) {
+		espota_session_options so;
+		int rc;
+
+		espota_session_options_init(&so, ESPOTA_SESSION_OPTIONS_VERSION);
+		so.log = log_fn_stderr;
+		so.log_level = a->cli.debug ? ESPOTA_LOG_DEBUG : ESPOTA_LOG_WARN;
+		so.log_payload = &a->jobs[i];
+		rc = espota_session_new(&a->jobs[i].session, &so);
+		if (rc != ESPOTA_OK) {
+			code = early_error(a, CLI_EXIT_FAILED, espota_error_name(rc), "cannot create a session", NULL);
+			goto out;
+		}
+		g_sessions[i] = a->jobs[i].session;
+		g_nsessions = (sig_atomic_t)(i + 1);
+	}
+	install_signals();
+
+	if (a->view == VIEW_JSON) {
+		char buf[1024];
+		struct cli_json js;
+
+		json_head(&js, buf, sizeof(buf), "start", NULL);
+		cli_json_str(&js, "file", a->file);
+		cli_json_u64(&js, "size", a->image_len);
+		cli_json_str(&js, "target", a->cli.spiffs ? "filesystem" : "app");
+		cli_json_str(&js, "platform", platform_name(a->platform));
+		cli_json_u64(&js, "devices", a->njobs);
+		emit_json(a, &js);
+	}
+
+	nthreads = (size_t)a->cli.parallel;
+	if (nthreads > a->njobs)
+		nthreads = a->njobs;
+	if (nthreads <= 1) {
+		worker(a);
+	} else {
+		threads = calloc(nthreads, sizeof(*threads));
+		if (threads == NULL) {
+			worker(a);
+		} else {
+			size_t started = 0;
+
+			for (i = 0; i < nthreads; i++) {
+				if (pthread_create(&threads[i], NULL, worker, a) != 0)
+					break;
+				started++;
+			}
+			if (started == 0)
+				worker(a);
+			for (i = 0; i < started; i++)
+				pthread_join(threads[i], NULL);
+			free(threads);
+		}
+	}
+	code = summary(a);
+
+out:
+	fflush(stdout);
+	fflush(stderr);
+	g_nsessions = 0;
+	for (i = 0; i < a->njobs; i++) {
+		espota_session_free(a->jobs[i].session);
+		a->jobs[i].session = NULL;
+	}
+	free(g_sessions);
+	g_sessions = NULL;
+	free(a->jobs);
+	cli_secret_free(a->password);
+	cli_secret_free(a->prompted);
+	if (a->image != NULL) {
+		free(a->image);
+	}
+	if (g_cancelled && code != 0)
+		code = CLI_EXIT_CANCELLED;
+	return code;
+}

@@ -1,0 +1,155 @@
+/*
+ * espota CLI - password sources and wiping.
+ */
+#include "secret.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+void cli_wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+void cli_secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	cli_wipe(s, strlen(s));
+	free(s);
+}
+
+char *cli_secret_dup(const char *s)
+{
+	size_t n = strlen(s);
+	char *d = malloc(n + 1);
+
+	if (d != NULL)
+		memcpy(d, s, n + 1);
+	return d;
+}
+
+int cli_secret_read_file(const char *path, char **out, int *insecure, char *err, size_t errlen)
+{
+	char buf[1024];
+	struct stat st;
+	ssize_t got;
+	size_t len = 0, i;
+	int fd;
+
+	*out = NULL;
+	if (insecure != NULL)
+		*insecure = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open password file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 && insecure != NULL && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0)
+		*insecure = 1;
+	while (len < sizeof(buf) - 1) {
+		got = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			snprintf(err, errlen, "cannot read password file %s: %s", path, strerror(errno));
+			close(fd);
+			cli_wipe(buf, sizeof(buf));
+			return -1;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	close(fd);
+	for (i = 0; i < len; i++)
+		if (buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\0')
+			break;
+	buf[i] = '\0';
+	*out = cli_secret_dup(buf);
+	cli_wipe(buf, sizeof(buf));
+	if (*out == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* State of an active prompt, for the signal handler. */
+static volatile sig_atomic_t prompt_active;
+static int prompt_fd = -1;
+static struct termios prompt_saved;
+
+void cli_secret_restore_tty(void)
+{
+	if (prompt_active && prompt_fd >= 0)
+		tcsetattr(prompt_fd, TCSAFLUSH, &prompt_saved);
+}
+
+int cli_secret_prompt(const char *prompt, char **out)
+{
+	char buf[512];
+	struct termios t;
+	size_t len = 0;
+	int fd, rc = 0, echo_off = 0;
+
+	*out = NULL;
+	fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return 1;
+	if (tcgetattr(fd, &t) == 0) {
+		prompt_saved = t;
+		prompt_fd = fd;
+		t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		t.c_lflag |= ICANON;
+		prompt_active = 1;
+		if (tcsetattr(fd, TCSAFLUSH, &t) == 0)
+			echo_off = 1;
+	}
+	if (write(fd, prompt, strlen(prompt)) < 0) {
+		/* Nothing useful to do; reading still works. */
+	}
+	for (;;) {
+		char c;
+		ssize_t got = read(fd, &c, 1);
+
+		if (got < 0) {
+			rc = -1; /* EINTR from SIGINT: the handler cancels */
+			break;
+		}
+		if (got == 0) {
+			rc = 1;
+			break;
+		}
+		if (c == '\n' || c == '\r')
+			break;
+		if (len < sizeof(buf) - 1)
+			buf[len++] = c;
+	}
+	buf[len] = '\0';
+	if (echo_off)
+		tcsetattr(fd, TCSAFLUSH, &prompt_saved);
+	prompt_active = 0;
+	prompt_fd = -1;
+	if (write(fd, "\n", 1) < 0) {
+		/* ignore */
+	}
+	close(fd);
+	if (rc == 0) {
+		*out = cli_secret_dup(buf);
+		if (*out == NULL)
+			rc = -1;
+	}
+	cli_wipe(buf, sizeof(buf));
+	return rc;
+}
