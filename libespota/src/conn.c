@@ -118,6 +118,7 @@ static int call_progress(espota__conn *d, const espota_progress *p)
 	if (d->on_progress == NULL)
 		return 0;
 	copy.elapsed_ms = d->last_progress - d->start;
+	copy.local_port = d->local_port;
 	d->s->in_callback++;
 	rc = d->on_progress(d, &copy);
 	d->s->in_callback--;
@@ -287,7 +288,7 @@ int espota__conn_start(espota__conn *d, const unsigned char *data, size_t len,
 	d->udp = d->lsn = d->tcp = -1;
 	d->open = 1;
 	d->start = d->last_progress = espota__now_ms();
-	rc = espota__resolve(&d->dev, &d->devlen, o->host, o->port ? o->port : ESPOTA_PORT_ESP8266,
+	rc = espota__resolve(&d->dev, &d->devlen, o->host, espota__default_port(o),
 		err, errlen);
 	if (rc < 0)
 		goto fail;
@@ -301,7 +302,7 @@ int espota__conn_start(espota__conn *d, const unsigned char *data, size_t len,
 	cfg.filename = o->filename;
 	cfg.auth_mode = o->auth_mode;
 	cfg.platform = o->platform;
-	cfg.device_port = o->port ? o->port : ESPOTA_PORT_ESP8266;
+	cfg.device_port = espota__default_port(o);
 	cfg.local_port = d->local_port;
 	cfg.timeouts = o->timeouts;
 	cfg.transfer = o->transfer;

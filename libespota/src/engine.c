@@ -103,7 +103,8 @@ static void vfail(espota__engine *e, int code, const char *fmt, va_list ap)
 	e->finished = 1;
 	e->result = code;
 	e->deadline = NO_DEADLINE;
-	elog(e, ESPOTA_LOG_ERROR, "%s", e->error);
+	/* The caller gets this as the last error; log it only for tracing. */
+	elog(e, ESPOTA_LOG_DEBUG, "failed: %s", e->error);
 	ev = ev_push(e, ESPOTA__EV_DONE);
 	if (ev != NULL)
 		ev->result = code;
@@ -335,6 +336,12 @@ static void on_auth_challenge(espota__engine *e, uint64_t now, const char *nonce
 	}
 	if (!is_hex_lower(nonce, n)) {
 		fail(e, ESPOTA_EPROTO, "the device's nonce is not hexadecimal");
+		return;
+	}
+	if (n == 32 && e->cfg.auth_mode == ESPOTA_AUTH_MODE_SHA256) {
+		/* Refuse the downgrade: an MD5 answer can be cracked offline. */
+		fail(e, ESPOTA_EAUTH, "the device offered only the MD5 challenge, but SHA-256 "
+			"authentication was required");
 		return;
 	}
 	memcpy(e->nonce, nonce, n);

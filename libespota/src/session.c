@@ -111,6 +111,11 @@ const espota_device_error *espota_session_device_error(const espota_session *s)
 	return (s && s->device_error_set) ? &s->device_error : NULL;
 }
 
+const espota_fit_report *espota_session_fit_report(const espota_session *s)
+{
+	return (s && s->fit_report_set) ? &s->fit_report : NULL;
+}
+
 int espota_session_stats(const espota_session *s, espota_upload_stats *out)
 {
 	if (s == NULL || out == NULL)
@@ -210,6 +215,8 @@ int espota__gzip(unsigned char **out, size_t *outlen, const unsigned char *in, s
 	size_t cap;
 	int rc;
 
+	if (len > UINT32_MAX)
+		return ESPOTA_EINVAL;
 	memset(&zs, 0, sizeof(zs));
 	/* 31 = 15-bit window + gzip wrapper, as elf2bin --gzip / gzip -9. */
 	if (deflateInit2(&zs, 9, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -227,7 +234,7 @@ int espota__gzip(unsigned char **out, size_t *outlen, const unsigned char *in, s
 	rc = deflate(&zs, Z_FINISH);
 	*outlen = zs.total_out;
 	deflateEnd(&zs);
-	if (rc != Z_STREAM_END || len > UINT32_MAX) {
+	if (rc != Z_STREAM_END) {
 		free(buf);
 		return ESPOTA_ERROR;
 	}

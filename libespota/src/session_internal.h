@@ -10,6 +10,7 @@
 #include "espota/session.h"
 #include "espota/upload.h"
 #include "engine.h"
+#include "espota/flashfit.h"
 
 struct espota_session {
 	espota_session_options opts;
@@ -21,6 +22,8 @@ struct espota_session {
 	int device_error_set;
 	espota_device_error device_error;
 	espota_upload_stats stats;
+	int fit_report_set;
+	espota_fit_report fit_report;  /* the last preflight's report */
 };
 
 /* Monotonic milliseconds. */
@@ -57,6 +60,14 @@ int espota__same_ip(const struct sockaddr *a, const struct sockaddr *b);
 void espota__addr_str(char *out, size_t outlen, const struct sockaddr *sa);
 
 struct espota__conn;
+/* The device port: as given, else the platform's default (8266 unless ESP32). */
+static inline uint16_t espota__default_port(const espota_upload_options *o)
+{
+	if (o->port)
+		return o->port;
+	return o->platform == ESPOTA_PLATFORM_ESP32 ? ESPOTA_PORT_ESP32 : ESPOTA_PORT_ESP8266;
+}
+
 /* Entry checks common to every upload function. */
 int espota__begin(espota_session *s, const unsigned char *image, size_t len,
 	const espota_upload_options *o);

@@ -101,6 +101,12 @@ static int preflight(espota_session *s, const espota_upload_options *o,
 	}
 	rc = espota_image_parse(info, data, len);
 	if (rc < 0) {
+		if (o->force) {
+			espota__session_log(s, ESPOTA_LOG_WARN, "the image looks malformed (%s); "
+				"sending anyway (force)", info->detail);
+			rc = ESPOTA_OK;
+			goto out;
+		}
 		espota__session_error(s, "invalid image: %s", info->detail);
 		rc = ESPOTA_EIMAGE;
 		goto out;
@@ -114,8 +120,9 @@ static int preflight(espota_session *s, const espota_upload_options *o,
 		espota__session_error(s, "fit check failed: %s", espota_strerror(rc));
 		goto out;
 	}
-	espota__session_log(s, rep->verdict == ESPOTA_FIT_OK ? ESPOTA_LOG_INFO : ESPOTA_LOG_WARN,
-		"preflight: %s", rep->summary);
+	s->fit_report = *rep;
+	s->fit_report_set = 1;
+	espota__session_log(s, ESPOTA_LOG_INFO, "preflight: %s", rep->summary);
 	if (rep->verdict == ESPOTA_FIT_FAIL) {
 		if (o->force) {
 			espota__session_log(s, ESPOTA_LOG_WARN, "preflight refused the image; sending anyway (force)");
@@ -238,11 +245,17 @@ int espota__begin(espota_session *s, const unsigned char *image, size_t len,
 		return ESPOTA_EINVAL;
 	s->error[0] = '\0';
 	s->device_error_set = 0;
+	s->fit_report_set = 0;
 	memset(&s->stats, 0, sizeof(s->stats));
 	if ((rc = espota__check_upload_options(s, o)) < 0)
 		return rc;
 	if (image == NULL || len == 0) {
 		espota__session_error(s, "empty image");
+		return ESPOTA_EINVAL;
+	}
+	/* The device parses the size with atoi() into an int. */
+	if (len > (size_t)INT32_MAX) {
+		espota__session_error(s, "image of %zu bytes is larger than any device accepts", len);
 		return ESPOTA_EINVAL;
 	}
 	espota__session_reset_cancel(s);

@@ -556,6 +556,13 @@ static void test_preflight_and_compress(void)
 	o.target = ESPOTA_TARGET_FS;
 	o.fit = &dev;
 	ASSERT_EQ(upload(s, img, 329008, &o), ESPOTA_ENOFIT);
+	{
+		const espota_fit_report *r = espota_session_fit_report(s);
+		ASSERT(r != NULL);
+		ASSERT_EQ(r->device_error, 4);
+		ASSERT_EQ(r->verdict, ESPOTA_FIT_FAIL);
+		ASSERT(r->mistakes & ESPOTA_FIT_MISTAKE_FIRMWARE_AS_FS);
+	}
 	/* nothing was sent: the device saw no invitation */
 	{
 		const char *needles[] = { "invitation", NULL };

@@ -330,6 +330,23 @@ static void test_auth_wrong_password_and_fallback(void)
 	ASSERT_EQ(e.password[0], 0);
 }
 
+static void test_auth_no_downgrade(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+
+	/* SHA-256 required: an MD5 challenge (spoofed or old device) is refused */
+	setup(&e, 1000, ESPOTA_TRANSFER_STOP_AND_WAIT, "s3cret");
+	e.cfg.auth_mode = ESPOTA_AUTH_MODE_SHA256;
+	espota__engine_start(&e, 0);
+	drain(&e, &d);
+	espota__engine_on_udp(&e, 5, "AUTH 25d55ad283aa400af464c76d713c07ad", 37);
+	drain(&e, &d);
+	ASSERT_EQ(d.result, ESPOTA_EAUTH);
+	ASSERT_EQ(d.nudp, 1); /* no answer was sent */
+	ASSERT_CONTAINS(e.error, "only the MD5 challenge");
+}
+
 static void test_auth_needs_password(void)
 {
 	espota__engine e;
@@ -415,6 +432,7 @@ TEST_ENTRY(test_never_false_success)
 TEST_ENTRY(test_esp32_stale_repeat)
 TEST_ENTRY(test_auth_md5)
 TEST_ENTRY(test_auth_wrong_password_and_fallback)
+TEST_ENTRY(test_auth_no_downgrade)
 TEST_ENTRY(test_auth_needs_password)
 TEST_ENTRY(test_bad_replies)
 TEST_ENTRY(test_fuzzish_random_streams)

@@ -215,8 +215,10 @@ static const struct opt *find_long(const char *name, size_t len, char *err, size
 	size_t i;
 	int ambiguous = 0;
 
-	if (len == 0)
+	if (len == 0) {
+		fail(err, errlen, "unrecognized option: --");
 		return NULL;
+	}
 	for (i = 0; i < NOPTS; i++) {
 		if (strncmp(opts[i].lng, name, len) != 0)
 			continue;

@@ -16,6 +16,7 @@
 
 #include "common.h"
 #include "image.h"
+#include "session.h"
 
 ESPOTA_BEGIN_DECL
 
@@ -185,6 +186,13 @@ ESPOTA_EXTERN(const char *) espota_fit_verdict_name(espota_fit_verdict v);
  */
 ESPOTA_EXTERN(int) espota_fit_report_format(char *buf, size_t buflen, const espota_image_info *img,
 	const espota_fit_device *dev, const espota_fit_report *report) ESPOTA_NONNULL(3, 4, 5);
+
+/**
+ * The report of the flash-fit preflight that the last upload on `session`
+ * ran (when its options had `fit` set), or NULL. Valid until the next
+ * upload on the session; useful after ESPOTA_ENOFIT.
+ */
+ESPOTA_EXTERN(const espota_fit_report *) espota_session_fit_report(const espota_session *session);
 
 ESPOTA_END_DECL
 

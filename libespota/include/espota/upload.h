@@ -69,6 +69,7 @@ typedef struct espota_progress {
 	uint64_t total;      /**< bytes to upload (never 0) */
 	uint64_t elapsed_ms; /**< since the upload started */
 	unsigned int attempt;/**< invitation attempt, 1-based */
+	uint16_t local_port; /**< TCP port the device is asked to connect back to (open it in a firewall) */
 } espota_progress;
 
 /**
@@ -115,7 +116,7 @@ typedef struct espota_timeouts {
 typedef struct espota_upload_options {
 	unsigned int version;        /**< ESPOTA_UPLOAD_OPTIONS_VERSION */
 	const char *host;            /**< device: host name, IPv4 or IPv6 literal (required) */
-	uint16_t port;               /**< device UDP port; 0 = 8266 */
+	uint16_t port;               /**< device UDP port; 0 = 3232 if platform is ESP32, else 8266 */
 	const char *bind_address;    /**< local address to listen and send from; NULL = any, same family as the device */
 	uint16_t bind_port;          /**< local TCP port the device connects to; 0 = any free port */
 	espota_target target;        /**< app (default) or filesystem */
