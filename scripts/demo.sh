@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --minimal
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESPOTA_BINDINGS=OFF >/dev/null
-cmake --build build -j"$(nproc)" --target espota-cli espota-sim >/dev/null
+cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESPOTA_BINDINGS=OFF -DESPOTA_BUILD_TESTS=OFF -DESPOTA_BUILD_BENCH=OFF >/dev/null
+cmake --build build-demo -j"$(nproc)" --target espota-cli espota-sim >/dev/null
 
 work=$(mktemp -d)
 sim_pid=
@@ -17,7 +17,7 @@ trap cleanup EXIT
 mkdir -p "$work/device"
 # A SONOFF-like device: 1 MB chip, the Arduino IDE's 1M64 layout, running a
 # 300,000-byte sketch, realistic Wi-Fi and flash timing.
-build/tools/espota-sim/espota-sim --layout 1M64 --chip-size 1M --sketch-size 300000 \
+build-demo/tools/espota-sim/espota-sim --layout 1M64 --chip-size 1M --sketch-size 300000 \
   --port 0 --ready-file "$work/ready" --out-dir "$work/device" --log "$work/device.jsonl" \
   --max-uploads 1 --lifetime 120 &
 sim_pid=$!
@@ -25,9 +25,9 @@ for _ in $(seq 100); do [ -s "$work/ready" ] && break; sleep 0.05; done
 port=$(awk '{print $3}' "$work/ready")
 
 echo "== fit check"
-build/tools/espota/espota check "$work/firmware.bin" --layout 1M64 --chip-size 1M --running-size 300000
+build-demo/tools/espota/espota check "$work/firmware.bin" --layout 1M64 --chip-size 1M --running-size 300000
 echo "== upload to the virtual device at 127.0.0.1:$port"
-build/tools/espota/espota -i 127.0.0.1 -p "$port" -f "$work/firmware.bin" \
-  --layout 1M64 --chip-size 1M --running-size 300000 --progress
+build-demo/tools/espota/espota -i 127.0.0.1 -p "$port" -f "$work/firmware.bin" \
+  --layout 1M64 --chip-size 1M --running-size 300000
 cmp "$work/firmware.bin" "$work/device/app.bin"
 echo "== the device received all $(stat -c %s "$work/device/app.bin") bytes intact"
