@@ -136,8 +136,7 @@ static const struct opt opts[] = {
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int cli_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -216,7 +215,7 @@ static const struct opt *find_long(const char *name, size_t len, char *err, size
 	int ambiguous = 0;
 
 	if (len == 0) {
-		fail(err, errlen, "unrecognized option: --");
+		cli_fail(err, errlen, "unrecognized option: --");
 		return NULL;
 	}
 	for (i = 0; i < NOPTS; i++) {
@@ -230,11 +229,11 @@ static const struct opt *find_long(const char *name, size_t len, char *err, size
 			hit = &opts[i];
 	}
 	if (ambiguous) {
-		fail(err, errlen, "ambiguous option: --%.*s", (int)len, name);
+		cli_fail(err, errlen, "ambiguous option: --%.*s", (int)len, name);
 		return NULL;
 	}
 	if (hit == NULL)
-		fail(err, errlen, "unrecognized option: --%.*s", (int)len, name);
+		cli_fail(err, errlen, "unrecognized option: --%.*s", (int)len, name);
 	return hit;
 }
 
@@ -262,9 +261,9 @@ static int apply(struct cli *c, const struct opt *o, const char *val, char *err,
 	switch (o->id) {
 	case O_IP:
 		if (*val == '\0')
-			return fail(err, errlen, "%s: empty host", name);
+			return cli_fail(err, errlen, "%s: empty host", name);
 		if (c->nhosts >= CLI_MAX_HOSTS)
-			return fail(err, errlen, "too many -i options (at most %d; use --hosts FILE)", CLI_MAX_HOSTS);
+			return cli_fail(err, errlen, "too many -i options (at most %d; use --hosts FILE)", CLI_MAX_HOSTS);
 		c->hosts[c->nhosts++] = val;
 		break;
 	case O_HOST_IP:
@@ -278,12 +277,12 @@ static int apply(struct cli *c, const struct opt *o, const char *val, char *err,
 		break;
 	case O_PORT:
 		if (parse_long(val, 1, 65535, &n) < 0)
-			return fail(err, errlen, "%s: invalid port '%s' (1-65535)", name, val);
+			return cli_fail(err, errlen, "%s: invalid port '%s' (1-65535)", name, val);
 		c->port = n;
 		break;
 	case O_HOST_PORT:
 		if (parse_long(val, 0, 65535, &n) < 0)
-			return fail(err, errlen, "%s: invalid port '%s' (0-65535)", name, val);
+			return cli_fail(err, errlen, "%s: invalid port '%s' (0-65535)", name, val);
 		c->host_port = n;
 		break;
 	case O_HOSTS: c->hosts_file = val; break;
@@ -295,17 +294,17 @@ static int apply(struct cli *c, const struct opt *o, const char *val, char *err,
 		else if (strcmp(val, "auto") == 0)
 			c->platform = CLI_PLATFORM_AUTO;
 		else
-			return fail(err, errlen, "%s: expected esp8266, esp32 or auto, not '%s'", name, val);
+			return cli_fail(err, errlen, "%s: expected esp8266, esp32 or auto, not '%s'", name, val);
 		break;
 	case O_PARALLEL:
 		if (parse_long(val, 1, 256, &n) < 0)
-			return fail(err, errlen, "%s: invalid count '%s' (1-256)", name, val);
+			return cli_fail(err, errlen, "%s: invalid count '%s' (1-256)", name, val);
 		c->parallel = n;
 		break;
 	case O_AUTH: c->auth = val; break;
 	case O_AUTH_ENV:
 		if (*val == '\0')
-			return fail(err, errlen, "%s: empty variable name", name);
+			return cli_fail(err, errlen, "%s: empty variable name", name);
 		c->auth_env = val;
 		break;
 	case O_AUTH_FILE: c->auth_file = val; break;
@@ -324,7 +323,7 @@ static int apply(struct cli *c, const struct opt *o, const char *val, char *err,
 	case O_DEVHDR:
 	case O_RUNNING:
 		if (cli_parse_size(val, &sz) < 0 || sz == 0 || sz > (uint64_t)1 << 32)
-			return fail(err, errlen, "%s: invalid size '%s' (bytes, or with K/M suffix)", name, val);
+			return cli_fail(err, errlen, "%s: invalid size '%s' (bytes, or with K/M suffix)", name, val);
 		if (o->id == O_CHIP)
 			c->chip_size = sz;
 		else if (o->id == O_DEVHDR)
@@ -336,19 +335,19 @@ static int apply(struct cli *c, const struct opt *o, const char *val, char *err,
 	case O_LIST: c->mode = CLI_MODE_LIST; break;
 	case O_TIMEOUT:
 		if (parse_long(val, 1, 3600, &n) < 0)
-			return fail(err, errlen, "%s: invalid seconds '%s' (1-3600)", name, val);
+			return cli_fail(err, errlen, "%s: invalid seconds '%s' (1-3600)", name, val);
 		c->timeout_s = n;
 		break;
 	case O_ATTEMPTS:
 		if (parse_long(val, 1, 100, &n) < 0)
-			return fail(err, errlen, "%s: invalid count '%s' (1-100)", name, val);
+			return cli_fail(err, errlen, "%s: invalid count '%s' (1-100)", name, val);
 		c->attempts = n;
 		break;
 	case O_SAW: c->stop_and_wait = 1; break;
 	case O_WINDOW:
 	case O_CHUNK:
 		if (cli_parse_size(val, &sz) < 0 || sz == 0 || sz > 16 * 1024 * 1024)
-			return fail(err, errlen, "%s: invalid byte count '%s'", name, val);
+			return cli_fail(err, errlen, "%s: invalid byte count '%s'", name, val);
 		if (o->id == O_WINDOW)
 			c->window = (uint32_t)sz;
 		else
@@ -382,7 +381,7 @@ static int operand(struct cli *c, const char *arg, int *first, char *err, size_t
 		c->file = arg;
 		return 0;
 	}
-	return fail(err, errlen, "unexpected argument: '%s'", arg);
+	return cli_fail(err, errlen, "unexpected argument: '%s'", arg);
 }
 
 int cli_parse(struct cli *c, int argc, char **argv, char *err, size_t errlen)
@@ -430,13 +429,13 @@ int cli_parse(struct cli *c, int argc, char **argv, char *err, size_t errlen)
 				} else if (i + 1 < argc && argv[i + 1] != NULL) {
 					val = argv[++i];
 				} else {
-					return fail(err, errlen, "--%s: expected one argument", o->lng);
+					return cli_fail(err, errlen, "--%s: expected one argument", o->lng);
 				}
 				if (apply(c, o, val, err, errlen) < 0)
 					return -1;
 			} else {
 				if (eq != NULL)
-					return fail(err, errlen, "--%s: ignored explicit argument '%s'", o->lng, eq + 1);
+					return cli_fail(err, errlen, "--%s: ignored explicit argument '%s'", o->lng, eq + 1);
 				if (apply(c, o, NULL, err, errlen) < 0)
 					return -1;
 			}
@@ -451,20 +450,20 @@ int cli_parse(struct cli *c, int argc, char **argv, char *err, size_t errlen)
 				const struct opt *o = find_short(*p);
 
 				if (o == NULL)
-					return fail(err, errlen, "unrecognized option: -%c", *p);
+					return cli_fail(err, errlen, "unrecognized option: -%c", *p);
 				p++;
 				if (!o->has_arg) {
 					if (apply(c, o, NULL, err, errlen) < 0)
 						return -1;
 					if (*p == '=')
-						return fail(err, errlen, "-%c: ignored explicit argument '%s'", o->shrt, p + 1);
+						return cli_fail(err, errlen, "-%c: ignored explicit argument '%s'", o->shrt, p + 1);
 					continue;
 				}
 				if (*p == '=')
 					p++;
 				if (*p == '\0') {
 					if (i + 1 >= argc || argv[i + 1] == NULL)
-						return fail(err, errlen, "-%c/--%s: expected one argument", o->shrt, o->lng);
+						return cli_fail(err, errlen, "-%c/--%s: expected one argument", o->shrt, o->lng);
 					p = argv[++i];
 				}
 				if (apply(c, o, p, err, errlen) < 0)
@@ -477,19 +476,19 @@ int cli_parse(struct cli *c, int argc, char **argv, char *err, size_t errlen)
 	if (c->mode == CLI_MODE_HELP || c->mode == CLI_MODE_VERSION || c->mode == CLI_MODE_LIST)
 		return 0;
 	if (c->md5_target && c->sha256_only)
-		return fail(err, errlen, "-m/--md5-target and --sha256-only exclude each other");
+		return cli_fail(err, errlen, "-m/--md5-target and --sha256-only exclude each other");
 	if (c->board != NULL && c->layout != NULL)
-		return fail(err, errlen, "give --board or --layout, not both");
+		return cli_fail(err, errlen, "give --board or --layout, not both");
 	if (c->scheme != NULL && c->partitions != NULL)
-		return fail(err, errlen, "give --scheme or --partitions, not both");
+		return cli_fail(err, errlen, "give --scheme or --partitions, not both");
 	if (c->mode == CLI_MODE_CHECK) {
 		if (c->file == NULL)
-			return fail(err, errlen, "check: no image file given (espota check FILE)");
+			return cli_fail(err, errlen, "check: no image file given (espota check FILE)");
 		return 0;
 	}
 	if (c->nhosts == 0 && c->hosts_file == NULL)
-		return fail(err, errlen, "no device given (-i HOST or --hosts FILE)");
+		return cli_fail(err, errlen, "no device given (-i HOST or --hosts FILE)");
 	if (c->file == NULL)
-		return fail(err, errlen, "no image given (-f FILE)");
+		return cli_fail(err, errlen, "no image given (-f FILE)");
 	return 0;
 }

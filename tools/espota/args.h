@@ -108,6 +108,13 @@ void cli_defaults(struct cli *out);
  */
 int cli_parse(struct cli *out, int argc, char **argv, char *err, size_t errlen);
 
+/* Write a formatted message to err (when there is room) and return -1. */
+int cli_fail(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
+
 /*
  * Parse a size: decimal or 0x hex bytes, optionally followed by K, M or G
  * (binary multiples, optional trailing "B"/"iB"). Returns 0 or -1.

@@ -2,23 +2,11 @@
  * espota CLI - hosts file parsing.
  */
 #include "hosts.h"
+#include "args.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static int is_space(char c)
 {
@@ -57,22 +45,22 @@ int cli_host_parse(struct cli_host *out, const char *spec, size_t len, char *err
 	long port = -1;
 
 	if (out == NULL || spec == NULL)
-		return fail(err, errlen, "no host");
+		return cli_fail(err, errlen, "no host");
 	memset(out, 0, sizeof(*out));
 	out->port = -1;
 	if (len == 0)
-		return fail(err, errlen, "empty host");
+		return cli_fail(err, errlen, "empty host");
 	if (spec[0] == '[') {
 		const char *close = memchr(spec, ']', len);
 
 		if (close == NULL)
-			return fail(err, errlen, "'%.*s': missing ']'", (int)(len > 64 ? 64 : len), spec);
+			return cli_fail(err, errlen, "'%.*s': missing ']'", (int)(len > 64 ? 64 : len), spec);
 		host = spec + 1;
 		hlen = (size_t)(close - host);
 		i = (size_t)(close - spec) + 1;
 		if (i < len) {
 			if (spec[i] != ':' || parse_port(spec + i + 1, len - i - 1, &port) < 0)
-				return fail(err, errlen, "'%.*s': bad port after ']'", (int)(len > 64 ? 64 : len), spec);
+				return cli_fail(err, errlen, "'%.*s': bad port after ']'", (int)(len > 64 ? 64 : len), spec);
 		}
 	} else {
 		for (i = 0; i < len; i++)
@@ -83,16 +71,16 @@ int cli_host_parse(struct cli_host *out, const char *spec, size_t len, char *err
 
 			hlen = (size_t)(c - spec);
 			if (parse_port(c + 1, len - hlen - 1, &port) < 0)
-				return fail(err, errlen, "'%.*s': bad port (1-65535)", (int)(len > 64 ? 64 : len), spec);
+				return cli_fail(err, errlen, "'%.*s': bad port (1-65535)", (int)(len > 64 ? 64 : len), spec);
 		}
 	}
 	if (hlen == 0)
-		return fail(err, errlen, "empty host");
+		return cli_fail(err, errlen, "empty host");
 	if (hlen >= sizeof(out->host))
-		return fail(err, errlen, "host name too long (%zu characters)", hlen);
+		return cli_fail(err, errlen, "host name too long (%zu characters)", hlen);
 	for (i = 0; i < hlen; i++)
 		if (!host_char_ok(host[i]))
-			return fail(err, errlen, "invalid character in host '%.*s'", (int)(hlen > 64 ? 64 : hlen), host);
+			return cli_fail(err, errlen, "invalid character in host '%.*s'", (int)(hlen > 64 ? 64 : hlen), host);
 	memcpy(out->host, host, hlen);
 	out->host[hlen] = '\0';
 	out->port = port;
@@ -121,7 +109,7 @@ int cli_hosts_parse(const char *text, size_t len, struct cli_host *out, size_t m
 	if (count != NULL)
 		*count = 0;
 	if (text == NULL || count == NULL || (out == NULL && max > 0))
-		return fail(err, errlen, "invalid arguments");
+		return cli_fail(err, errlen, "invalid arguments");
 	while (pos < len) {
 		const char *l = text + pos, *nl, *f[3];
 		size_t llen, flen[3], nf = 0, i;
@@ -137,7 +125,7 @@ int cli_hosts_parse(const char *text, size_t len, struct cli_host *out, size_t m
 		llen = i;
 		for (i = 0; i < llen; i++) {
 			if (l[i] == '\0')
-				return fail(err, errlen, "line %u: NUL byte", line);
+				return cli_fail(err, errlen, "line %u: NUL byte", line);
 		}
 		/* Split into at most 3 fields (the third is an error). */
 		i = 0;
@@ -155,20 +143,20 @@ int cli_hosts_parse(const char *text, size_t len, struct cli_host *out, size_t m
 		if (nf == 0)
 			continue;
 		if (nf > 2)
-			return fail(err, errlen, "line %u: expected 'host[:port] [PASSWORD_ENV_VAR]'", line);
+			return cli_fail(err, errlen, "line %u: expected 'host[:port] [PASSWORD_ENV_VAR]'", line);
 		if (n >= max)
-			return fail(err, errlen, "line %u: too many hosts (at most %zu)", line, max);
+			return cli_fail(err, errlen, "line %u: too many hosts (at most %zu)", line, max);
 		if (cli_host_parse(&out[n], f[0], flen[0], sub, sizeof(sub)) < 0)
-			return fail(err, errlen, "line %u: %s", line, sub);
+			return cli_fail(err, errlen, "line %u: %s", line, sub);
 		if (nf == 2) {
 			if (flen[1] >= sizeof(out[n].password_env))
-				return fail(err, errlen, "line %u: variable name too long", line);
+				return cli_fail(err, errlen, "line %u: variable name too long", line);
 			for (i = 0; i < flen[1]; i++) {
 				char c = f[1][i];
 
 				if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
 					(i > 0 && c >= '0' && c <= '9')))
-					return fail(err, errlen,
+					return cli_fail(err, errlen,
 						"line %u: '%.*s' is not an environment variable name "
 						"(the second field names the variable holding the password)",
 						line, (int)(flen[1] > 64 ? 64 : flen[1]), f[1]);
