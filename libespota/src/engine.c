@@ -381,7 +381,13 @@ static void device_refused(espota__engine *e, const char *text, size_t n)
 	e->device_error_set = 1;
 	if (de->platform != ESPOTA_PLATFORM_UNKNOWN)
 		e->platform = de->platform;
-	if (de->code >= 0)
+	if (de->code == 4 && de->platform == ESPOTA_PLATFORM_ESP8266)
+		/* The device does not say how much room it has; give what we know. */
+		fail(e, ESPOTA_EREFUSED, "device error 4 (SPACE): %s: the %zu-byte image does not fit the "
+			"space the running firmware leaves for a %s update (run a fit check with the "
+			"device's layout for the limit)", de->raw, e->cfg.len,
+			e->cfg.target == ESPOTA_TARGET_FS ? "filesystem" : "firmware");
+	else if (de->code >= 0)
 		fail(e, ESPOTA_EREFUSED, "device error %d (%s): %s", de->code, de->name, de->raw);
 	else
 		fail(e, ESPOTA_EREFUSED, "device error: %s", de->raw);

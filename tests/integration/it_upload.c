@@ -248,6 +248,7 @@ static void test_device_errors(void)
 	ASSERT_EQ(de->code, 4);
 	ASSERT_STREQ(de->text, "Not Enough Space");
 	ASSERT_CONTAINS(espota_session_last_error(s), "ERROR[4]");
+	ASSERT_CONTAINS(espota_session_last_error(s), "the 300000-byte image does not fit");
 	sim_stop(&h);
 
 	start(&h, a8);
