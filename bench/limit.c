@@ -22,14 +22,14 @@
  *   - finish: ESP8266 sends OK 1000 ms after the last byte is flushed, the
  *     host has it d later; ESP32 sends OK at once.
  *
- * Time is kept in integer microseconds with the sim's roundings.
+ * Time is kept in integer nanoseconds (the sim uses microseconds).
  */
 #include "limit.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-typedef uint64_t us_t;
+typedef uint64_t us_t; /* nanoseconds, despite the name */
 #define NEVER UINT64_MAX
 
 struct seg { uint64_t s, e; us_t avail; };
@@ -40,6 +40,7 @@ struct st {
 	us_t owd, t_c, link_free;
 	struct seg *segs;
 	size_t nsegs, next_seg; /* segments [0, next_seg) have avail computed */
+	size_t vis;             /* segments [0, vis) are visible at the last query time */
 	struct mark *marks;
 	size_t nmarks, mark_cap, mark_head;
 	uint64_t consumed;
@@ -70,7 +71,7 @@ static void compute_avail(struct st *S)
 				depart = ct + S->owd;
 		}
 		us_t start = depart > S->link_free ? depart : S->link_free;
-		us_t ser = m->bandwidth > 0 ? (us_t)((double)(g->e - g->s) * 1e6 / m->bandwidth) : 0;
+		us_t ser = m->bandwidth > 0 ? (us_t)((double)(g->e - g->s) * 1e9 / m->bandwidth + 0.5) : 0;
 		S->link_free = start + ser;
 		g->avail = S->link_free + S->owd;
 		S->next_seg++;
@@ -80,20 +81,17 @@ static void compute_avail(struct st *S)
 /* bytes visible (not yet consumed) at t */
 static uint64_t available(struct st *S, us_t t)
 {
-	compute_avail(S);
-	uint64_t end = S->consumed;
-	for (size_t i = 0; i < S->next_seg; i++) {
-		if (S->segs[i].avail > t)
-			break;
-		end = S->segs[i].e;
-	}
+	compute_avail(S); /* t never decreases between queries */
+	while (S->vis < S->next_seg && S->segs[S->vis].avail <= t)
+		S->vis++;
+	uint64_t end = S->vis ? S->segs[S->vis - 1].e : 0;
 	return end > S->consumed ? end - S->consumed : 0;
 }
 
 static us_t next_avail(struct st *S)
 {
 	compute_avail(S);
-	for (size_t i = 0; i < S->next_seg; i++)
+	for (size_t i = S->vis; i < S->next_seg; i++)
 		if (S->segs[i].e > S->consumed)
 			return S->segs[i].avail;
 	return NEVER;
@@ -116,11 +114,11 @@ static int take(struct st *S, uint64_t n, us_t t)
 	return 0;
 }
 
-static us_t ms(double x) { return (us_t)(x * 1000.0); }
+static us_t ms(double x) { return (us_t)(x * 1000.0) * 1000; } /* sim rounds to us; we keep ns */
 
 static us_t program_cost(const struct limit_model *m, uint64_t len)
 {
-	return (us_t)(((len + 255u) / 256u) * m->program_us);
+	return (us_t)(((len + 255u) / 256u) * m->program_us) * 1000;
 }
 
 static int all_ff(const unsigned char *p, uint64_t n)
@@ -157,20 +155,23 @@ int limit_compute(const struct limit_model *m, struct limit_result *out)
 	memset(&S, 0, sizeof S);
 	memset(out, 0, sizeof *out);
 	S.m = m;
-	S.owd = (us_t)(m->rtt_ms * 1000.0 / 2.0);
+	S.owd = (us_t)(m->rtt_ms * 1000.0 / 2.0) * 1000;
 	us_t L = ms(m->loop_ms);
 	if (m->esp32)
 		S.t_c = 2 * S.owd + 2 * L;
 	else
 		S.t_c = 2 * S.owd + L + ms(100);
 	uint64_t N = m->size;
-	S.nsegs = (size_t)((N + m->mss - 1) / m->mss);
+	uint64_t g = m->seg ? m->seg : 1; /* segment size the sender uses */
+	if (g > m->mss)
+		g = m->mss;
+	S.nsegs = (size_t)((N + g - 1) / g);
 	S.segs = calloc(S.nsegs ? S.nsegs : 1, sizeof *S.segs);
 	if (!S.segs)
 		return -1;
 	for (size_t i = 0; i < S.nsegs; i++) {
-		S.segs[i].s = (uint64_t)i * m->mss;
-		S.segs[i].e = S.segs[i].s + m->mss < N ? S.segs[i].s + m->mss : N;
+		S.segs[i].s = (uint64_t)i * g;
+		S.segs[i].e = S.segs[i].s + g < N ? S.segs[i].s + g : N;
 	}
 	us_t t = S.t_c + S.owd; /* connected_t */
 	us_t flash = 0, firstbyte = NEVER;
@@ -225,8 +226,8 @@ int limit_compute(const struct limit_model *m, struct limit_result *out)
 			if (rc)
 				break;
 		}
-		out->end_us = t;
-		out->total_us = t + ms(1000) + S.owd; /* delay(1000); print("OK") */
+		out->end_ns = t;
+		out->total_ns = t + ms(1000) + S.owd; /* delay(1000); print("OK") */
 	} else {
 		uint64_t buf_len = 0, flushed = 0, took = 0;
 		for (;;) {
@@ -265,12 +266,12 @@ int limit_compute(const struct limit_model *m, struct limit_result *out)
 			t += cost;
 			flash += cost;
 		}
-		out->end_us = t;
-		out->total_us = t + S.owd; /* OK at once */
+		out->end_ns = t;
+		out->total_ns = t + S.owd; /* OK at once */
 	}
-	out->connect_us = S.t_c;
-	out->flash_us = flash;
-	out->first_byte_us = firstbyte;
+	out->connect_ns = S.t_c;
+	out->flash_ns = flash;
+	out->first_byte_ns = firstbyte;
 	free(S.segs);
 	free(S.marks);
 	return rc;

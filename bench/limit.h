@@ -17,14 +17,15 @@ struct limit_model {
 	double block_erase_ms;    /* ESP32 64 KiB block erase */
 	double loop_ms;           /* loop latency L */
 	uint64_t partition_addr;  /* ESP32 update partition offset */
+	uint64_t seg;             /* sender's segment size: 0 = 1 byte (fluid), else <= mss */
 };
 
-struct limit_result {
-	uint64_t connect_us;      /* host accepts the connect-back */
-	uint64_t first_byte_us;   /* firmware takes the first byte */
-	uint64_t end_us;          /* last byte flushed */
-	uint64_t flash_us;        /* total flash busy time */
-	uint64_t total_us;        /* host has the final OK */
+struct limit_result { /* nanoseconds */
+	uint64_t connect_ns;      /* host accepts the connect-back */
+	uint64_t first_byte_ns;   /* firmware takes the first byte */
+	uint64_t end_ns;          /* last byte flushed */
+	uint64_t flash_ns;        /* total flash busy time */
+	uint64_t total_ns;        /* host has the final OK */
 };
 
 int limit_compute(const struct limit_model *m, struct limit_result *out);

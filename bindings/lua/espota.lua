@@ -288,6 +288,42 @@ local UPLOAD_KEYS = { host = true, port = true, target = true, password = true, 
 -- Raised, not returned: the caller's mistake, or out of memory.
 local RAISE = { [int(C.ESPOTA_EINVAL)] = true, [int(C.ESPOTA_ENOMEM)] = true }
 
+-- The options shared by upload() and upload_many(), as the flat call table
+-- the C layer reads. `level` is where argument errors point.
+local function build_call(o, level)
+  for _, k in ipairs { "progress", "auth" } do
+    local f = o[k]
+    if f ~= nil and type(f) ~= "function" and not (getmetatable(f) or {}).__call then
+      error(k .. ": expected a function", level)
+    end
+  end
+  local platform = choice("platform", o.platform, PLATFORMS, 0)
+  local call = {
+    target = choice("target", o.target, TARGETS, TARGETS.app), password = o.password,
+    auth_mode = choice("auth_mode", o.auth_mode, AUTH_MODES, 0), filename = o.filename,
+    transfer = choice("transfer", o.transfer, TRANSFERS, 0), chunk_size = o.chunk, window = o.window,
+    compress = o.compress and 1 or 0, force = o.force and 1 or 0, platform = platform,
+    bind_address = o.bind_address, bind_port = o.bind_port or 0, progress = o.progress, auth = o.auth,
+  }
+  if o.timeouts ~= nil then
+    if type(o.timeouts) ~= "table" then error("timeouts: expected a table of seconds", level) end
+    for k, v in pairs(o.timeouts) do
+      if k == "invite_attempts" then call.invite_attempts = v
+      elseif TIMEOUT_KEYS[k] then
+        if type(v) ~= "number" or v <= 0 then error("timeouts." .. k .. ": expected positive seconds", level) end
+        call[TIMEOUT_KEYS[k]] = tointeger(math.floor(v * 1000 + 0.5))
+      else error("timeouts: unknown key '" .. tostring(k) .. "'", level) end
+    end
+  end
+  local fitdev, fittbl
+  if o.fit ~= nil then
+    fitdev, fittbl = fit_device(o.fit, level)
+    call.fit, call.fit_owner = fitdev, fittbl
+  end
+
+  return call, platform
+end
+
 --- s:upload(image, opts) -> result | nil, message, code, err
 --- `image` is the image data (a string) or an open file; see
 --- s:upload_file(path, opts) for a path.
@@ -299,37 +335,9 @@ function Session:upload(image, o)
     if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", 2) end
   end
   if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", 2) end
-  for _, k in ipairs { "progress", "auth" } do
-    local f = o[k]
-    if f ~= nil and type(f) ~= "function" and not (getmetatable(f) or {}).__call then
-      error(k .. ": expected a function", 2)
-    end
-  end
-  local platform = choice("platform", o.platform, PLATFORMS, 0)
-  local call = {
-    host = o.host, port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266),
-    target = choice("target", o.target, TARGETS, TARGETS.app), password = o.password,
-    auth_mode = choice("auth_mode", o.auth_mode, AUTH_MODES, 0), filename = o.filename,
-    transfer = choice("transfer", o.transfer, TRANSFERS, 0), chunk_size = o.chunk, window = o.window,
-    compress = o.compress and 1 or 0, force = o.force and 1 or 0, platform = platform,
-    bind_address = o.bind_address, bind_port = o.bind_port or 0, progress = o.progress, auth = o.auth,
-  }
-  if o.timeouts ~= nil then
-    if type(o.timeouts) ~= "table" then error("timeouts: expected a table of seconds", 2) end
-    for k, v in pairs(o.timeouts) do
-      if k == "invite_attempts" then call.invite_attempts = v
-      elseif TIMEOUT_KEYS[k] then
-        if type(v) ~= "number" or v <= 0 then error("timeouts." .. k .. ": expected positive seconds", 2) end
-        call[TIMEOUT_KEYS[k]] = tointeger(math.floor(v * 1000 + 0.5))
-      else error("timeouts: unknown key '" .. tostring(k) .. "'", 2) end
-    end
-  end
-  local fitdev, fittbl
-  if o.fit ~= nil then
-    fitdev, fittbl = fit_device(o.fit, 2)
-    call.fit, call.fit_owner = fitdev, fittbl
-  end
-
+  local call, platform = build_call(o, 3)
+  call.host = o.host
+  call.port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
   if self._busy then error("espota session: an upload is already running on it", 2) end
   self._busy = true
   local ok, rc = pcall(C._upload, s, data, call)
@@ -354,6 +362,124 @@ function Session:upload(image, o)
   return nil, msg, rc, err
 end
 
+local FLEET_KEYS = { max_concurrent = true, retries = true, device_timeout = true, done = true }
+
+-- A raw fleet result from C as the per-device result table.
+local function device_result(i, dev, raw)
+  local st = raw.stats
+  local r = {
+    index = i, host = dev.host, port = dev.port, ok = int(raw.code) == 0, code = int(raw.code),
+    attempts = int(raw.attempts),
+    stats = {
+      phase = C.espota_phase_name(st.phase), scheme = SCHEMES[int(st.scheme)],
+      platform = PLATFORM_NAMES[int(st.platform)], total = int(st.total), original_size = int(st.original_size),
+      sent = int(st.sent), acked = int(st.acked), elapsed = st.elapsed_ms / 1000,
+      transfer_time = st.transfer_ms / 1000, invitations = int(st.invitations), acks = int(st.acks),
+      local_port = int(st.local_port),
+    },
+  }
+  if not r.ok then
+    r.name = C.espota_error_name(r.code)
+    r.message = raw.message ~= "" and raw.message or C.espota_strerror(r.code)
+    r.phase = r.stats.phase
+  end
+  local d = raw.device_error
+  if d then
+    r.device = { platform = PLATFORM_NAMES[int(d.platform)], code = int(d.code), name = d.name, text = d.text,
+      explanation = d.explanation, raw = d.raw }
+  end
+  return r
+end
+
+--- s:upload_many(image, devices, opts) -> results | nil, message, code, err
+--- Upload `image` to every device from this thread, up to
+--- opts.max_concurrent at once. `devices` is an array of host strings or
+--- tables {host=, port=, password=}. opts: the options of s:upload()
+--- (without host; port is the default port) plus max_concurrent, retries,
+--- device_timeout (seconds), progress(index, p), done(index, result).
+--- Returns one result per device, in order: {index, host, port, ok, code,
+--- name, message, phase, attempts, device, stats}; a failed device never
+--- raises. Argument errors raise; a callback's error stops every device and
+--- is re-raised as the original object; nothing-could-start failures (e.g.
+--- the fit preflight) return nil, message, code, err as s:upload() does.
+function Session:upload_many(image, devices, o)
+  local s = handle(self)
+  local data = image_data(image, 2)
+  o = o or {}
+  if type(o) ~= "table" then error("upload_many: options table expected", 2) end
+  if type(devices) ~= "table" then error("upload_many: devices: expected an array", 2) end
+  local shared = {}
+  for k, v in pairs(o) do
+    if k == "host" or not (UPLOAD_KEYS[k] or FLEET_KEYS[k]) then
+      error("upload_many: unknown option '" .. tostring(k) .. "'", 2)
+    end
+    if not FLEET_KEYS[k] then shared[k] = v end
+  end
+  local f = o.done
+  if f ~= nil and type(f) ~= "function" and not (getmetatable(f) or {}).__call then
+    error("done: expected a function", 2)
+  end
+  local call, platform = build_call(shared, 3)
+  local default_port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
+  local devs = {}
+  for i, d in ipairs(devices) do
+    if type(d) == "string" then d = { host = d } end
+    if type(d) ~= "table" then error("devices[" .. i .. "]: expected a host string or a table", 2) end
+    for k in pairs(d) do
+      if k ~= "host" and k ~= "port" and k ~= "password" then
+        error("devices[" .. i .. "]: unknown key '" .. tostring(k) .. "'", 2)
+      end
+    end
+    if type(d.host) ~= "string" or d.host == "" then error("devices[" .. i .. "].host: expected a string", 2) end
+    local port = d.port or default_port
+    if math.type(port) ~= "integer" or port < 1 or port > 65535 then
+      error("devices[" .. i .. "].port: expected an integer in 1..65535", 2)
+    end
+    if d.password ~= nil and type(d.password) ~= "string" then
+      error("devices[" .. i .. "].password: expected a string", 2)
+    end
+    devs[i] = { host = d.host, port = port, password = d.password }
+  end
+  if #devs == 0 or #devs ~= #devices then error("upload_many: devices: expected a non-empty array", 2) end
+  if o.max_concurrent ~= nil and (math.type(o.max_concurrent) ~= "integer" or o.max_concurrent < 1) then
+    error("max_concurrent: expected a positive integer", 2)
+  end
+  if o.retries ~= nil and (math.type(o.retries) ~= "integer" or o.retries < 0) then
+    error("retries: expected an integer >= 0", 2)
+  end
+  if o.device_timeout ~= nil and (type(o.device_timeout) ~= "number" or o.device_timeout <= 0) then
+    error("device_timeout: expected positive seconds", 2)
+  end
+  call.devices = devs
+  call.max_concurrent = o.max_concurrent
+  call.retries = o.retries
+  call.device_deadline_ms = o.device_timeout and tointeger(math.floor(o.device_timeout * 1000 + 0.5)) or nil
+  if f ~= nil then
+    call.done = function(i, raw) return f(i, device_result(i, devs[i], raw)) end
+  end
+
+  if self._busy then error("espota session: an upload is already running on it", 2) end
+  self._busy = true
+  local ok, rc, raw = pcall(C._upload_many, s, data, call)
+  self._busy = false
+  self.traceback = call._traceback
+  if not ok then error(rc, 0) end -- a callback's error: the original object
+  rc = int(rc)
+  if raw then
+    local results = {}
+    for i, r in ipairs(raw) do results[i] = device_result(i, devs[i], r) end
+    return results
+  end
+  local msg = C.espota_session_last_error(s)
+  if msg == "" then msg = C.espota_strerror(rc) end
+  if RAISE[rc] then error(msg, 2) end
+  local err = { code = rc, name = C.espota_error_name(rc), message = msg }
+  if rc == int(C.ESPOTA_ENOFIT) and o.fit ~= nil then
+    err.report = M.check(data, o.fit)
+  end
+  return nil, msg, rc, err
+end
+
 --- s:upload_file(path, opts): read `path`, then s:upload(data, opts).
 --- A file that cannot be read returns nil, message, espota.EIO.
 function Session:upload_file(path, o)
@@ -366,6 +492,15 @@ end
 function M.upload(image, o)
   local s = M.session()
   local r = table.pack(pcall(Session.upload, s, image, o))
+  s:close()
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
+end
+
+--- espota.upload_many(image, devices, opts): one-shot fleet upload on a fresh session.
+function M.upload_many(image, devices, o)
+  local s = M.session()
+  local r = table.pack(pcall(Session.upload_many, s, image, devices, o))
   s:close()
   if not r[1] then error(r[2], 0) end
   return table.unpack(r, 2, r.n)

@@ -28,8 +28,9 @@ typedef struct espota_lua_call {
 	lua_State *L;
 	espota_upload_options opts;
 	espota_fit_device fit;
-	int progress_ref, auth_ref, err_ref, tb_ref;
+	int progress_ref, auth_ref, err_ref, tb_ref, done_ref;
 	int has_err;
+	espota_session *session;   /* fleet: cancelled when a callback raises */
 	char host[256], bind_address[64], password[256], filename[256];
 } espota_lua_call;
 
@@ -81,9 +82,16 @@ static const char *espota_lua_scheme_name(espota_auth_scheme s)
 	}
 }
 
-static int espota_lua_progress(const espota_progress *p, void *payload)
+/* A callback raised during a fleet upload: stop every device. */
+static void espota_lua_fleet_abort(espota_lua_call *c)
 {
-	espota_lua_call *c = (espota_lua_call *)payload;
+	if (c->session)
+		espota_session_cancel(c->session);
+}
+
+/* Progress of one upload; `index` is the 1-based device index of a fleet, or 0. */
+static int espota_lua_progress_common(espota_lua_call *c, lua_Integer index, const espota_progress *p)
+{
 	lua_State *L = c->L;
 	int top, rc = 0;
 
@@ -96,6 +104,8 @@ static int espota_lua_progress(const espota_progress *p, void *payload)
 	top = lua_gettop(L);
 	lua_pushcfunction(L, espota_lua_msgh);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->progress_ref);
+	if (index > 0)
+		lua_pushinteger(L, index);
 	lua_createtable(L, 0, 6);
 	lua_pushstring(L, espota_phase_name(p->phase));
 	lua_setfield(L, -2, "phase");
@@ -109,14 +119,94 @@ static int espota_lua_progress(const espota_progress *p, void *payload)
 	lua_setfield(L, -2, "elapsed");
 	lua_pushinteger(L, (lua_Integer)p->attempt);
 	lua_setfield(L, -2, "attempt");
-	if (lua_pcall(L, 1, 1, top + 1) != LUA_OK) {
+	if (lua_pcall(L, index > 0 ? 2 : 1, 1, top + 1) != LUA_OK) {
 		espota_lua_store_error(c, L);
+		espota_lua_fleet_abort(c);
 		rc = ESPOTA_EUSER;
 	} else if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
-		rc = ESPOTA_ECANCELLED; /* progress returned false */
+		rc = ESPOTA_ECANCELLED; /* progress returned false: this upload (device) only */
 	}
 	lua_settop(L, top);
 	return rc;
+}
+
+static int espota_lua_progress(const espota_progress *p, void *payload)
+{
+	return espota_lua_progress_common((espota_lua_call *)payload, 0, p);
+}
+
+static int espota_lua_fleet_progress(size_t index, const espota_progress *p, void *payload)
+{
+	return espota_lua_progress_common((espota_lua_call *)payload, (lua_Integer)index + 1, p);
+}
+
+/* Push a fleet result as a raw table: code, attempts, error, device_error
+ * ({platform, code, name, text, explanation, raw} or absent), stats fields
+ * (numbers; the Lua layer names them). */
+static void espota_lua_push_result(lua_State *L, const espota_fleet_result *r)
+{
+	const espota_upload_stats *st = &r->stats;
+
+	lua_createtable(L, 0, 6);
+	lua_pushinteger(L, r->code);
+	lua_setfield(L, -2, "code");
+	lua_pushinteger(L, (lua_Integer)r->attempts);
+	lua_setfield(L, -2, "attempts");
+	lua_pushstring(L, r->error);
+	lua_setfield(L, -2, "message");
+	if (r->device_error_set) {
+		const espota_device_error *d = &r->device_error;
+		lua_createtable(L, 0, 6);
+		lua_pushinteger(L, (lua_Integer)d->platform);
+		lua_setfield(L, -2, "platform");
+		lua_pushinteger(L, d->code);
+		lua_setfield(L, -2, "code");
+		lua_pushstring(L, d->name);
+		lua_setfield(L, -2, "name");
+		lua_pushstring(L, d->text);
+		lua_setfield(L, -2, "text");
+		lua_pushstring(L, d->explanation);
+		lua_setfield(L, -2, "explanation");
+		lua_pushstring(L, d->raw);
+		lua_setfield(L, -2, "raw");
+		lua_setfield(L, -2, "device_error");
+	}
+	lua_createtable(L, 0, 12);
+#define SETI(name, val) lua_pushinteger(L, (lua_Integer)(val)); lua_setfield(L, -2, name)
+	SETI("phase", st->phase);
+	SETI("scheme", st->scheme);
+	SETI("platform", st->platform);
+	SETI("total", st->total);
+	SETI("original_size", st->original_size);
+	SETI("sent", st->sent);
+	SETI("acked", st->acked);
+	SETI("elapsed_ms", st->elapsed_ms);
+	SETI("transfer_ms", st->transfer_ms);
+	SETI("invitations", st->invitations);
+	SETI("acks", st->acks);
+	SETI("local_port", st->local_port);
+#undef SETI
+	lua_setfield(L, -2, "stats");
+}
+
+static void espota_lua_fleet_done(size_t index, const espota_fleet_result *r, void *payload)
+{
+	espota_lua_call *c = (espota_lua_call *)payload;
+	lua_State *L = c->L;
+	int top;
+
+	if (c->has_err || c->done_ref == LUA_NOREF || !lua_checkstack(L, 8))
+		return;
+	top = lua_gettop(L);
+	lua_pushcfunction(L, espota_lua_msgh);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->done_ref);
+	lua_pushinteger(L, (lua_Integer)index + 1);
+	espota_lua_push_result(L, r);
+	if (lua_pcall(L, 2, 0, top + 1) != LUA_OK) {
+		espota_lua_store_error(c, L);
+		espota_lua_fleet_abort(c);
+	}
+	lua_settop(L, top);
 }
 
 static int espota_lua_auth(espota_auth_request *req, const char *host, espota_auth_scheme scheme, void *payload)
@@ -218,31 +308,22 @@ static int espota_lua_opt_fn(lua_State *L, int idx, const char *key)
 	return 1;
 }
 
-static int espota_lua_upload(lua_State *L)
+/* Read the shared options of the call table at index 3 into `c`; raises on
+ * bad types before taking any reference. */
+static void espota_lua_call_init(lua_State *L, espota_lua_call *c)
 {
-	espota_lua_call c;
-	espota_session *session = NULL;
-	const unsigned char *image;
-	size_t len;
 	lua_Integer v;
-	int rc;
 
-	if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&session, SWIGTYPE_p_espota_session, 0)) || !session)
-		return luaL_argerror(L, 1, "expected an espota_session");
-	image = (const unsigned char *)luaL_checklstring(L, 2, &len);
-	luaL_checktype(L, 3, LUA_TTABLE);
-	lua_settop(L, 3);
+	memset(c, 0, sizeof(*c));
+	c->L = L;
+	c->progress_ref = c->auth_ref = c->err_ref = c->tb_ref = c->done_ref = LUA_NOREF;
+	espota_upload_options_init(&c->opts, ESPOTA_UPLOAD_OPTIONS_VERSION);
 
-	memset(&c, 0, sizeof(c));
-	c.L = L;
-	c.progress_ref = c.auth_ref = c.err_ref = c.tb_ref = LUA_NOREF;
-	espota_upload_options_init(&c.opts, ESPOTA_UPLOAD_OPTIONS_VERSION);
-
-	espota_lua_opt_str(L, 3, "host", c.host, sizeof(c.host), &c.opts.host);
-	espota_lua_opt_str(L, 3, "bind_address", c.bind_address, sizeof(c.bind_address), &c.opts.bind_address);
-	espota_lua_opt_str(L, 3, "password", c.password, sizeof(c.password), &c.opts.password);
-	espota_lua_opt_str(L, 3, "filename", c.filename, sizeof(c.filename), &c.opts.filename);
-#define OPT(key, field, max, type) if (espota_lua_opt_int(L, 3, key, max, &v)) c.opts.field = (type)v
+	espota_lua_opt_str(L, 3, "host", c->host, sizeof(c->host), &c->opts.host);
+	espota_lua_opt_str(L, 3, "bind_address", c->bind_address, sizeof(c->bind_address), &c->opts.bind_address);
+	espota_lua_opt_str(L, 3, "password", c->password, sizeof(c->password), &c->opts.password);
+	espota_lua_opt_str(L, 3, "filename", c->filename, sizeof(c->filename), &c->opts.filename);
+#define OPT(key, field, max, type) if (espota_lua_opt_int(L, 3, key, max, &v)) c->opts.field = (type)v
 	OPT("port", port, 65535, uint16_t);
 	OPT("bind_port", bind_port, 65535, uint16_t);
 	OPT("target", target, 1000, espota_target);
@@ -264,46 +345,161 @@ static int espota_lua_upload(lua_State *L)
 	if (!lua_isnil(L, -1)) {
 		espota_fit_device *dev = NULL;
 		if (!SWIG_IsOK(SWIG_ConvertPtr(L, -1, (void **)&dev, SWIGTYPE_p_espota_fit_device, 0)) || !dev)
-			return luaL_error(L, "fit: expected an espota_fit_device");
-		c.fit = *dev; /* its partitions table is kept alive by call.fit_owner */
-		c.opts.fit = &c.fit;
+			luaL_error(L, "fit: expected an espota_fit_device");
+		c->fit = *dev; /* its partitions table is kept alive by call.fit_owner */
+		c->opts.fit = &c->fit;
 	}
 	lua_pop(L, 1);
 	/* Validate both before taking any reference. */
 	if (espota_lua_opt_fn(L, 3, "progress")) {
 		lua_getfield(L, 3, "progress");
-		c.progress_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		c->progress_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
 	if (espota_lua_opt_fn(L, 3, "auth")) {
 		lua_getfield(L, 3, "auth");
-		c.auth_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		c->auth_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
 
-	c.opts.progress = espota_lua_progress;
-	c.opts.auth = espota_lua_auth;
-	c.opts.payload = &c;
-	rc = espota_upload(session, image, len, &c.opts);
+	c->opts.progress = espota_lua_progress;
+	c->opts.auth = espota_lua_auth;
+	c->opts.payload = c;
+}
 
-	/* Every reference is released on every path. */
-	luaL_unref(L, LUA_REGISTRYINDEX, c.progress_ref);
-	luaL_unref(L, LUA_REGISTRYINDEX, c.auth_ref);
-	memset(c.password, 0, sizeof(c.password));
-	if (c.has_err) {
-		if (c.tb_ref != LUA_NOREF) {
-			lua_rawgeti(L, LUA_REGISTRYINDEX, c.tb_ref);
+/* Release every reference; if a callback failed, raise its original error
+ * object (never returns then). */
+static void espota_lua_call_finish(lua_State *L, espota_lua_call *c)
+{
+	luaL_unref(L, LUA_REGISTRYINDEX, c->progress_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, c->auth_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, c->done_ref);
+	c->progress_ref = c->auth_ref = c->done_ref = LUA_NOREF;
+	memset(c->password, 0, sizeof(c->password));
+	if (c->has_err) {
+		if (c->tb_ref != LUA_NOREF) {
+			lua_rawgeti(L, LUA_REGISTRYINDEX, c->tb_ref);
 			lua_setfield(L, 3, "_traceback");
-			luaL_unref(L, LUA_REGISTRYINDEX, c.tb_ref);
+			luaL_unref(L, LUA_REGISTRYINDEX, c->tb_ref);
 		}
-		lua_rawgeti(L, LUA_REGISTRYINDEX, c.err_ref);
-		luaL_unref(L, LUA_REGISTRYINDEX, c.err_ref);
-		return lua_error(L); /* the callback's original error object */
+		lua_rawgeti(L, LUA_REGISTRYINDEX, c->err_ref);
+		luaL_unref(L, LUA_REGISTRYINDEX, c->err_ref);
+		lua_error(L); /* the callback's original error object */
 	}
+}
+
+static int espota_lua_upload(lua_State *L)
+{
+	espota_lua_call c;
+	espota_session *session = NULL;
+	const unsigned char *image;
+	size_t len;
+	int rc;
+
+	if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&session, SWIGTYPE_p_espota_session, 0)) || !session)
+		return luaL_argerror(L, 1, "expected an espota_session");
+	image = (const unsigned char *)luaL_checklstring(L, 2, &len);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	lua_settop(L, 3);
+	espota_lua_call_init(L, &c);
+	rc = espota_upload(session, image, len, &c.opts);
+	espota_lua_call_finish(L, &c);
 	lua_pushinteger(L, rc);
 	return 1;
+}
+
+/*
+ * espota._upload_many(session, image, call) -> code, results
+ * call: the shared options of _upload plus devices = { {host=, port=,
+ * password=}, ... } (strings stay referenced by the call table), and
+ * max_concurrent, retries, device_deadline_ms (integers), progress(index, p),
+ * done(index, raw result). `results` is an array of raw result tables, or
+ * nil when nothing could start.
+ */
+static int espota_lua_upload_many(lua_State *L)
+{
+	espota_lua_call c;
+	espota_session *session = NULL;
+	espota_fleet_options fo;
+	espota_fleet_device *devs;
+	espota_fleet_result *results;
+	const unsigned char *image;
+	size_t len, n, i;
+	lua_Integer v;
+	int rc;
+
+	if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&session, SWIGTYPE_p_espota_session, 0)) || !session)
+		return luaL_argerror(L, 1, "expected an espota_session");
+	image = (const unsigned char *)luaL_checklstring(L, 2, &len);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	lua_settop(L, 3);
+
+	/* Devices first (may raise), in GC-managed memory: index 4 and 5. */
+	if (lua_getfield(L, 3, "devices") != LUA_TTABLE)
+		return luaL_error(L, "devices: expected a table");
+	n = (size_t)lua_rawlen(L, 4);
+	if (n == 0)
+		return luaL_error(L, "devices: empty");
+	devs = (espota_fleet_device *)lua_newuserdata(L, n * sizeof(*devs));
+	results = (espota_fleet_result *)lua_newuserdata(L, n * sizeof(*results));
+	memset(devs, 0, n * sizeof(*devs));
+	for (i = 0; i < n; i++) {
+		size_t hl;
+		if (lua_rawgeti(L, 4, (lua_Integer)i + 1) != LUA_TTABLE)
+			return luaL_error(L, "devices[%d]: expected a table", (int)i + 1);
+		if (lua_getfield(L, -1, "host") != LUA_TSTRING)
+			return luaL_error(L, "devices[%d].host: expected a string", (int)i + 1);
+		devs[i].host = lua_tolstring(L, -1, &hl); /* kept alive by the call table */
+		if (hl == 0 || strlen(devs[i].host) != hl)
+			return luaL_error(L, "devices[%d].host: empty or contains a NUL byte", (int)i + 1);
+		lua_pop(L, 1);
+		if (espota_lua_opt_int(L, -1, "port", 65535, &v))
+			devs[i].port = (uint16_t)v;
+		if (lua_getfield(L, -1, "password") == LUA_TSTRING) {
+			size_t pl;
+			devs[i].password = lua_tolstring(L, -1, &pl);
+			if (strlen(devs[i].password) != pl)
+				return luaL_error(L, "devices[%d].password: contains a NUL byte", (int)i + 1);
+		} else if (!lua_isnil(L, -1)) {
+			return luaL_error(L, "devices[%d].password: expected a string", (int)i + 1);
+		}
+		lua_pop(L, 2);
+	}
+	espota_fleet_options_init(&fo, ESPOTA_FLEET_OPTIONS_VERSION);
+	if (espota_lua_opt_int(L, 3, "max_concurrent", 0xFFFFFFFF, &v))
+		fo.max_concurrent = (unsigned int)v;
+	if (espota_lua_opt_int(L, 3, "retries", 0xFFFFFFFF, &v))
+		fo.retries = (unsigned int)v;
+	if (espota_lua_opt_int(L, 3, "device_deadline_ms", 0xFFFFFFFF, &v))
+		fo.device_deadline_ms = (unsigned int)v;
+	lua_settop(L, 6); /* call, devices, devs, results */
+	espota_lua_opt_fn(L, 3, "done"); /* check it before any reference is taken */
+	espota_lua_call_init(L, &c);
+	if (espota_lua_opt_fn(L, 3, "done")) {
+		lua_getfield(L, 3, "done");
+		c.done_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	c.session = session;
+	c.opts.progress = NULL;
+	fo.progress = espota_lua_fleet_progress;
+	fo.done = espota_lua_fleet_done;
+	fo.payload = &c;
+	rc = espota_fleet_upload(session, image, len, &c.opts, devs, n, &fo, results);
+	espota_lua_call_finish(L, &c);
+	lua_pushinteger(L, rc);
+	if (rc == ESPOTA_OK || rc == ESPOTA_ERROR || rc == ESPOTA_ECANCELLED) {
+		lua_createtable(L, (int)n, 0);
+		for (i = 0; i < n; i++) {
+			espota_lua_push_result(L, &results[i]);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+	} else {
+		lua_pushnil(L);
+	}
+	return 2;
 }
 %}
 
 %native(_upload) int espota_lua_upload(lua_State *L);
+%native(_upload_many) int espota_lua_upload_many(lua_State *L);
 
 /* The natural Lua API, run when the module loads. */
 %insert("luacode") "lua/espota.lua"

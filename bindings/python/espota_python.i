@@ -34,6 +34,13 @@ typedef struct espota_py_call {
 	PyObject *progress;      /* borrowed */
 	PyObject *progress_type; /* borrowed */
 	PyObject *auth;          /* borrowed */
+	/* fleet uploads only (session_upload_many) */
+	espota_session *session;
+	PyObject *done;          /* borrowed: callable(index, raw result tuple) */
+	PyObject *result_type;   /* borrowed: callable(*raw) building the per-device result */
+	espota_fleet_device *devices; /* owned array; strings borrowed from the dict */
+	size_t ndevices;
+	espota_fleet_options fleet;
 #if PY_VERSION_HEX >= 0x030C0000
 	PyObject *exc;           /* owned: the stored exception */
 #else
@@ -71,6 +78,8 @@ static void espota_py_restore_exception(espota_py_call *c)
 
 static void espota_py_call_clear(espota_py_call *c)
 {
+	free(c->devices);
+	c->devices = NULL;
 	if (c->have_view) {
 		PyBuffer_Release(&c->view);
 		c->have_view = 0;
@@ -94,9 +103,18 @@ static const char *espota_py_scheme_name(espota_auth_scheme s)
 	}
 }
 
-static int espota_py_progress(const espota_progress *p, void *payload)
+/* A callback raised during a fleet upload: stop every device, so the
+ * exception propagates promptly (the fleet keeps calling the trampolines,
+ * which then do nothing). */
+static void espota_py_fleet_abort(espota_py_call *c)
 {
-	espota_py_call *c = (espota_py_call *)payload;
+	if (c->session)
+		espota_session_cancel(c->session);
+}
+
+/* Progress of one upload; `index` is the device index of a fleet, or -1. */
+static int espota_py_progress_common(espota_py_call *c, Py_ssize_t index, const espota_progress *p)
+{
 	int rc = 0;
 	SWIG_PYTHON_THREAD_BEGIN_BLOCK;
 	if (c->exc) {
@@ -104,6 +122,7 @@ static int espota_py_progress(const espota_progress *p, void *payload)
 	} else if (PyErr_CheckSignals() < 0) {
 		/* Ctrl-C (or any signal handler that raised) while in C */
 		espota_py_store_exception(c);
+		espota_py_fleet_abort(c);
 		rc = ESPOTA_EUSER;
 	} else if (c->progress) {
 		PyObject *arg, *r;
@@ -113,19 +132,79 @@ static int espota_py_progress(const espota_progress *p, void *payload)
 				(unsigned long long)p->total, (double)p->elapsed_ms / 1000.0, p->attempt);
 		else
 			arg = Py_BuildValue("(KK)", (unsigned long long)p->acked, (unsigned long long)p->total);
-		r = arg ? PyObject_CallFunctionObjArgs(c->progress, arg, NULL) : NULL;
+		if (!arg)
+			r = NULL;
+		else if (index >= 0)
+			r = PyObject_CallFunction(c->progress, "nO", index, arg);
+		else
+			r = PyObject_CallFunctionObjArgs(c->progress, arg, NULL);
 		Py_XDECREF(arg);
 		if (!r) {
 			espota_py_store_exception(c);
+			espota_py_fleet_abort(c);
 			rc = ESPOTA_EUSER;
 		} else {
 			if (r == Py_False)
-				rc = ESPOTA_ECANCELLED;
+				rc = ESPOTA_ECANCELLED; /* this upload (this device) only */
 			Py_DECREF(r);
 		}
 	}
 	SWIG_PYTHON_THREAD_END_BLOCK;
 	return rc;
+}
+
+static int espota_py_progress(const espota_progress *p, void *payload)
+{
+	return espota_py_progress_common((espota_py_call *)payload, -1, p);
+}
+
+static int espota_py_fleet_progress(size_t index, const espota_progress *p, void *payload)
+{
+	return espota_py_progress_common((espota_py_call *)payload, (Py_ssize_t)index, p);
+}
+
+/* A fleet result as a tuple (GIL held):
+ * (code, attempts, error, device_error, stats) with device_error None or
+ * (platform, code, name, text, explanation, raw) and stats
+ * (phase, scheme, platform, total, original_size, sent, acked, elapsed_ms,
+ *  transfer_ms, invitations, acks, local_port). */
+static PyObject *espota_py_fleet_result(const espota_fleet_result *r)
+{
+	const espota_upload_stats *st = &r->stats;
+	PyObject *de;
+
+	if (r->device_error_set) {
+		const espota_device_error *d = &r->device_error;
+		de = Py_BuildValue("(iizzzz)", (int)d->platform, d->code, d->name, d->text, d->explanation, d->raw);
+	} else {
+		de = Py_None;
+		Py_INCREF(de);
+	}
+	if (!de)
+		return NULL;
+	return Py_BuildValue("(iIsN(iiiKKKKKKIIH))", r->code, r->attempts, r->error, de,
+		(int)st->phase, (int)st->scheme, (int)st->platform, (unsigned long long)st->total,
+		(unsigned long long)st->original_size, (unsigned long long)st->sent,
+		(unsigned long long)st->acked, (unsigned long long)st->elapsed_ms,
+		(unsigned long long)st->transfer_ms, st->invitations, st->acks, st->local_port);
+}
+
+static void espota_py_fleet_done(size_t index, const espota_fleet_result *r, void *payload)
+{
+	espota_py_call *c = (espota_py_call *)payload;
+	SWIG_PYTHON_THREAD_BEGIN_BLOCK;
+	if (!c->exc && c->done) {
+		PyObject *raw = espota_py_fleet_result(r), *res = NULL;
+		if (raw)
+			res = PyObject_CallFunction(c->done, "nO", (Py_ssize_t)index, raw);
+		Py_XDECREF(raw);
+		if (!res) {
+			espota_py_store_exception(c);
+			espota_py_fleet_abort(c);
+		}
+		Py_XDECREF(res);
+	}
+	SWIG_PYTHON_THREAD_END_BLOCK;
 }
 
 static int espota_py_auth(espota_auth_request *req, const char *host, espota_auth_scheme scheme, void *payload)
@@ -340,5 +419,164 @@ fail:
 int session_upload(espota_session *session, espota_py_call *call)
 {
 	return espota_upload(session, (const unsigned char *)call->view.buf, (size_t)call->view.len, &call->opts);
+}
+%}
+
+%{
+/* The fleet part of the call dict:
+ *   devices           list of (host: str, port: int, password: str | bytes | None)
+ *   max_concurrent, retries, device_deadline_ms   int
+ *   done              callable(index, raw result tuple) or None
+ * Strings are borrowed from the dict, which the argument tuple keeps alive. */
+static int espota_py_fleet_init(espota_py_call *c, espota_session *session, PyObject *d)
+{
+	PyObject *list = PyDict_GetItemString(d, "devices");
+	unsigned long v;
+	Py_ssize_t i, n;
+
+	c->session = session;
+	espota_fleet_options_init(&c->fleet, ESPOTA_FLEET_OPTIONS_VERSION);
+	if (!list || !PyList_Check(list) || PyList_GET_SIZE(list) == 0) {
+		PyErr_SetString(PyExc_ValueError, "devices: expected a non-empty list");
+		return -1;
+	}
+	n = PyList_GET_SIZE(list);
+	c->devices = (espota_fleet_device *)calloc((size_t)n, sizeof(*c->devices));
+	if (!c->devices) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	c->ndevices = (size_t)n;
+	for (i = 0; i < n; i++) {
+		PyObject *t = PyList_GET_ITEM(list, i), *pw;
+		espota_fleet_device *dv = &c->devices[i];
+		unsigned long port;
+		Py_ssize_t len;
+
+		if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3 || !PyUnicode_Check(PyTuple_GET_ITEM(t, 0))) {
+			PyErr_Format(PyExc_TypeError, "devices[%zd]: expected (host, port, password)", i);
+			return -1;
+		}
+		dv->host = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(t, 0), &len);
+		if (!dv->host)
+			return -1;
+		if (len == 0 || (Py_ssize_t)strlen(dv->host) != len) {
+			PyErr_Format(PyExc_ValueError, "devices[%zd]: empty host or embedded NUL", i);
+			return -1;
+		}
+		port = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(t, 1));
+		if (PyErr_Occurred() || port > 65535) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_ValueError, "devices[%zd]: port out of range (0..65535)", i);
+			return -1;
+		}
+		dv->port = (uint16_t)port;
+		pw = PyTuple_GET_ITEM(t, 2);
+		if (pw != Py_None) {
+			if (PyUnicode_Check(pw)) {
+				dv->password = PyUnicode_AsUTF8AndSize(pw, &len);
+				if (!dv->password)
+					return -1;
+			} else if (PyBytes_Check(pw)) {
+				dv->password = PyBytes_AS_STRING(pw);
+				len = PyBytes_GET_SIZE(pw);
+			} else {
+				PyErr_Format(PyExc_TypeError, "devices[%zd]: password must be str, bytes or None", i);
+				return -1;
+			}
+			if ((Py_ssize_t)strlen(dv->password) != len) {
+				PyErr_Format(PyExc_ValueError, "devices[%zd]: password contains a NUL byte", i);
+				return -1;
+			}
+		}
+	}
+#define GET_FLEET(key, field) do { v = 0; if (espota_py_get_uint(d, key, 0xFFFFFFFFul, &v) < 0) return -1; \
+		c->fleet.field = (unsigned int)v; } while (0)
+	GET_FLEET("max_concurrent", max_concurrent);
+	GET_FLEET("retries", retries);
+	GET_FLEET("device_deadline_ms", device_deadline_ms);
+#undef GET_FLEET
+	c->done = espota_py_get_callable(d, "done");
+	if (PyErr_Occurred())
+		return -1;
+	c->fleet.progress = espota_py_fleet_progress;
+	c->fleet.done = espota_py_fleet_done;
+	c->fleet.payload = c;
+	c->opts.progress = NULL; /* per-device progress comes through the fleet options */
+	return 0;
+}
+%}
+
+%typemap(in) espota_py_fleet_call *call (espota_py_call tmp) {
+	void *sp = NULL;
+	if (!SWIG_IsOK(SWIG_ConvertPtr(swig_obj[0], &sp, SWIGTYPE_p_espota_session, 0)) || !sp) {
+		PyErr_SetString(PyExc_TypeError, "session_upload_many: expected a session");
+		SWIG_fail;
+	}
+	if (espota_py_call_init(&tmp, $input) < 0)
+		SWIG_fail;
+	if (espota_py_fleet_init(&tmp, (espota_session *)sp, $input) < 0) {
+		espota_py_call_clear(&tmp);
+		SWIG_fail;
+	}
+	$1 = (espota_py_fleet_call *)&tmp;
+}
+%typemap(argout) espota_py_fleet_call *call {
+	espota_py_call *c_ = (espota_py_call *)$1;
+	if (c_ && c_->exc) {
+		Py_XDECREF($result);
+		$result = NULL;
+		espota_py_restore_exception(c_);
+		SWIG_fail;
+	}
+}
+%typemap(freearg) espota_py_fleet_call *call {
+	if ($1)
+		espota_py_call_clear((espota_py_call *)$1);
+}
+
+%{
+typedef struct espota_py_fleet_call espota_py_fleet_call; /* an espota_py_call with fleet fields set */
+
+/* Run the fleet with the GIL released; then, with the GIL, append one raw
+ * result tuple per device to `out` (a list). Returns the libespota code. */
+static int espota_py_upload_many(espota_session *session, espota_py_fleet_call *fc, PyObject *out)
+{
+	espota_py_call *c = (espota_py_call *)fc;
+	espota_fleet_result *results;
+	size_t i;
+	int rc;
+
+	results = (espota_fleet_result *)calloc(c->ndevices, sizeof(*results));
+	if (!results)
+		return ESPOTA_ENOMEM;
+	Py_BEGIN_ALLOW_THREADS
+	rc = espota_fleet_upload(session, (const unsigned char *)c->view.buf, (size_t)c->view.len, &c->opts,
+		c->devices, c->ndevices, &c->fleet, results);
+	Py_END_ALLOW_THREADS
+	if (rc == ESPOTA_OK || rc == ESPOTA_ERROR || rc == ESPOTA_ECANCELLED) {
+		for (i = 0; i < c->ndevices && !c->exc; i++) {
+			PyObject *t = espota_py_fleet_result(&results[i]);
+			if (!t || PyList_Append(out, t) < 0) {
+				Py_XDECREF(t);
+				espota_py_store_exception(c);
+				break;
+			}
+			Py_DECREF(t);
+		}
+	}
+	free(results);
+	return rc;
+}
+%}
+
+/* The GIL is released inside (Py_BEGIN_ALLOW_THREADS) around the fleet only:
+ * the results are converted with the GIL held. */
+%inline %{
+int session_upload_many(espota_session *session, espota_py_fleet_call *call, PyObject *out)
+{
+	if (!PyList_Check(out))
+		return ESPOTA_EINVAL; /* the Python layer always passes a list */
+	return espota_py_upload_many(session, call, out);
 }
 %}

@@ -28,6 +28,8 @@
 
 #define ESPOTA__MSG_SIZE 256
 #define ESPOTA__PASSWORD_MAX 256
+/* Pending acknowledgement digits kept between anchors (engine.c). */
+#define ESPOTA__ACK_DIGITS_MAX 384
 
 typedef enum espota__event_type {
 	ESPOTA__EV_NONE = 0,
@@ -68,6 +70,19 @@ typedef struct espota__engine_config {
 
 #define ESPOTA__EVQ 16
 
+/* Scratch for reading acknowledgement digits (engine.c). */
+typedef struct espota__ack_reading {
+	uint64_t minsum[ESPOTA__ACK_DIGITS_MAX + 1];
+	uint64_t maxsum[ESPOTA__ACK_DIGITS_MAX + 1];
+	uint64_t rest[ESPOTA__ACK_DIGITS_MAX + 1];
+	uint64_t val[ESPOTA__ACK_DIGITS_MAX];
+	size_t end[ESPOTA__ACK_DIGITS_MAX];
+	size_t start[ESPOTA__ACK_DIGITS_MAX + 1];
+	unsigned short len[ESPOTA__ACK_DIGITS_MAX + 1];
+	unsigned char stage[ESPOTA__ACK_DIGITS_MAX + 1];
+	size_t count;
+} espota__ack_reading;
+
 typedef struct espota__engine {
 	espota__engine_config cfg;
 	char md5[33];
@@ -97,11 +112,13 @@ typedef struct espota__engine {
 	uint64_t acked;
 	uint64_t transfer_start;
 	uint64_t transfer_ms;
-	char digits[48];            /* pending acknowledgement digits */
+	char digits[ESPOTA__ACK_DIGITS_MAX]; /* pending acknowledgement digits */
+	unsigned char bnd[ESPOTA__ACK_DIGITS_MAX]; /* 1: a read ended after digits[i] */
 	size_t ndigits;
-	uint64_t boundaries;        /* bit i: a read ended after digits[i] */
+	espota__ack_reading reading;
 	uint64_t provisional;       /* acked + the pending digits' best reading */
 	uint64_t last_ack;
+	int acks_unmatched;         /* counts could not be matched (non-ESP8266) */
 	unsigned int acks;
 	char status[ESPOTA_DEVICE_ERROR_RAW_SIZE];
 	size_t nstatus;

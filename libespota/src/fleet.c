@@ -28,6 +28,7 @@ typedef struct {
 	espota_fleet_result *results;
 	const unsigned char *data;
 	size_t dlen;
+	size_t original_len;         /* before compression */
 } fleet;
 
 int espota_fleet_options_init(espota_fleet_options *opts, unsigned int version)
@@ -75,7 +76,8 @@ static void start_slot(fleet *f, slot *sl, uint64_t now)
 	sl->c.on_auth = fleet_auth;
 	sl->c.user = f;
 	sl->c.index = sl->index;
-	snprintf(sl->c.prefix, sizeof(sl->c.prefix), "[%s] ", dv->host ? dv->host : "?");
+	snprintf(sl->c.prefix, sizeof(sl->c.prefix), "[%zu %s:%u] ", sl->index, dv->host,
+		(unsigned)espota__default_port(&sl->opts));
 	(void)now;
 	rc = espota__conn_start(&sl->c, f->data, f->dlen, err, sizeof(err));
 	if (rc < 0) {
@@ -104,7 +106,7 @@ static int finish_slot(fleet *f, slot *sl, uint64_t now)
 	r->stats.scheme = sl->c.e.scheme;
 	r->stats.platform = sl->c.e.platform;
 	r->stats.total = f->dlen;
-	r->stats.original_size = f->dlen;
+	r->stats.original_size = f->original_len;
 	r->stats.sent = sl->c.e.sent;
 	r->stats.acked = sl->c.e.acked;
 	r->stats.invitations = sl->c.e.invitations;
@@ -171,13 +173,15 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 	if ((rc = espota__prepare(s, base, image, len, &f.data, &f.dlen, &packed)) < 0)
 		goto out;
 	f.s = s;
+	f.original_len = len;
 	f.base = base;
 	f.devices = devices;
 	f.fo = fo;
 	f.results = results;
 	s->stats.total = f.dlen;
 
-	nslots = fo->max_concurrent ? fo->max_concurrent : 32;
+	/* 0 = every device at once (up to 256): a slot costs descriptors, not threads. */
+	nslots = fo->max_concurrent ? fo->max_concurrent : 256;
 	if (nslots > ndevices)
 		nslots = ndevices;
 	slots = calloc(nslots, sizeof(*slots));
@@ -227,6 +231,11 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 				snprintf(results[next].error, sizeof(results[next].error), "cancelled");
 				done++;
 				failed++;
+				if (fo->done) {
+					s->in_callback++;
+					fo->done(next, &results[next], fo->payload);
+					s->in_callback--;
+				}
 			}
 		}
 		pfd[0].fd = s->wake[0];

@@ -188,7 +188,7 @@ static int ipv4_of(const struct sockaddr *sa, struct in_addr *out)
 
 int espota__same_ip(const struct sockaddr *a, const struct sockaddr *b)
 {
-	struct in_addr a4, b4;
+	struct in_addr a4 = { 0 }, b4 = { 0 };
 	int ha = ipv4_of(a, &a4), hb = ipv4_of(b, &b4);
 
 	if (ha || hb)

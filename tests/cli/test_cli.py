@@ -542,3 +542,154 @@ def test_bad_hosts_file(tmp_path, fw):
     r = run("--hosts", hosts, "-f", fw)
     assert r.returncode == USAGE
     assert "line 2" in r.stderr
+
+
+# ---- fleets: one thread, one poll() loop (espota_fleet_upload) ------------------------
+
+def fleet_hosts(sim):
+    return [f"127.0.0.1:{p}" for p in sim.ports]
+
+
+def test_fleet_repeated_i_json(sim, fw):
+    sim.start(["--platform", "esp8266", *FAST, "--count", "6"])
+    argv = [x for h in fleet_hosts(sim) for x in ("-i", h)]
+    r = run(*argv, "-f", fw, "--parallel", "3", "--json")
+    assert r.returncode == OK, r.stderr
+    evs = jsonl(r.stdout)
+    assert evs[0]["event"] == "start" and evs[0]["devices"] == 6 and evs[0]["parallel"] == 3
+    results = [e for e in evs if e["event"] == "result"]
+    assert sorted(e["index"] for e in results) == list(range(6))
+    for e in results:
+        assert e["ok"] and e["attempts"] == 1 and e["port"] == sim.ports[e["index"]]
+        assert e["stats"]["acked"] == os.path.getsize(fw)
+    prog = [e for e in evs if e["event"] == "progress"]
+    assert {e["index"] for e in prog} == set(range(6))
+    summ = evs[-1]
+    assert summ["event"] == "summary" and summ["devices"] == 6 and summ["ok"] == 6
+    assert summ["failed"] == 0 and summ["exit_code"] == 0
+    assert [x["index"] for x in summ["results"]] == list(range(6))
+    assert all(x["ok"] and x["phase"] == "done" and x["attempts"] == 1 for x in summ["results"])
+    for i in range(6):
+        assert sim.app_image(i) == read_file(fw)
+
+
+def test_fleet_hosts_file_passwords(sim, fw, tmp_path):
+    sim.start(["--platform", "esp8266", *FAST, "--count", "6", "--password", "fleetpw"])
+    hosts = tmp_path / "hosts"
+    lines = ["# six devices"]
+    for i, h in enumerate(fleet_hosts(sim)):
+        lines.append(f"{h}  PW_{i}" if i % 2 == 0 else h)
+    hosts.write_text("\n".join(lines) + "\n")
+    env = {f"PW_{i}": "fleetpw" for i in range(0, 6, 2)}
+    env["ESPOTA_PASSWORD"] = "fleetpw"
+    r = run("--hosts", hosts, "-f", fw, env=env)
+    assert r.returncode == OK, r.stderr
+    assert "6 of 6 devices updated" in r.stderr
+    assert "DEVICE" in r.stderr and "TRIES" in r.stderr
+    assert "fleetpw" not in r.stderr
+    for i in range(6):
+        assert sim.app_image(i) == read_file(fw)
+    # a wrong per-host password fails that device alone, with the auth code
+    env["PW_2"] = "wrong"
+    r = run("--hosts", hosts, "-f", fw, "--json", env=env)
+    assert r.returncode == AUTH, r.stderr
+    summ = jsonl(r.stdout)[-1]
+    assert summ["ok"] == 5 and summ["failed"] == 1
+    assert [x["index"] for x in summ["results"] if not x["ok"]] == [2]
+    assert summ["results"][2]["error"] == "ESPOTA_EAUTH"
+
+
+def test_fleet_one_failing_device(sim, fw):
+    sim.start(["--platform", "esp8266", *FAST, "--count", "6", "--fault", "no-invite-reply@3"])
+    argv = [x for h in fleet_hosts(sim) for x in ("-i", h)]
+    r = run(*argv, "-f", fw, "-t", "1", "--attempts", "1", "--json")
+    assert r.returncode == TIMEOUT, r.stderr
+    evs = jsonl(r.stdout)
+    res = {e["index"]: e for e in evs if e["event"] == "result"}
+    assert res[3]["ok"] is False and res[3]["error"] == "ESPOTA_ETIMEOUT"
+    assert res[3]["exit_code"] == TIMEOUT and "No answer" in res[3]["hint"]
+    for i in (0, 1, 2, 4, 5):
+        assert res[i]["ok"] is True
+        assert sim.app_image(i) == read_file(fw)
+    assert sim.app_image(3) is None
+    summ = evs[-1]
+    assert summ["ok"] == 5 and summ["failed"] == 1 and summ["exit_code"] == TIMEOUT
+
+
+def test_fleet_retry_succeeds(sim, fw):
+    sim.start(["--platform", "esp8266", *FAST, "--count", "6", "--fault", "drop-after=8192@2*1"])
+    argv = [x for h in fleet_hosts(sim) for x in ("-i", h)]
+    r = run(*argv, "-f", fw, "--retries", "1", "--json")
+    assert r.returncode == OK, r.stderr
+    evs = jsonl(r.stdout)
+    res = {e["index"]: e for e in evs if e["event"] == "result"}
+    assert res[2]["ok"] is True and res[2]["attempts"] == 2
+    assert all(res[i]["attempts"] == 1 for i in (0, 1, 3, 4, 5))
+    retries = [e for e in evs if e["event"] == "retry"]
+    assert [(e["index"], e["attempt"]) for e in retries] == [(2, 2)]
+    assert evs[-1]["results"][2]["attempts"] == 2
+    for i in range(6):
+        assert sim.app_image(i) == read_file(fw)
+    assert [u["result"] for u in sim.events("upload", dev=2)] == ["dropped", "ok"]
+
+
+def test_retries_single_device(sim, fw):
+    """--retries with one device also goes through the fleet driver."""
+    sim.start(["--platform", "esp8266", *FAST, "--fault", "drop-after=8192*1"])
+    r = run("-i", "127.0.0.1", "-p", sim.port, "-f", fw, "--retries", "2", "--json")
+    assert r.returncode == OK, r.stderr
+    evs = jsonl(r.stdout)
+    assert evs[-1]["event"] == "result" and evs[-1]["attempts"] == 2
+    assert sim.app_image() == read_file(fw)
+
+
+def test_fleet_device_timeout(sim, fw):
+    sim.start(["--platform", "esp8266", *FAST, "--count", "2", "--fault", "no-invite-reply@1"])
+    argv = [x for h in fleet_hosts(sim) for x in ("-i", h)]
+    t0 = time.monotonic()
+    r = run(*argv, "-f", fw, "-t", "10", "--device-timeout", "1", "--retries", "3", "--json")
+    assert time.monotonic() - t0 < 8
+    assert r.returncode == TIMEOUT, r.stderr
+    res = {e["index"]: e for e in jsonl(r.stdout) if e["event"] == "result"}
+    assert res[0]["ok"] and not res[1]["ok"]
+    assert "deadline" in res[1]["message"]
+
+
+def test_fleet_tty_display(sim, fw):
+    sim.start(["--platform", "esp8266", *FAST, "--count", "3"])
+    argv = [x for h in fleet_hosts(sim) for x in ("-i", h)]
+    code, out = pty_run([*argv, "-f", fw])
+    assert code == OK, out
+    assert "3 devices:" in out and "3 ok, 0 failed" in out  # the totals line
+    assert "\r\x1b[K127.0.0.1:" in out                        # a redrawn device line
+    assert "3 of 3 devices updated" in out
+
+
+def test_fleet_sigint_exits_130(sim, tmp_path):
+    big = tmp_path / "big.bin"
+    big.write_bytes(esp8266_arduino(300000, byte3=0x40))
+    sim.start(["--platform", "esp8266", *FAST, "--count", "3", "--fault", "stall-after=50000"])
+    argv = [x for h in fleet_hosts(sim) for x in ("-i", h)]
+    t0 = time.monotonic()
+    code, out = pty_run([*argv, "-f", big], interrupt_on=b"3 running")
+    assert code == CANCELLED, out
+    assert time.monotonic() - t0 < 8
+    assert "Interrupted" in out or "cancel" in out.lower()
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--retries", "-1"], "--retries"),
+    (["--retries", "x"], "--retries"),
+    (["--device-timeout", "0"], "--device-timeout"),
+    (["--parallel", "0"], "--parallel"),
+])
+def test_fleet_usage_errors(argv, needle, fw):
+    r = run("-i", "h", "-f", fw, *argv)
+    assert r.returncode == USAGE
+    assert needle in r.stderr
+
+
+def test_help_lists_fleet_options():
+    r = run("--help")
+    for s in ("--parallel N", "--retries N", "--device-timeout SEC", "default 16"):
+        assert s in r.stdout

@@ -3,6 +3,11 @@
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK})
 set(prefix ${WORK}/prefix)
+# A sanitized library needs sanitized consumers (the runtime must come first).
+set(sanflags "")
+if(SANITIZE)
+  set(sanflags "-fsanitize=${SANITIZE}")
+endif()
 
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -28,14 +33,14 @@ endif()
 run(pkg-config --cflags --libs libespota)
 string(STRIP "${LAST_OUT}" flags)
 separate_arguments(flags UNIX_COMMAND "${flags}")
-run(${CC} ${SRC}/tests/pkgtest/consumer.c ${flags} -Wl,-rpath,${libdir} -o ${WORK}/consumer-pc)
+run(${CC} ${sanflags} ${SRC}/tests/pkgtest/consumer.c ${flags} -Wl,-rpath,${libdir} -o ${WORK}/consumer-pc)
 run(${WORK}/consumer-pc)
 message(STATUS "pkg-config consumer: ${LAST_OUT}")
 
 # 2. find_package
 run(${CMAKE_COMMAND} -S ${SRC}/tests/pkgtest/cmake-consumer -B ${WORK}/cmake-build
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_C_COMPILER=${CC}
-    -DCMAKE_BUILD_RPATH=${libdir})
+    -DCMAKE_BUILD_RPATH=${libdir} "-DCMAKE_C_FLAGS=${sanflags}")
 run(${CMAKE_COMMAND} --build ${WORK}/cmake-build)
 run(${WORK}/cmake-build/consumer)
 message(STATUS "find_package consumer: ${LAST_OUT}")

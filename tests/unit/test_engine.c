@@ -6,7 +6,7 @@
 #include "auth.h"
 #include "engine.h"
 
-static unsigned char image[5000];
+static unsigned char image[50000];
 
 typedef struct {
 	char udp[4][200];
@@ -205,12 +205,35 @@ static void test_never_false_success(void)
 	espota__engine e;
 	drained d = { 0 };
 
-	/* OK before everything was acknowledged */
+	/* OK before everything was acknowledged: ESP8266 counts are exact */
 	setup(&e, 3000, ESPOTA_TRANSFER_PIPELINED, NULL);
+	e.platform = ESPOTA_PLATFORM_ESP8266;
 	connect_ok(&e, &d);
 	send_all(&e);
 	feed(&e, &d, "1460OK");
 	ASSERT_EQ(d.result, ESPOTA_EPROTO);
+
+	/* OK before everything was even sent: never a success */
+	memset(&d, 0, sizeof(d));
+	setup(&e, 40000, ESPOTA_TRANSFER_PIPELINED, NULL);
+	e.platform = ESPOTA_PLATFORM_ESP32;
+	e.cfg.window = 16384;
+	connect_ok(&e, &d);
+	ASSERT(send_all(&e) < 40000);
+	feed(&e, &d, "1460OK");
+	ASSERT_EQ(d.result, ESPOTA_EPROTO);
+	ASSERT_CONTAINS(e.error, "were sent");
+
+	/* ESP32 counts are informational: the OK after every byte is the proof */
+	memset(&d, 0, sizeof(d));
+	setup(&e, 3000, ESPOTA_TRANSFER_PIPELINED, NULL);
+	e.platform = ESPOTA_PLATFORM_ESP32;
+	connect_ok(&e, &d);
+	send_all(&e);
+	feed(&e, &d, "146");
+	feed(&e, &d, "OK");
+	ASSERT_EQ(d.result, ESPOTA_OK);
+	ASSERT_EQ(e.acked, 3000);
 
 	/* closed after all data, no OK */
 	memset(&d, 0, sizeof(d));

@@ -24,7 +24,10 @@ const char cli_usage_text[] =
 "                          free port; set it to open exactly one port in a firewall)\n"
 "      --hosts FILE        devices, one per line: host[:port] [PASSWORD_ENV_VAR]\n"
 "      --platform P        esp8266 or esp32 (default: from --board or the image)\n"
-"      --parallel N        devices uploaded at once (default 4)\n"
+"      --parallel N        devices uploaded at once (default 16; one thread for all)\n"
+"      --retries N         per device: retry N times after a timeout, I/O error or\n"
+"                          lost connection (default 0)\n"
+"      --device-timeout SEC  per device: give up after SEC seconds, retries included\n"
 "\n"
 "Authentication:\n"
 "  -a, --auth PASSWORD     password (visible to other users in ps; prefer below)\n"
@@ -78,7 +81,7 @@ const char cli_usage_text[] =
 "an ESP32 --board, -m, or an ESP32 application image), 8266 otherwise.\n";
 
 enum opt_id {
-	O_IP, O_HOST_IP, O_PORT, O_HOST_PORT, O_HOSTS, O_PLATFORM, O_PARALLEL,
+	O_IP, O_HOST_IP, O_PORT, O_HOST_PORT, O_HOSTS, O_PLATFORM, O_PARALLEL, O_RETRIES, O_DEVTIMEOUT,
 	O_AUTH, O_AUTH_ENV, O_AUTH_FILE, O_NO_PROMPT, O_MD5, O_SHA256,
 	O_FILE, O_SPIFFS, O_COMPRESS, O_FORCE,
 	O_BOARD, O_LAYOUT, O_SCHEME, O_PARTITIONS, O_CHIP, O_DEVHDR, O_RUNNING, O_FLASHMAP, O_LIST,
@@ -103,6 +106,8 @@ static const struct opt opts[] = {
 	{ "hosts", 0, 1, O_HOSTS },
 	{ "platform", 0, 1, O_PLATFORM },
 	{ "parallel", 0, 1, O_PARALLEL },
+	{ "retries", 0, 1, O_RETRIES },
+	{ "device-timeout", 0, 1, O_DEVTIMEOUT },
 	{ "auth", 'a', 1, O_AUTH },
 	{ "auth-env", 0, 1, O_AUTH_ENV },
 	{ "auth-file", 0, 1, O_AUTH_FILE },
@@ -154,7 +159,7 @@ void cli_defaults(struct cli *out)
 	out->mode = CLI_MODE_UPLOAD;
 	out->port = -1;
 	out->host_port = 0;
-	out->parallel = 4;
+	out->parallel = 16;
 }
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -300,6 +305,16 @@ static int apply(struct cli *c, const struct opt *o, const char *val, char *err,
 		if (parse_long(val, 1, 256, &n) < 0)
 			return cli_fail(err, errlen, "%s: invalid count '%s' (1-256)", name, val);
 		c->parallel = n;
+		break;
+	case O_RETRIES:
+		if (parse_long(val, 0, 100, &n) < 0)
+			return cli_fail(err, errlen, "%s: invalid count '%s' (0-100)", name, val);
+		c->retries = n;
+		break;
+	case O_DEVTIMEOUT:
+		if (parse_long(val, 1, 86400, &n) < 0)
+			return cli_fail(err, errlen, "%s: invalid seconds '%s' (1-86400)", name, val);
+		c->device_timeout_s = n;
 		break;
 	case O_AUTH: c->auth = val; break;
 	case O_AUTH_ENV:

@@ -83,7 +83,9 @@ struct cli {
 	uint32_t chunk;                   /* --chunk N; 0 = library default */
 	long timeout_s;                   /* -t/--timeout: seconds per invitation attempt; 0 = default */
 	long attempts;                    /* --attempts N; 0 = default */
-	long parallel;                    /* --parallel N; default 4 */
+	long parallel;                    /* --parallel N: uploads in flight at once; default 16 */
+	long retries;                     /* --retries N: extra attempts per device; default 0 */
+	long device_timeout_s;            /* --device-timeout SEC: budget per device; 0 = none */
 
 	/* Output */
 	int debug;                        /* -d/--debug */

@@ -4,7 +4,6 @@
 #ifndef ESPOTA_CLI_H
 #define ESPOTA_CLI_H
 
-#include <pthread.h>
 #include <stdint.h>
 
 #include <espota.h>
@@ -14,14 +13,15 @@
 
 struct app;
 
-/* One device upload. */
+/* One device upload. Everything runs on the main thread: the single-device
+ * path calls espota_upload(), several devices (or --retries /
+ * --device-timeout) go through espota_fleet_upload() on one session. */
 struct job {
 	struct app *app;
 	size_t index;
 	struct cli_host host;
 	char label[CLI_HOST_MAX + 16]; /* "host" or "host:port" for messages */
 	uint16_t port;
-	espota_session *session;
 	char *password;            /* owned, wiped */
 	int password_from_prompt;
 	int auth_asked;            /* the auth callback ran */
@@ -35,6 +35,7 @@ struct job {
 	int last_decile;
 	int last_pct;
 	int started, finished;
+	unsigned int attempts;     /* fleet: uploads tried so far (1 + retries used) */
 
 	/* result */
 	int rc;
@@ -76,11 +77,10 @@ struct app {
 
 	struct job *jobs;
 	size_t njobs;
-	size_t next_job;
+	int fleet;                  /* uploads run through espota_fleet_upload() */
+	espota_session *session;    /* the one session (single thread, one poll() loop) */
+	espota_fleet_result *results; /* fleet: one per job */
 
-	pthread_mutex_t out_lock;
-	pthread_mutex_t job_lock;
-	pthread_mutex_t pw_lock;
 	char *prompted;             /* password typed at the prompt, shared by all devices */
 	int prompt_failed;
 

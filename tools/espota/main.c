@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,13 +26,12 @@
 
 /* ---- signals ------------------------------------------------------------- */
 
-static espota_session **g_sessions;
-static volatile sig_atomic_t g_nsessions;
+static espota_session *volatile g_session;
 static volatile sig_atomic_t g_cancelled;
 
 static void on_signal(int sig)
 {
-	sig_atomic_t i;
+	espota_session *s = g_session;
 
 	cli_secret_restore_tty();
 	if (g_cancelled) {
@@ -39,9 +39,9 @@ static void on_signal(int sig)
 		_exit(CLI_EXIT_CANCELLED);
 	}
 	g_cancelled = sig;
-	for (i = 0; i < g_nsessions; i++)
-		if (g_sessions[i] != NULL)
-			espota_session_cancel(g_sessions[i]);
+	/* Thread-safe and async-signal-safe; stops every device of a fleet. */
+	if (s != NULL)
+		espota_session_cancel(s);
 }
 
 static void install_signals(void)
@@ -125,7 +125,6 @@ static void say(struct app *a, struct job *j, const char *fmt, ...)
 {
 	va_list ap;
 
-	pthread_mutex_lock(&a->out_lock);
 	block_erase(a);
 	if (a->view == VIEW_COMPAT)
 		fputc('\n', stderr);
@@ -138,17 +137,15 @@ static void say(struct app *a, struct job *j, const char *fmt, ...)
 	if (a->view == VIEW_TTY && (a->multi || a->njobs == 0 || !a->jobs[0].finished))
 		block_draw(a, 1);
 	fflush(stderr);
-	pthread_mutex_unlock(&a->out_lock);
 }
 
 static void emit_json(struct app *a, struct cli_json *j)
 {
 	size_t n = cli_json_end(j);
 
-	pthread_mutex_lock(&a->out_lock);
+	(void)a;
 	fwrite(j->buf, 1, n, stdout);
 	fflush(stdout);
-	pthread_mutex_unlock(&a->out_lock);
 }
 
 static void json_head(struct cli_json *j, char *buf, size_t cap, const char *event, const struct job *jb)
@@ -156,6 +153,7 @@ static void json_head(struct cli_json *j, char *buf, size_t cap, const char *eve
 	cli_json_begin(j, buf, cap);
 	cli_json_str(j, "event", event);
 	if (jb != NULL) {
+		cli_json_u64(j, "index", jb->index);
 		cli_json_str(j, "host", jb->host.host);
 		cli_json_u64(j, "port", jb->port);
 	}
@@ -206,12 +204,49 @@ static void job_line(char *out, size_t n, const struct app *a, const struct job 
 			status);
 }
 
-/* Draw the progress block (caller holds out_lock). */
+/* Terminal height, for the compact fleet display. */
+static size_t term_rows(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0)
+		return ws.ws_row;
+	return 24;
+}
+
+/* The last line of the fleet display: counts and the aggregate rate. */
+static void totals_line(char *out, size_t n, const struct app *a)
+{
+	size_t i, ok = 0, failed = 0, running = 0, queued = 0;
+	double rate = 0;
+	char r[32];
+
+	for (i = 0; i < a->njobs; i++) {
+		const struct job *j = &a->jobs[i];
+
+		if (j->finished)
+			(j->exit_code == 0 ? ok++ : failed++);
+		else if (j->started)
+			running++, rate += rate_of(j);
+		else
+			queued++;
+	}
+	cli_fmt_bytes(r, sizeof(r), rate);
+	snprintf(out, n, "%zu devices: %zu ok, %zu failed, %zu running, %zu queued  %s/s", a->njobs, ok,
+		failed, running, queued, r);
+}
+
+/*
+ * Draw the progress block. One device: its bar. Several: one line per device
+ * and a totals line; when they do not fit on the terminal, only the devices
+ * in flight are listed (the totals line counts the rest).
+ */
 static void block_draw(struct app *a, int force)
 {
 	uint64_t t = now_ms();
-	size_t i;
+	size_t i, lines = 0, room;
 	char line[256];
+	int all;
 
 	if (a->view != VIEW_TTY)
 		return;
@@ -221,11 +256,25 @@ static void block_draw(struct app *a, int force)
 		return;
 	if (a->block_lines > 0)
 		fprintf(stderr, "\033[%zuA", a->block_lines);
-	for (i = 0; i < a->njobs; i++) {
-		job_line(line, sizeof(line), a, &a->jobs[i]);
+	room = term_rows();
+	room = room > 4 ? room - 2 : 2;
+	all = !a->multi || a->njobs + 1 <= room;
+	for (i = 0; i < a->njobs && lines + (a->multi ? 1 : 0) < room; i++) {
+		const struct job *j = &a->jobs[i];
+
+		if (!all && (!j->started || j->finished))
+			continue;
+		job_line(line, sizeof(line), a, j);
 		fprintf(stderr, "\r\033[K%s\n", line);
+		lines++;
 	}
-	a->block_lines = a->njobs;
+	if (a->multi) {
+		totals_line(line, sizeof(line), a);
+		fprintf(stderr, "\r\033[K%s\n", line);
+		lines++;
+	}
+	fprintf(stderr, "\033[J");
+	a->block_lines = lines;
 	a->block_drawn_ms = t;
 	fflush(stderr);
 }
@@ -242,10 +291,31 @@ static const char *level_name(espota_log_level l)
 	}
 }
 
+/*
+ * The device a log line is about: the fleet driver prefixes its lines with
+ * "[<index> <host>:<port>] ", the index being the job's position.
+ */
+static struct job *job_for_log(struct app *a, const char **message)
+{
+	const char *m = *message, *end;
+	char *num_end;
+	unsigned long idx;
+
+	if (!a->multi)
+		return a->njobs > 0 ? &a->jobs[0] : NULL;
+	if (m[0] != '[' || (end = strstr(m, "] ")) == NULL)
+		return NULL;
+	idx = strtoul(m + 1, &num_end, 10);
+	if (num_end == m + 1 || *num_end != ' ' || idx >= a->njobs)
+		return NULL;
+	*message = end + 2;
+	return &a->jobs[idx];
+}
+
 static void on_log(espota_log_level level, const char *message, void *payload)
 {
-	struct job *j = payload;
-	struct app *a = j->app;
+	struct app *a = payload;
+	struct job *j = job_for_log(a, &message);
 
 	/* The CLI prints its own preflight report. */
 	if (!a->cli.debug && strncmp(message, "preflight", 9) == 0)
@@ -297,19 +367,17 @@ static void compat_bar(struct app *a, struct job *j, unsigned pct)
 	char bar[61];
 	unsigned fill = pct * 60 / 100, i;
 
+	(void)a;
 	for (i = 0; i < 60; i++)
 		bar[i] = i < fill ? '=' : ' ';
 	bar[60] = '\0';
-	pthread_mutex_lock(&a->out_lock);
 	fprintf(stderr, "\rUploading: [%s] %u%% %s", bar, pct, pct >= 100 ? "Done...\r\n" : "");
 	fflush(stderr);
-	pthread_mutex_unlock(&a->out_lock);
 	(void)j;
 }
 
-static int on_progress(const espota_progress *p, void *payload)
+static int on_progress_job(const espota_progress *p, struct job *j)
 {
-	struct job *j = payload;
 	struct app *a = j->app;
 	int phase_changed = p->phase != j->phase;
 	uint64_t t = now_ms();
@@ -377,33 +445,55 @@ static int on_progress(const espota_progress *p, void *payload)
 	case VIEW_TTY:
 		if (phase_changed && !a->multi && p->phase != ESPOTA_PHASE_TRANSFER)
 			phase_message(a, j, p->phase);
-		pthread_mutex_lock(&a->out_lock);
 		block_draw(a, phase_changed || p->acked == p->total);
-		pthread_mutex_unlock(&a->out_lock);
 		break;
 	}
 	return 0;
 }
 
+static int on_progress(const espota_progress *p, void *payload)
+{
+	struct app *a = payload;
+
+	return on_progress_job(p, &a->jobs[0]);
+}
+
+/* The job an auth request is for: the fleet hands back the host pointer of
+ * our device array (jobs[i].host.host); match it, then by name. */
+static struct job *job_for_host(struct app *a, const char *host)
+{
+	size_t i;
+
+	for (i = 0; i < a->njobs; i++)
+		if (a->jobs[i].host.host == host)
+			return &a->jobs[i];
+	for (i = 0; i < a->njobs; i++)
+		if (host != NULL && strcmp(a->jobs[i].host.host, host) == 0)
+			return &a->jobs[i];
+	return NULL;
+}
+
 static int on_auth(espota_auth_request *req, const char *host, espota_auth_scheme scheme, void *payload)
 {
-	struct job *j = payload;
-	struct app *a = j->app;
+	struct app *a = payload;
+	struct job *j = job_for_host(a, host);
+	struct job dummy;
 	char prompt[CLI_HOST_MAX + 64];
 	int rc;
 
 	(void)scheme;
+	if (j == NULL) {
+		memset(&dummy, 0, sizeof(dummy));
+		j = &dummy;
+	}
 	j->auth_asked = 1;
 	if (a->cli.no_prompt || !isatty(STDIN_FILENO) || a->view == VIEW_JSON) {
 		j->auth_none = 1;
 		return 1;
 	}
-	pthread_mutex_lock(&a->pw_lock);
 	if (a->prompted == NULL && !a->prompt_failed) {
-		pthread_mutex_lock(&a->out_lock);
 		block_erase(a);
 		fflush(stderr);
-		pthread_mutex_unlock(&a->out_lock);
 		snprintf(prompt, sizeof(prompt), "%s for %s: ", "OTA password", a->multi ? "all devices" : host);
 		rc = cli_secret_prompt(prompt, &a->prompted);
 		if (rc != 0)
@@ -417,7 +507,6 @@ static int on_auth(espota_auth_request *req, const char *host, espota_auth_schem
 		if (rc > 0)
 			j->auth_none = 1;
 	}
-	pthread_mutex_unlock(&a->pw_lock);
 	return rc;
 }
 
@@ -507,6 +596,7 @@ static void report_json_result(struct app *a, struct job *j)
 	cli_json_str(&js, "error", j->rc ? espota_error_name(j->rc) : NULL);
 	cli_json_str(&js, "message", j->rc ? j->message : "");
 	cli_json_str(&js, "hint", j->hint[0] ? j->hint : NULL);
+	cli_json_u64(&js, "attempts", j->attempts ? j->attempts : 1);
 	if (j->have_device_error) {
 		const espota_device_error *d = &j->device_error;
 
@@ -591,53 +681,45 @@ static int resolve_job_password(struct app *a, struct job *j)
 	return 0;
 }
 
-static void run_job(struct app *a, struct job *j)
+/* The options every upload shares (host, port and password are per device). */
+static void base_options(struct app *a, espota_upload_options *o)
 {
-	espota_upload_options o;
-	const espota_device_error *de;
-
-	espota_upload_options_init(&o, ESPOTA_UPLOAD_OPTIONS_VERSION);
-	o.host = j->host.host;
-	o.port = j->port;
-	o.bind_address = a->cli.host_ip;
-	o.bind_port = (uint16_t)a->cli.host_port;
-	o.target = a->cli.spiffs ? ESPOTA_TARGET_FS : ESPOTA_TARGET_APP;
-	o.auth_mode = a->cli.md5_target ? ESPOTA_AUTH_MODE_MD5 :
+	espota_upload_options_init(o, ESPOTA_UPLOAD_OPTIONS_VERSION);
+	o->bind_address = a->cli.host_ip;
+	o->bind_port = (uint16_t)a->cli.host_port;
+	o->target = a->cli.spiffs ? ESPOTA_TARGET_FS : ESPOTA_TARGET_APP;
+	o->auth_mode = a->cli.md5_target ? ESPOTA_AUTH_MODE_MD5 :
 		a->cli.sha256_only ? ESPOTA_AUTH_MODE_SHA256 : ESPOTA_AUTH_MODE_AUTO;
-	o.filename = a->file;
+	o->filename = a->file;
 	if (a->cli.timeout_s > 0)
-		o.timeouts.invite_ms = (unsigned int)a->cli.timeout_s * 1000u;
+		o->timeouts.invite_ms = (unsigned int)a->cli.timeout_s * 1000u;
 	if (a->cli.attempts > 0)
-		o.timeouts.invite_attempts = (unsigned int)a->cli.attempts;
-	o.transfer = a->cli.stop_and_wait ? ESPOTA_TRANSFER_STOP_AND_WAIT : ESPOTA_TRANSFER_PIPELINED;
-	o.chunk_size = a->cli.chunk;
-	o.window = a->cli.window;
-	o.compress = a->cli.compress;
-	o.fit = a->have_fit ? &a->fit : NULL;
-	o.force = a->cli.force;
-	o.platform = a->platform;
-	o.progress = on_progress;
-	o.auth = on_auth;
-	o.payload = j;
+		o->timeouts.invite_attempts = (unsigned int)a->cli.attempts;
+	o->transfer = a->cli.stop_and_wait ? ESPOTA_TRANSFER_STOP_AND_WAIT : ESPOTA_TRANSFER_PIPELINED;
+	o->chunk_size = a->cli.chunk;
+	o->window = a->cli.window;
+	o->compress = a->cli.compress;
+	o->fit = a->have_fit ? &a->fit : NULL;
+	o->force = a->cli.force;
+	o->platform = a->platform;
+	o->auth = on_auth;
+	o->payload = a;
+}
 
-	j->started = 1;
-	if (resolve_job_password(a, j) < 0) {
-		j->rc = ESPOTA_ENOMEM;
-	} else {
-		o.password = j->password;
-		if (g_cancelled)
-			j->rc = ESPOTA_ECANCELLED;
-		else
-			j->rc = espota_upload(j->session, a->image, a->image_len, &o);
-	}
-	cli_secret_free(j->password);
-	j->password = NULL;
-
-	espota_session_stats(j->session, &j->stats);
-	snprintf(j->message, sizeof(j->message), "%s", espota_session_last_error(j->session));
+/* Record a device's outcome, redraw and report it. */
+static void finish_job(struct app *a, struct job *j, int rc, const espota_upload_stats *st,
+	const char *message, const espota_device_error *de)
+{
+	if (j->finished)
+		return;
+	j->rc = rc;
+	if (st != NULL)
+		j->stats = *st;
+	/* The fleet reports the sent size; the CLI shows the file's size. */
+	j->stats.original_size = a->image_len;
+	snprintf(j->message, sizeof(j->message), "%s", message != NULL ? message : "");
 	if (j->message[0] == '\0' && j->rc != ESPOTA_OK)
 		snprintf(j->message, sizeof(j->message), "%s", espota_strerror(j->rc));
-	de = espota_session_device_error(j->session);
 	if (de != NULL) {
 		j->device_error = *de;
 		j->have_device_error = 1;
@@ -647,29 +729,144 @@ static void run_job(struct app *a, struct job *j)
 	j->exit_code = cli_exit_for(j->rc);
 	explain_failure(a, j);
 	j->finished = 1;
-	if (a->view == VIEW_TTY) {
-		pthread_mutex_lock(&a->out_lock);
+	if (a->view == VIEW_TTY)
 		block_draw(a, 1);
-		pthread_mutex_unlock(&a->out_lock);
-	}
 	report_result(a, j);
 }
 
-static void *worker(void *arg)
+/* One device: espota_upload() on the session, as espota.py would. */
+static void run_single(struct app *a, struct job *j)
 {
-	struct app *a = arg;
+	espota_upload_options o;
+	espota_upload_stats st;
+	int rc;
 
-	for (;;) {
-		size_t i;
-
-		pthread_mutex_lock(&a->job_lock);
-		i = a->next_job++;
-		pthread_mutex_unlock(&a->job_lock);
-		if (i >= a->njobs)
-			break;
-		run_job(a, &a->jobs[i]);
+	base_options(a, &o);
+	o.host = j->host.host;
+	o.port = j->port;
+	o.progress = on_progress;
+	o.payload = a;
+	j->started = 1;
+	j->attempts = 1;
+	if (resolve_job_password(a, j) < 0) {
+		rc = ESPOTA_ENOMEM;
+	} else {
+		o.password = j->password;
+		rc = g_cancelled ? ESPOTA_ECANCELLED : espota_upload(a->session, a->image, a->image_len, &o);
 	}
-	return NULL;
+	cli_secret_free(j->password);
+	j->password = NULL;
+	memset(&st, 0, sizeof(st));
+	espota_session_stats(a->session, &st);
+	finish_job(a, j, rc, &st, espota_session_last_error(a->session), espota_session_device_error(a->session));
+}
+
+/* ---- several devices: one espota_fleet_upload() ------------------------------------ */
+
+static int on_fleet_progress(size_t index, const espota_progress *p, void *payload)
+{
+	struct app *a = payload;
+	struct job *j;
+	unsigned int attempt;
+
+	if (index >= a->njobs)
+		return 0;
+	j = &a->jobs[index];
+	/* The fleet updates results[index].attempts before each attempt starts. */
+	attempt = a->results[index].attempts ? a->results[index].attempts : 1;
+	if (j->started && attempt != j->attempts) {
+		/* A retry: the progress of the earlier attempt no longer counts. */
+		j->transfer_start_ms = 0;
+		j->last_decile = 0;
+		j->last_pct = -1;
+		j->phase = ESPOTA_PHASE_NONE;
+		if (a->view == VIEW_JSON) {
+			char buf[1024];
+			struct cli_json js;
+
+			json_head(&js, buf, sizeof(buf), "retry", j);
+			cli_json_u64(&js, "attempt", attempt);
+			emit_json(a, &js);
+		}
+	}
+	j->attempts = attempt;
+	j->started = 1;
+	return on_progress_job(p, j);
+}
+
+static void on_fleet_done(size_t index, const espota_fleet_result *r, void *payload)
+{
+	struct app *a = payload;
+	struct job *j;
+
+	if (index >= a->njobs)
+		return;
+	j = &a->jobs[index];
+	j->attempts = r->attempts;
+	finish_job(a, j, r->code, &r->stats, r->error, r->device_error_set ? &r->device_error : NULL);
+}
+
+static void run_fleet(struct app *a)
+{
+	espota_upload_options base;
+	espota_fleet_options fo;
+	espota_fleet_device *devs;
+	size_t i;
+	int rc;
+
+	devs = calloc(a->njobs, sizeof(*devs));
+	a->results = calloc(a->njobs, sizeof(*a->results));
+	if (devs == NULL || a->results == NULL) {
+		for (i = 0; i < a->njobs; i++)
+			finish_job(a, &a->jobs[i], ESPOTA_ENOMEM, NULL, "out of memory", NULL);
+		free(devs);
+		return;
+	}
+	base_options(a, &base);
+	for (i = 0; i < a->njobs; i++) {
+		struct job *j = &a->jobs[i];
+
+		if (resolve_job_password(a, j) < 0) {
+			finish_job(a, j, ESPOTA_ENOMEM, NULL, "out of memory", NULL);
+			goto out;
+		}
+		devs[i].host = j->host.host;
+		devs[i].port = j->port;
+		devs[i].password = j->password; /* this device's, or the global one, or NULL: ask */
+	}
+	espota_fleet_options_init(&fo, ESPOTA_FLEET_OPTIONS_VERSION);
+	fo.max_concurrent = (unsigned int)a->cli.parallel;
+	fo.retries = (unsigned int)a->cli.retries;
+	fo.device_deadline_ms = (unsigned int)a->cli.device_timeout_s * 1000u;
+	fo.progress = on_fleet_progress;
+	fo.done = on_fleet_done;
+	fo.payload = a;
+
+	rc = g_cancelled ? ESPOTA_ECANCELLED :
+		espota_fleet_upload(a->session, a->image, a->image_len, &base, devs, a->njobs, &fo, a->results);
+
+	/* Devices the fleet never finished: nothing could start (rc is the
+	 * reason), or a cancel came first. */
+	for (i = 0; i < a->njobs; i++) {
+		struct job *j = &a->jobs[i];
+		const espota_fleet_result *r = &a->results[i];
+
+		if (j->finished)
+			continue;
+		if (rc != ESPOTA_OK && rc != ESPOTA_ERROR && rc != ESPOTA_ECANCELLED)
+			finish_job(a, j, rc, NULL, espota_session_last_error(a->session), NULL);
+		else if (r->code < 0)
+			finish_job(a, j, r->code, &r->stats, r->error[0] ? r->error : NULL,
+				r->device_error_set ? &r->device_error : NULL);
+		else
+			finish_job(a, j, rc == ESPOTA_OK ? ESPOTA_OK : ESPOTA_ECANCELLED, &r->stats, NULL, NULL);
+	}
+out:
+	for (i = 0; i < a->njobs; i++) {
+		cli_secret_free(a->jobs[i].password);
+		a->jobs[i].password = NULL;
+	}
+	free(devs);
 }
 
 /* ---- preparation ---------------------------------------------------------------- */
@@ -1128,31 +1325,52 @@ static int summary(struct app *a)
 		return code;
 
 	if (a->view == VIEW_JSON) {
-		char buf[512];
+		size_t cap = 512 + a->njobs * (CLI_HOST_MAX + 1024);
+		char *buf = malloc(cap);
 		struct cli_json js;
 
-		json_head(&js, buf, sizeof(buf), "summary", NULL);
+		if (buf == NULL)
+			return code;
+		json_head(&js, buf, cap, "summary", NULL);
 		cli_json_u64(&js, "devices", a->njobs);
 		cli_json_u64(&js, "ok", ok);
 		cli_json_u64(&js, "failed", a->njobs - ok);
 		cli_json_i64(&js, "exit_code", code);
+		cli_json_arr(&js, "results");
+		for (i = 0; i < a->njobs; i++) {
+			const struct job *j = &a->jobs[i];
+
+			cli_json_item(&js);
+			cli_json_u64(&js, "index", j->index);
+			cli_json_str(&js, "host", j->host.host);
+			cli_json_u64(&js, "port", j->port);
+			cli_json_bool(&js, "ok", j->rc == ESPOTA_OK);
+			cli_json_i64(&js, "exit_code", j->exit_code);
+			cli_json_str(&js, "error", j->rc ? espota_error_name(j->rc) : NULL);
+			cli_json_str(&js, "message", j->rc ? j->message : "");
+			cli_json_u64(&js, "attempts", j->attempts);
+			cli_json_str(&js, "phase", espota_phase_name(j->stats.phase));
+			cli_json_u64(&js, "acked", j->stats.acked);
+			cli_json_u64(&js, "elapsed_ms", j->stats.elapsed_ms);
+			cli_json_close(&js);
+		}
+		cli_json_close(&js);
 		emit_json(a, &js);
+		free(buf);
 		return code;
 	}
-	pthread_mutex_lock(&a->out_lock);
 	block_erase(a);
-	fprintf(stderr, "\n%-28s %-8s %5s %8s  %s\n", "DEVICE", "RESULT", "EXIT", "TIME", "DETAIL");
+	fprintf(stderr, "\n%-28s %-8s %5s %5s %8s  %s\n", "DEVICE", "RESULT", "EXIT", "TRIES", "TIME", "DETAIL");
 	for (i = 0; i < a->njobs; i++) {
 		const struct job *j = &a->jobs[i];
 
-		fprintf(stderr, "%-28.28s %-8s %5d %7.1fs  %s\n", j->label,
+		fprintf(stderr, "%-28.28s %-8s %5d %5u %7.1fs  %s\n", j->label,
 			j->exit_code == 0 ? "ok" : (j->started ? "FAILED" : "skipped"), j->exit_code,
-			(double)j->stats.elapsed_ms / 1000.0,
+			j->attempts, (double)j->stats.elapsed_ms / 1000.0,
 			j->exit_code == 0 ? "confirmed by the device" :
 			(j->have_device_error && j->device_error.code >= 0 ? j->device_error.text : j->message));
 	}
 	fprintf(stderr, "%zu of %zu devices updated.\n", ok, a->njobs);
-	pthread_mutex_unlock(&a->out_lock);
 	return code;
 }
 
@@ -1193,8 +1411,6 @@ int main(int argc, char **argv)
 	struct app *a = &app;
 	char err[512];
 	int code, isterm;
-	size_t i, nthreads;
-	pthread_t *threads = NULL;
 
 	if (cli_parse(&a->cli, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "espota: error: %s\nTry 'espota --help'.\n", err);
@@ -1213,9 +1429,6 @@ int main(int argc, char **argv)
 	default:
 		break;
 	}
-	pthread_mutex_init(&a->out_lock, NULL);
-	pthread_mutex_init(&a->job_lock, NULL);
-	pthread_mutex_init(&a->pw_lock, NULL);
 
 	isterm = isatty(STDERR_FILENO);
 	if (a->cli.json)
@@ -1244,28 +1457,24 @@ int main(int argc, char **argv)
 	if ((code = load_password(a)) >= 0)
 		goto out;
 
-	g_sessions = calloc(a->njobs, sizeof(*g_sessions));
-	if (g_sessions == NULL) {
-		code = early_error(a, CLI_EXIT_FAILED, "ESPOTA_ENOMEM", "out of memory", NULL);
-		goto out;
-	}
-	for (i = 0; i < a->njobs; i++) {
+	{
 		espota_session_options so;
 		int rc;
 
 		espota_session_options_init(&so, ESPOTA_SESSION_OPTIONS_VERSION);
 		so.log = log_fn_stderr;
 		so.log_level = a->cli.debug ? ESPOTA_LOG_DEBUG : ESPOTA_LOG_WARN;
-		so.log_payload = &a->jobs[i];
-		rc = espota_session_new(&a->jobs[i].session, &so);
+		so.log_payload = a;
+		rc = espota_session_new(&a->session, &so);
 		if (rc != ESPOTA_OK) {
 			code = early_error(a, CLI_EXIT_FAILED, espota_error_name(rc), "cannot create a session", NULL);
 			goto out;
 		}
-		g_sessions[i] = a->jobs[i].session;
-		g_nsessions = (sig_atomic_t)(i + 1);
+		g_session = a->session;
 	}
 	install_signals();
+	/* Several devices, or per-device retries/deadline: the fleet driver. */
+	a->fleet = a->multi || a->cli.retries > 0 || a->cli.device_timeout_s > 0;
 
 	if (a->view == VIEW_JSON) {
 		char buf[1024];
@@ -1277,45 +1486,27 @@ int main(int argc, char **argv)
 		cli_json_str(&js, "target", a->cli.spiffs ? "filesystem" : "app");
 		cli_json_str(&js, "platform", platform_name(a->platform));
 		cli_json_u64(&js, "devices", a->njobs);
+		if (a->fleet) {
+			cli_json_u64(&js, "parallel", (uint64_t)a->cli.parallel);
+			cli_json_u64(&js, "retries", (uint64_t)a->cli.retries);
+			cli_json_u64(&js, "device_timeout_ms", (uint64_t)a->cli.device_timeout_s * 1000u);
+		}
 		emit_json(a, &js);
 	}
 
-	nthreads = (size_t)a->cli.parallel;
-	if (nthreads > a->njobs)
-		nthreads = a->njobs;
-	if (nthreads <= 1) {
-		worker(a);
-	} else {
-		threads = calloc(nthreads, sizeof(*threads));
-		if (threads == NULL) {
-			worker(a);
-		} else {
-			size_t started = 0;
-
-			for (i = 0; i < nthreads; i++) {
-				if (pthread_create(&threads[i], NULL, worker, a) != 0)
-					break;
-				started++;
-			}
-			if (started == 0)
-				worker(a);
-			for (i = 0; i < started; i++)
-				pthread_join(threads[i], NULL);
-			free(threads);
-		}
-	}
+	if (a->fleet)
+		run_fleet(a);
+	else
+		run_single(a, &a->jobs[0]);
 	code = summary(a);
 
 out:
 	fflush(stdout);
 	fflush(stderr);
-	g_nsessions = 0;
-	for (i = 0; i < a->njobs; i++) {
-		espota_session_free(a->jobs[i].session);
-		a->jobs[i].session = NULL;
-	}
-	free(g_sessions);
-	g_sessions = NULL;
+	g_session = NULL;
+	espota_session_free(a->session);
+	a->session = NULL;
+	free(a->results);
 	free(a->jobs);
 	cli_secret_free(a->password);
 	cli_secret_free(a->prompted);

@@ -144,18 +144,44 @@ void cli_json_null(struct cli_json *j, const char *k)
 	rollback(j, m);
 }
 
-void cli_json_obj(struct cli_json *j, const char *k)
+static void open_level(struct cli_json *j, const char *k, char open, char close)
 {
 	struct mark m = mark(j);
 
-	key(j, k);
-	put(j, "{", 1);
+	if (j->depth >= (int)sizeof(j->closers)) {
+		j->skipped++;
+		return;
+	}
+	if (k != NULL) {
+		key(j, k);
+	} else {
+		if (j->need_comma)
+			put(j, ",", 1);
+		j->need_comma = 1;
+	}
+	put(j, &open, 1);
 	if (rollback(j, m)) {
 		j->skipped++;
 		return;
 	}
+	j->closers[j->depth] = close;
 	j->depth++;
 	j->need_comma = 0;
+}
+
+void cli_json_obj(struct cli_json *j, const char *k)
+{
+	open_level(j, k, '{', '}');
+}
+
+void cli_json_arr(struct cli_json *j, const char *k)
+{
+	open_level(j, k, '[', ']');
+}
+
+void cli_json_item(struct cli_json *j)
+{
+	open_level(j, NULL, '{', '}');
 }
 
 void cli_json_close(struct cli_json *j)
@@ -167,7 +193,7 @@ void cli_json_close(struct cli_json *j)
 	if (j->depth > 1) {
 		j->depth--;
 		/* Reserved space guarantees this fits. */
-		j->buf[j->len++] = '}';
+		j->buf[j->len++] = j->closers[j->depth];
 		j->buf[j->len] = '\0';
 		j->need_comma = 1;
 	}
@@ -176,8 +202,8 @@ void cli_json_close(struct cli_json *j)
 size_t cli_json_end(struct cli_json *j)
 {
 	while (j->depth > 0) {
-		j->buf[j->len++] = '}';
 		j->depth--;
+		j->buf[j->len++] = j->depth > 0 ? j->closers[j->depth] : '}';
 	}
 	j->buf[j->len++] = '\n';
 	j->buf[j->len] = '\0';

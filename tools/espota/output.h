@@ -15,6 +15,7 @@ struct cli_json {
 	int need_comma;
 	int overflow;
 	int skipped;     /* nested objects dropped on overflow */
+	char closers[16];/* closing character of each open level (1..depth-1) */
 };
 
 void cli_json_begin(struct cli_json *j, char *buf, size_t cap);
@@ -24,7 +25,9 @@ void cli_json_i64(struct cli_json *j, const char *key, int64_t v);
 void cli_json_bool(struct cli_json *j, const char *key, int v);
 void cli_json_null(struct cli_json *j, const char *key);
 void cli_json_obj(struct cli_json *j, const char *key);  /* open a nested object */
-void cli_json_close(struct cli_json *j);                 /* close the nested object */
+void cli_json_arr(struct cli_json *j, const char *key);  /* open a nested array */
+void cli_json_item(struct cli_json *j);                  /* open an object inside an array */
+void cli_json_close(struct cli_json *j);                 /* close the nested object or array */
 /* Close every open object and append "\n"; returns the line length. */
 size_t cli_json_end(struct cli_json *j);
 

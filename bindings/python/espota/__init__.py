@@ -33,6 +33,7 @@ from . import _espota as _c
 
 __all__ = [
     "Session", "upload", "inspect", "check", "layouts", "boards", "strerror", "error_name",
+    "upload_many", "DeviceResult",
     "FitDevice", "FitReport", "ImageInfo", "Segment", "Progress", "UploadResult", "Layout", "Board",
     "Error", "InvalidArgument", "OutOfMemoryError", "NetworkError", "TimeoutError", "DeviceError",
     "AuthError", "ProtocolError", "ImageError", "NoFitError", "CallbackError", "CancelledError",
@@ -284,6 +285,39 @@ class UploadResult(NamedTuple):
     invitations: int
     acks: int
     local_port: int
+
+
+class DeviceResult(NamedTuple):
+    """Outcome of one device of Session.upload_many().
+
+    ``ok`` is True only after the device confirmed the update. Otherwise
+    ``code`` is the negative libespota code, ``error`` its name
+    ("ESPOTA_ETIMEOUT"), ``message`` the one-line detail and
+    ``exception_type`` the espota.Error subclass upload() would have raised.
+    ``attempts`` counts the uploads tried (1 + retries used); ``stats`` are
+    the UploadResult of the last attempt (``elapsed`` spans all attempts);
+    ``device_error`` is a dict describing an Updater error, or None.
+    """
+    index: int
+    host: str
+    port: int
+    ok: bool
+    code: int
+    error: str | None
+    message: str
+    attempts: int
+    device_error: dict | None
+    stats: UploadResult
+
+    @property
+    def exception_type(self) -> "type[Error] | None":
+        return None if self.ok else _error_class(self.code)
+
+    def raise_for_status(self) -> None:
+        """Raise the espota.Error upload() would have raised for this device."""
+        if not self.ok:
+            raise _error_class(self.code)(self.message, self.code, phase=self.stats.phase, result=self.stats,
+                                          device_error=self.device_error)
 
 
 class Segment(NamedTuple):
@@ -691,31 +725,15 @@ class Session:
         """
         if not isinstance(host, str) or not host:
             raise InvalidArgument("host: expected a non-empty str")
-        if progress is not None and not callable(progress):
-            raise TypeError("progress must be callable or None")
-        if auth is not None and not callable(auth):
-            raise TypeError("auth must be callable or None")
-        data = _image_bytes(image)
-        plat = _choice("platform", platform, _PLATFORMS)
+        call, data, fitdev, plat = _build_call(
+            image, target=target, password=password, auth=auth, progress=progress, timeouts=timeouts,
+            compress=compress, transfer=transfer, window=window, chunk=chunk, bind_address=bind_address,
+            bind_port=bind_port, fit=fit, force=force, platform=platform, auth_mode=auth_mode,
+            filename=filename)
         if port is None:
             port = _c.ESPOTA_PORT_ESP32 if plat == _c.ESPOTA_PLATFORM_ESP32 else _c.ESPOTA_PORT_ESP8266
-        if isinstance(password, str) and "\0" in password:
-            raise InvalidArgument("password: embedded NUL")
-        call = {
-            "image": data, "host": host, "port": int(port), "target": _choice("target", target, _TARGETS),
-            "password": password, "auth_mode": _choice("auth_mode", auth_mode, _AUTH_MODES),
-            "filename": filename, "transfer": _choice("transfer", transfer, _TRANSFERS),
-            "chunk_size": _positive("chunk", chunk), "window": _positive("window", window),
-            "compress": int(bool(compress)), "force": int(bool(force)), "platform": plat,
-            "bind_address": bind_address, "bind_port": int(bind_port or 0),
-            "progress": progress, "progress_type": Progress if progress is not None else None, "auth": auth,
-        }
-        _timeouts(timeouts, call)
-        fitdev = None
-        if fit is not None:
-            fitdev = FitDevice._from(fit)
-            call["fit"] = fitdev._dev
-            call["fit_owner"] = fitdev  # keeps the partition table alive
+        call["host"] = host
+        call["port"] = int(port)
 
         s = self._handle()
         if not self._busy.acquire(blocking=False):
@@ -739,6 +757,163 @@ class Session:
             except Error:
                 pass
         raise err
+
+    def upload_many(self, image, devices, *, port: int | None = None, max_concurrent: int | None = None,
+                    retries: int = 0, device_timeout: float | None = None, progress=None, done=None,
+                    target: str = "app", password: str | bytes | None = None, auth=None,
+                    timeouts: dict | None = None, compress: bool = False, transfer: str = "pipelined",
+                    window: int | None = None, chunk: int | None = None, bind_address: str | None = None,
+                    bind_port: int = 0, fit=None, force: bool = False, platform: str | None = None,
+                    auth_mode: str = "auto", filename: str | None = None) -> "list[DeviceResult]":
+        """Upload `image` to every device in `devices` from this thread, up to
+        `max_concurrent` at once (None = the library's default, 32), and return
+        one DeviceResult per device, in the order given.
+
+        devices         host strings, (host, port) tuples, or dicts
+                        {"host", "port", "password"}; a missing port is `port`,
+                        else 3232 for platform="esp32", else 8266; a missing
+                        password is `password` / the `auth` callback
+        retries         extra attempts per device after a timeout, an I/O error
+                        or a lost connection
+        device_timeout  seconds per device, retries included (None = no limit)
+        progress        progress(index, p: Progress); return False to stop that
+                        device (it fails with ESPOTA_ECANCELLED)
+        done            done(index, r: DeviceResult), once per device as it ends
+        The other options are those of upload() and apply to every device.
+
+        Per-device failures are in the results; nothing is raised for them.
+        Bad options raise the usual exceptions before anything is sent. An
+        exception raised by a callback (or KeyboardInterrupt) stops every
+        device and propagates unchanged. cancel() from another thread stops
+        every device; the results then say ESPOTA_ECANCELLED.
+        """
+        if done is not None and not callable(done):
+            raise TypeError("done must be callable or None")
+        if isinstance(devices, (str, bytes, dict)) or not hasattr(devices, "__iter__"):
+            raise InvalidArgument("devices: expected a list of hosts, (host, port) tuples or dicts")
+        call, data, fitdev, plat = _build_call(
+            image, target=target, password=password, auth=auth, progress=progress, timeouts=timeouts,
+            compress=compress, transfer=transfer, window=window, chunk=chunk, bind_address=bind_address,
+            bind_port=bind_port, fit=fit, force=force, platform=platform, auth_mode=auth_mode, filename=filename)
+        if port is None:
+            port = _c.ESPOTA_PORT_ESP32 if plat == _c.ESPOTA_PLATFORM_ESP32 else _c.ESPOTA_PORT_ESP8266
+        devs = [_device_tuple(i, d, int(port)) for i, d in enumerate(devices)]
+        if not devs:
+            raise InvalidArgument("devices: empty")
+        if retries is None or isinstance(retries, bool) or int(retries) < 0:
+            raise InvalidArgument("retries: must be >= 0")
+        deadline_ms = 0
+        if device_timeout is not None:
+            deadline_ms = int(round(float(device_timeout) * 1000))
+            if deadline_ms <= 0:
+                raise InvalidArgument("device_timeout: must be positive (seconds)")
+        call["devices"] = devs
+        call["max_concurrent"] = _positive("max_concurrent", max_concurrent) or 0
+        call["retries"] = int(retries)
+        call["device_deadline_ms"] = deadline_ms
+        if done is not None:
+            call["done"] = lambda i, raw: done(i, _device_result(i, devs[i], raw))
+
+        s = self._handle()
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("espota.Session: an upload is already running on this session "
+                      "(use one session per thread)")
+        out: list = []
+        try:
+            # Releases the GIL; callbacks re-acquire it. A callback's exception
+            # (or KeyboardInterrupt) is re-raised from here.
+            rc = _c.session_upload_many(s, call, out)
+            if rc in (_c.ESPOTA_OK, _c.ESPOTA_ERROR, _c.ESPOTA_ECANCELLED) and len(out) == len(devs):
+                return [_device_result(i, devs[i], raw) for i, raw in enumerate(out)]
+            detail = _c.espota_session_last_error(s) or _c.espota_strerror(rc)
+            err = _error_class(rc)(detail, rc)
+        finally:
+            self._busy.release()
+        if isinstance(err, NoFitError) and fitdev is not None:
+            try:
+                err.report = check(data, device=fitdev)
+            except Error:
+                pass
+        raise err
+
+
+def upload_many(image, devices, **kwargs) -> "list[DeviceResult]":
+    """One-shot fleet upload on a fresh Session; see Session.upload_many()."""
+    with Session() as s:
+        return s.upload_many(image, devices, **kwargs)
+
+
+def _build_call(image, *, target, password, auth, progress, timeouts, compress, transfer, window, chunk,
+                bind_address, bind_port, fit, force, platform, auth_mode, filename):
+    """The options shared by upload() and upload_many(), as the dict the C
+    layer reads. Returns (call, image bytes, FitDevice or None, platform)."""
+    if progress is not None and not callable(progress):
+        raise TypeError("progress must be callable or None")
+    if auth is not None and not callable(auth):
+        raise TypeError("auth must be callable or None")
+    data = _image_bytes(image)
+    plat = _choice("platform", platform, _PLATFORMS)
+    if isinstance(password, str) and "\0" in password:
+        raise InvalidArgument("password: embedded NUL")
+    call = {
+        "image": data, "target": _choice("target", target, _TARGETS),
+        "password": password, "auth_mode": _choice("auth_mode", auth_mode, _AUTH_MODES),
+        "filename": filename, "transfer": _choice("transfer", transfer, _TRANSFERS),
+        "chunk_size": _positive("chunk", chunk), "window": _positive("window", window),
+        "compress": int(bool(compress)), "force": int(bool(force)), "platform": plat,
+        "bind_address": bind_address, "bind_port": int(bind_port or 0),
+        "progress": progress, "progress_type": Progress if progress is not None else None, "auth": auth,
+    }
+    _timeouts(timeouts, call)
+    fitdev = None
+    if fit is not None:
+        fitdev = FitDevice._from(fit)
+        call["fit"] = fitdev._dev
+        call["fit_owner"] = fitdev  # keeps the partition table alive
+    return call, data, fitdev, plat
+
+
+def _device_tuple(i: int, dev, default_port: int) -> tuple:
+    """A device of upload_many() as (host, port, password)."""
+    host, port, password = dev, None, None
+    if isinstance(dev, tuple):
+        if len(dev) != 2:
+            raise InvalidArgument(f"devices[{i}]: expected (host, port), got {dev!r}")
+        host, port = dev
+    elif isinstance(dev, dict):
+        unknown = set(dev) - {"host", "port", "password"}
+        if unknown:
+            raise InvalidArgument(f"devices[{i}]: unknown keys {sorted(unknown)} (host, port, password)")
+        host, port, password = dev.get("host"), dev.get("port"), dev.get("password")
+    if not isinstance(host, str) or not host or "\0" in host:
+        raise InvalidArgument(f"devices[{i}]: host: expected a non-empty str, got {host!r}")
+    if port is None:
+        port = default_port
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise InvalidArgument(f"devices[{i}]: port: expected an int in 1..65535, got {port!r}")
+    if password is not None:
+        if not isinstance(password, (str, bytes)):
+            raise InvalidArgument(f"devices[{i}]: password: expected str, bytes or None")
+        if ("\0" if isinstance(password, str) else b"\0") in password:
+            raise InvalidArgument(f"devices[{i}]: password: embedded NUL")
+    return (host, port, password)
+
+
+def _device_result(index: int, dev: tuple, raw: tuple) -> DeviceResult:
+    code, attempts, message, de, st = raw
+    stats = UploadResult(
+        phase=_c.espota_phase_name(st[0]), scheme=_SCHEMES.get(st[1]), platform=_PLATFORM_NAMES.get(st[2]),
+        total=st[3], original_size=st[4], sent=st[5], acked=st[6], elapsed=st[7] / 1000.0,
+        transfer_time=st[8] / 1000.0, invitations=st[9], acks=st[10], local_port=st[11])
+    device_error = None
+    if de is not None:
+        device_error = {"platform": _PLATFORM_NAMES.get(de[0]), "code": de[1], "name": de[2], "text": de[3],
+                        "explanation": de[4], "raw": de[5]}
+    ok = code == _c.ESPOTA_OK
+    return DeviceResult(index=index, host=dev[0], port=dev[1], ok=ok, code=code,
+                        error=None if ok else _c.espota_error_name(code),
+                        message="" if ok else (message or _c.espota_strerror(code)),
+                        attempts=attempts, device_error=device_error, stats=stats)
 
 
 def upload(image, host: str, port: int | None = None, **kwargs) -> UploadResult:

@@ -1,7 +1,7 @@
 # Type stubs for the espota package (libespota Python binding).
 import builtins
 import os
-from typing import IO, Any, Callable, Literal, NamedTuple, Union
+from typing import IO, Any, Callable, Iterable, Literal, NamedTuple, Union
 
 _Image = Union[bytes, bytearray, memoryview, str, os.PathLike[str], IO[bytes]]
 _Size = Union[int, str, None]
@@ -65,6 +65,25 @@ class UploadResult(NamedTuple):
     invitations: int
     acks: int
     local_port: int
+
+class DeviceResult(NamedTuple):
+    index: int
+    host: str
+    port: int
+    ok: bool
+    code: int
+    error: str | None
+    message: str
+    attempts: int
+    device_error: dict[str, Any] | None
+    stats: UploadResult
+    @property
+    def exception_type(self) -> type[Error] | None: ...
+    def raise_for_status(self) -> None: ...
+
+FleetProgressCallback = Callable[[int, Progress], bool | None]
+DoneCallback = Callable[[int, DeviceResult], object]
+_Device = Union[str, tuple[str, int], dict[str, Any]]
 
 class Segment(NamedTuple):
     addr: int
@@ -172,5 +191,16 @@ class Session:
                bind_port: int = ..., fit: FitDevice | dict[str, Any] | None = ..., force: bool = ...,
                platform: _Platform = ..., auth_mode: Literal["auto", "sha256", "md5"] = ...,
                filename: str | None = ...) -> UploadResult: ...
+    def upload_many(self, image: _Image, devices: Iterable[_Device], *, port: int | None = ...,
+                    max_concurrent: int | None = ..., retries: int = ..., device_timeout: float | None = ...,
+                    progress: FleetProgressCallback | None = ..., done: DoneCallback | None = ...,
+                    target: _Target = ..., password: str | bytes | None = ..., auth: AuthCallback | None = ...,
+                    timeouts: dict[str, float] | None = ..., compress: bool = ...,
+                    transfer: Literal["pipelined", "stop-and-wait"] = ..., window: int | None = ...,
+                    chunk: int | None = ..., bind_address: str | None = ..., bind_port: int = ...,
+                    fit: FitDevice | dict[str, Any] | None = ..., force: bool = ..., platform: _Platform = ...,
+                    auth_mode: Literal["auto", "sha256", "md5"] = ..., filename: str | None = ...
+                    ) -> list[DeviceResult]: ...
 
 def upload(image: _Image, host: str, port: int | None = ..., **kwargs: Any) -> UploadResult: ...
+def upload_many(image: _Image, devices: Iterable[_Device], **kwargs: Any) -> list[DeviceResult]: ...

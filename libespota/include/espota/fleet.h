@@ -36,12 +36,13 @@ typedef struct espota_fleet_result {
 /** Progress of device `index` (position in the devices array). Return as espota_progress_cb. */
 typedef int (*espota_fleet_progress_cb)(size_t index, const espota_progress *progress, void *payload);
 
-/** Called once per device when it is finished (success or final failure). */
+/** Called exactly once per device when it is finished (success, final
+ * failure, or cancelled before it started). */
 typedef void (*espota_fleet_done_cb)(size_t index, const espota_fleet_result *result, void *payload);
 
 typedef struct espota_fleet_options {
 	unsigned int version;             /**< ESPOTA_FLEET_OPTIONS_VERSION */
-	unsigned int max_concurrent;      /**< uploads in flight at once; 0 = 32 */
+	unsigned int max_concurrent;      /**< uploads in flight at once; 0 = all devices, at most 256 (3 descriptors each) */
 	unsigned int retries;             /**< extra attempts after a timeout, I/O error or lost connection */
 	unsigned int device_deadline_ms;  /**< budget per device including retries; 0 = none */
 	espota_fleet_progress_cb progress;
@@ -58,8 +59,11 @@ ESPOTA_EXTERN(int) espota_fleet_options_init(espota_fleet_options *opts, unsigne
  * Upload `image` to every device. `base` gives the shared settings (target,
  * timeouts, transfer mode, password or auth callback, compression, fit
  * preflight); its host, port, progress and payload fields are ignored (the
- * auth callback receives each device's host). `results` must have room for
- * `ndevices` entries.
+ * auth callback receives each device's host: the very pointer given in
+ * `devices[i].host`, so callers can map it back to the device). `results`
+ * must have room for `ndevices` entries; `results[i].attempts` is updated
+ * before each attempt starts, so progress callbacks can read it. Log lines
+ * of a device are prefixed "[<index> <host>:<port>] ".
  *
  * @return ESPOTA_OK when every device succeeded; ESPOTA_ERROR when some
  * failed (see `results`; the session's last error says how many);

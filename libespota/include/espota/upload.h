@@ -125,8 +125,8 @@ typedef struct espota_upload_options {
 	const char *filename;        /**< name used in the espota-compatible cnonce seed; NULL = "firmware.bin" */
 	espota_timeouts timeouts;
 	espota_transfer_mode transfer;
-	uint32_t chunk_size;         /**< bytes per write; 0 = 1460 */
-	uint32_t window;             /**< pipelined: max unacknowledged bytes; 0 = 16384 */
+	uint32_t chunk_size;         /**< stop-and-wait: bytes per chunk; pipelined: smallest write except the tail; 0 = 1460 */
+	uint32_t window;             /**< pipelined: max unacknowledged bytes; 0 = 65536 */
 	int compress;                /**< gzip the image before sending (ESP8266, core >= 2.7 on the device) */
 	const struct espota_fit_device *fit; /**< if set, run the flash-fit preflight first (flashfit.h) */
 	int force;                   /**< send even when the preflight says the device will refuse */

@@ -157,4 +157,76 @@ test("200 uploads: no registry or memory growth", function()
   ok(collectgarbage("count") - mem < 512, "Lua heap grew by " .. (collectgarbage("count") - mem) .. " KiB")
 end)
 
+-- ---- fleets: s:upload_many ------------------------------------------------
+
+test("upload_many: five devices byte-exact, progress and done per index", function()
+  local dev = H.sim({ "--count", "5" })
+  local s <close> = espota.session()
+  local devices, phases, done = {}, {}, {}
+  for i, p in ipairs(dev.ports) do
+    devices[i] = { host = "127.0.0.1", port = p }
+  end
+  local res = s:upload_many(fw, devices, { max_concurrent = 3,
+    progress = function(i, p) phases[i] = p.phase end,
+    done = function(i, r) done[#done + 1] = i; assert(r.ok and r.index == i) end })
+  eq(#res, 5, "results")
+  for i, r in ipairs(res) do
+    ok(r.ok, r.message); eq(r.code, 0, "code"); eq(r.index, i, "index"); eq(r.port, dev.ports[i], "port")
+    eq(r.attempts, 1, "attempts"); eq(r.stats.phase, "done", "phase"); eq(r.stats.acked, #fw, "acked")
+    eq(phases[i], "done", "last progress phase")
+    ok(dev.app_image(i - 1) == fw, "image " .. i .. " differs")
+  end
+  table.sort(done); eq(table.concat(done, ","), "1,2,3,4,5", "done callbacks")
+end)
+
+test("upload_many: one failing device, a retry, per-device passwords", function()
+  local dev = H.sim({ "--count", "3", "--password", "pw", "--fault", "no-invite-reply@1",
+    "--fault", "drop-after=4096@2*1" })
+  local devs = {}
+  for i, p in ipairs(dev.ports) do devs[i] = { host = "127.0.0.1", port = p, password = "pw" } end
+  local res = espota.upload_many(small, devs, { retries = 1, chunk = 512, window = 1024,
+    timeouts = { invite = 0.3, invite_attempts = 1 } })
+  ok(res[1].ok, res[1].message); eq(res[1].attempts, 1, "attempts 1")
+  eq(res[2].ok, false, "device 2 fails"); eq(res[2].name, "ESPOTA_ETIMEOUT", "name")
+  eq(res[2].code, espota.ETIMEOUT, "code"); ok(#res[2].message > 0, "message")
+  ok(res[3].ok, res[3].message); eq(res[3].attempts, 2, "retried")
+  ok(dev.app_image(0) == small and dev.app_image(2) == small, "images")
+  -- a wrong password fails that device only
+  devs[1].password = "bad"
+  res = espota.upload_many(small, { devs[1], devs[3] })
+  eq(res[1].code, espota.EAUTH, "wrong password"); ok(res[2].ok, "other device")
+end)
+
+test("upload_many: a callback error is re-raised as the original object", function()
+  local dev = H.sim({ "--count", "2" })
+  local s <close> = espota.session()
+  local boom = setmetatable({}, { __tostring = function() return "boom" end })
+  for _, where in ipairs { "progress", "done" } do
+    local o = {}
+    o[where] = function(i) if i == 2 then error(boom) end end
+    local okk, e = pcall(s.upload_many, s, small, { { host = "127.0.0.1", port = dev.ports[1] },
+      { host = "127.0.0.1", port = dev.ports[2] } }, o)
+    ok(not okk and e == boom, where .. ": got " .. tostring(e))
+    ok(s.traceback and s.traceback:find("traceback"), "traceback kept")
+  end
+  ok(s:upload_many(small, { { host = "127.0.0.1", port = dev.ports[1] } })[1].ok, "session reusable")
+end)
+
+test("upload_many: progress false stops one device; argument errors raise", function()
+  local dev = H.sim({ "--count", "2" })
+  local res = espota.upload_many(fw, { { host = "127.0.0.1", port = dev.ports[1] },
+    { host = "127.0.0.1", port = dev.ports[2] } }, { progress = function(i) if i == 1 then return false end end })
+  eq(res[1].name, "ESPOTA_ECANCELLED", "stopped"); ok(res[2].ok, "other device")
+  for _, bad in ipairs {
+    { {}, {} }, { { 42 }, {} }, { { { host = "h", pw = 1 } }, {} }, { { { host = "h", port = 70000 } }, {} },
+    { { "h" }, { retries = -1 } }, { { "h" }, { device_timeout = 0 } }, { { "h" }, { max_concurrent = 0 } },
+    { { "h" }, { host = "h" } }, { { "h" }, { done = 3 } },
+  } do
+    ok(not pcall(espota.upload_many, small, bad[1], bad[2]), "should raise")
+  end
+  -- nothing can start (the fit preflight refuses): nil, message, code, err
+  local r, msg, code, err = espota.upload_many(fw, { "127.0.0.1" }, { target = "fs", fit = { layout = "1M256" } })
+  eq(r, nil); eq(code, espota.ENOFIT, "code"); ok(err.report, "report")
+end)
+
 H.run()

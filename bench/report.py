@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Print bench/run.sh's tables from its results directory."""
+import glob
+import os
+import re
+import statistics
+import sys
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else "/tmp/build-bench/bench-results"
+
+
+def kv(line):
+    d = {k: v.strip('"') for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', line)}
+    if 'error="' in line:  # the message itself may contain quotes
+        d["error"] = line.split('error="', 1)[1].rstrip().rstrip('"')
+    return d
+
+
+def runs(name):
+    path = os.path.join(OUT, name + ".txt")
+    if not os.path.exists(path):
+        return None
+    ok, bad = [], []
+    for line in open(path):
+        if line.startswith("run "):
+            d = kv(line)
+            (ok if d.get("ok") == "1" else bad).append(d)
+    return ok, bad
+
+
+def med(name, key="time"):
+    r = runs(name)
+    if not r or not r[0]:
+        return None, 0, (r[1] if r else [])
+    vals = [float(d[key]) for d in r[0]]
+    return statistics.median(vals), len(vals), r[1]
+
+
+def limit(plat, rtt, mss):
+    path = os.path.join(OUT, f"limit_{plat}_r{rtt}_m{mss}.txt")
+    best = None
+    detail = {}
+    for line in open(path):
+        d = kv(line)
+        t = float(d["total"])
+        detail[d["seg"]] = t
+        best = t if best is None else min(best, t)
+    return best, detail
+
+
+def f(x, fmt="{:.2f}"):
+    return "—" if x is None else fmt.format(x)
+
+
+def ratio(a, b):
+    return None if a is None or b is None else a / b
+
+
+errors = []
+
+
+def part1():
+    print("\n## 1. 1 MB upload vs espota-sim (median of N runs; seconds)\n")
+    print("| device | RTT ms | MSS | limit | stop-and-wait | pipelined | pipe+gzip | pipe/limit |"
+          " gzip/limit(gz) | speed-up pipe | speed-up gzip |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    rows = [("esp8266", r, m) for m in (536, 1460) for r in (5, 20, 50)] + \
+           [("esp32", r, "def") for r in (5, 20, 50)]
+    for plat, rtt, mss in rows:
+        base = f"single_{plat}_r{rtt}_m{mss}"
+        if not os.path.exists(os.path.join(OUT, base + "_pipe.txt")):
+            continue
+        lim, _ = limit(plat, rtt, mss)
+        saw, ns, b1 = med(base + "_saw")
+        pipe, npp, b2 = med(base + "_pipe")
+        gz, ng, b3 = med(base + "_gzip")
+        for nm, b in (("saw", b1), ("pipe", b2), ("gzip", b3)):
+            for d in b:
+                errors.append(f"{base}_{nm}: {d.get('error')}")
+        gzlim = None
+        r = runs(base + "_gzip")
+        if r and r[0]:
+            sent = int(r[0][0]["sent"])
+            gzlim = gzip_limit(plat, rtt, mss, sent)
+        mss_s = {"def": "1440"}.get(str(mss), str(mss))
+        print(f"| {plat} | {rtt} | {mss_s} | {f(lim)} | {f(saw)} | {f(pipe)} | {f(gz)} |"
+              f" **{f(ratio(pipe, lim), '{:.3f}')}×** | {f(ratio(gz, gzlim), '{:.3f}')}× ({f(gzlim)}) |"
+              f" {f(ratio(saw, pipe), '{:.2f}')}× | {f(ratio(saw, gz), '{:.2f}')}× |")
+    r = runs("single_esp8266_r5_m536_gzip")
+    if r and r[0]:
+        print(f"\ngzip: {r[0][0]['orig']} → {r[0][0]['sent']} bytes sent. "
+              "limit(gz) = the limit for the compressed byte count.")
+
+
+def gzip_limit(plat, rtt, mss, size):
+    bench = os.environ.get("ESPOTA_BENCH") or os.path.join(os.path.dirname(OUT.rstrip("/")), "bench", "espota-bench")
+    if not os.path.exists(bench):
+        return None
+    import subprocess
+    best = None
+    for seg in ("1", "1000000"):
+        args = [bench, "limit", "--platform", plat, "--rtt", str(rtt), "--size", str(size), "--seg", seg]
+        if mss != "def":
+            args += ["--mss", str(mss)]
+        out = subprocess.run(args, capture_output=True, text=True).stdout
+        t = float(kv(out)["total"])
+        best = t if best is None else min(best, t)
+    return best
+
+
+def windows():
+    if not glob.glob(os.path.join(OUT, "single_*_w8192.txt")):
+        return
+    print("\n## 1b. Pipelined with other public settings (ratio to the limit; median seconds)\n")
+    print("| RTT ms | MSS | window 8192 | window 16384 (default) | window 65536 |")
+    print("|---|---|---|---|---|")
+    for mss in (536, 1460):
+        for rtt in (5, 20, 50):
+            base = f"single_esp8266_r{rtt}_m{mss}"
+            lim, _ = limit("esp8266", rtt, mss)
+            cells = []
+            for v in ("w8192", "pipe", "w65536"):
+                t, n, b = med(f"{base}_{v}")
+                for d in b:
+                    errors.append(f"{base}_{v}: {d.get('error')}")
+                cells.append(f"{f(t)} ({f(ratio(t, lim), '{:.3f}')}×)")
+            print(f"| {rtt} | {mss} | " + " | ".join(cells) + " |")
+    for v, label in (("single_esp8266_r20_m536_c536", "chunk 536, RTT 20, MSS 536"),
+                     ("single_esp8266_r20_m1460_c4096", "chunk 4096, RTT 20, MSS 1460")):
+        t, n, b = med(v)
+        if t is not None:
+            mss = 536 if "m536" in v else 1460
+            lim, _ = limit("esp8266", 20, mss)
+            print(f"\n{label}: {f(t)} s ({f(ratio(t, lim), '{:.3f}')}× limit)", end="")
+    print()
+
+
+def part2():
+    files = sorted(glob.glob(os.path.join(OUT, "fleet_*.txt")))
+    if not files:
+        return
+    res = {}
+    for p in files:
+        m = re.match(r"fleet_n(\d+)_(\w+?)_rep(\d+)\.txt", os.path.basename(p))
+        n, mc = int(m.group(1)), m.group(2)
+        d = {}
+        for line in open(p):
+            if line.startswith("fleet ") or line.startswith("simcpu="):
+                d.update(kv(line))
+            elif line.strip():
+                errors.append(f"{os.path.basename(p)}: {line.strip()}")
+        if "wall" in d:
+            res.setdefault((n, mc), []).append(d)
+    print("\n## 2. Fleet, 1 MB each, default timing model (RTT 10, MSS 536), one uploader thread\n")
+    print("| devices | concurrency | ok | wall s | × one device | uploader CPU s | peak RSS MB |"
+          " sim CPU s | sim CPU / wall |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    one = None
+    if (1, "all") in res:
+        one = statistics.median(float(d["wall"]) for d in res[(1, "all")])
+    for key in sorted(res):
+        ds = res[key]
+        wall = statistics.median(float(d["wall"]) for d in ds)
+        cpu = statistics.median(float(d["cpu"]) for d in ds)
+        rss = max(int(d["maxrss_kb"]) for d in ds) / 1024
+        sim = statistics.median(float(d.get("simcpu", "nan")) for d in ds)
+        ok = min(int(d["ok"]) for d in ds)
+        conc = key[0] if key[1] == "all" else "32 (default)"
+        print(f"| {key[0]} | {conc} | {ok}/{key[0]} | {wall:.2f} | {f(ratio(wall, one), '{:.3f}')}× |"
+              f" {cpu:.3f} | {rss:.1f} | {sim:.2f} | {sim / wall:.2f} |")
+
+
+def part3():
+    files = sorted(glob.glob(os.path.join(OUT, "cpu_*.txt")))
+    if not files:
+        return
+    print("\n## 3. Engine overhead, loopback, espota-sim --fast (uploader user+sys CPU)\n")
+    print("| mode | uploads | GB | uploader CPU s | s/GB | of which MD5 s/GB | wall s | sim CPU s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for p in files:
+        d = {}
+        for line in open(p):
+            if line.startswith("cpu ") or line.startswith("simcpu="):
+                d.update(kv(line))
+        mode = os.path.basename(p)[4:-4]
+        if "s_per_gb" not in d:
+            errors.append(f"{os.path.basename(p)}: {open(p).read().strip()}")
+            continue
+        gb = int(d["bytes"]) / 1e9
+        print(f"| {mode} | {d['uploads']} | {gb:.3f} | {float(d['cpu']):.3f} | **{float(d['s_per_gb']):.3f}** |"
+              f" {float(d['md5_s_per_gb']):.3f} | {float(d['wall']):.2f} | {d.get('simcpu')} |")
+
+
+part1()
+windows()
+part2()
+part3()
+if errors:
+    print("\nFailures:")
+    for e in errors:
+        print("  " + e)

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# One command for the whole benchmark (issue 8): builds what it needs
+# (Release, in $BUILD), runs every measurement and prints the tables.
+#
+#   bench/run.sh                 # everything (about 8 min on 2 cores)
+#   REPS=5 bench/run.sh          # more repetitions per single-upload cell
+#   PARTS="single" bench/run.sh  # only some parts: single, windows, fleet, cpu
+#
+# Environment: BUILD (default /tmp/build-bench), OUT (results dir, default
+# $BUILD/bench-results), REPS (3), FLEET_REPS (2), CPU_MB (1024),
+# PYTHON (/usr/bin/python3).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/.." && pwd)
+BUILD=${BUILD:-/tmp/build-bench}
+OUT=${OUT:-$BUILD/bench-results}
+REPS=${REPS:-3}
+FLEET_REPS=${FLEET_REPS:-2}
+CPU_MB=${CPU_MB:-1024}
+PYTHON=${PYTHON:-/usr/bin/python3}
+PARTS=${PARTS:-"single windows fleet cpu"}
+
+echo "== build (Release) in $BUILD"
+cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DESPOTA_BUILD_BENCH=ON \
+	-DESPOTA_BUILD_TESTS=OFF -DESPOTA_BUILD_EXAMPLES=OFF -DESPOTA_BINDINGS=OFF \
+	-DESPOTA_WERROR=OFF >/dev/null
+cmake --build "$BUILD" -j2 --target espota-bench espota-sim >/dev/null
+SIM=$BUILD/tools/espota-sim/espota-sim
+BENCH=$BUILD/bench/espota-bench
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+IMG=$OUT/img1m.bin
+"$PYTHON" "$SRC/tools/scripts/make-image.py" "$IMG" --size 1048576 --flash-size 4M >/dev/null
+
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null || true
+	done
+}
+trap cleanup EXIT
+
+# start_sim NAME ARGS... : starts espota-sim with a ready file, sets SIMPID
+start_sim() {
+	local name=$1
+	shift
+	rm -f "$OUT/$name.ready"
+	"$SIM" --port 0 --listen 127.0.0.1 --ready-file "$OUT/$name.ready" "$@" >/dev/null 2>"$OUT/$name.simerr" &
+	SIMPID=$!
+	PIDS+=("$SIMPID")
+	for _ in $(seq 200); do
+		[ -f "$OUT/$name.ready" ] && return 0
+		sleep 0.05
+	done
+	echo "espota-sim $name did not start: $(cat "$OUT/$name.simerr")" >&2
+	exit 1
+}
+
+# CPU seconds (user+sys) of a process so far
+proc_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"
+}
+
+# single PLATFORM RTT MSS MODE [bench options...]: REPS uploads, one fresh device each
+single() {
+	local plat=$1 rtt=$2 mss=$3 mode=$4
+	shift 4
+	local name="single_${plat}_r${rtt}_m${mss}_${mode}"
+	local simargs=(--platform "$plat" --rtt "$rtt" --count "$REPS")
+	[ "$mss" != "def" ] && simargs+=(--mss "$mss")
+	start_sim "$name" "${simargs[@]}"
+	local sp=$SIMPID
+	"$BENCH" upload --ready "$OUT/$name.ready" --image "$IMG" --platform "$plat" "$@" >"$OUT/$name.txt" 2>&1 || true
+	kill "$sp" 2>/dev/null || true
+}
+
+limits() {
+	for plat in esp8266 esp32; do
+		for rtt in 5 20 50; do
+			for mss in 536 1460 def; do
+				[ "$plat" = esp8266 ] && [ "$mss" = def ] && continue
+				[ "$plat" = esp32 ] && [ "$mss" != def ] && continue
+				local m=() f="$OUT/limit_${plat}_r${rtt}_m${mss}.txt"
+				[ "$mss" != def ] && m=(--mss "$mss")
+				: >"$f"
+				for seg in 1 mss; do
+					local s=()
+					[ $seg = 1 ] && s=(--seg 1)
+					[ $seg = mss ] && s=(--seg 1000000)
+					echo "seg=$seg $("$BENCH" limit --platform "$plat" --rtt "$rtt" "${m[@]}" "${s[@]}" --image "$IMG")" >>"$f"
+				done
+			done
+		done
+	done
+}
+
+T0=$(date +%s)
+limits
+
+if [[ " $PARTS " == *" single "* || " $PARTS " == *" windows "* ]]; then
+	echo "== part 1: 1 MB uploads, $REPS repetitions per cell, all cells concurrently"
+	JOBS=()
+	if [[ " $PARTS " == *" single "* ]]; then
+		for rtt in 5 20 50; do
+			for mss in 536 1460; do
+				single esp8266 $rtt $mss saw --saw --chunk 1460 & JOBS+=($!)
+				single esp8266 $rtt $mss pipe & JOBS+=($!)
+				single esp8266 $rtt $mss gzip --compress & JOBS+=($!)
+			done
+			single esp32 $rtt def saw --saw --chunk 1024 & JOBS+=($!)
+			single esp32 $rtt def pipe & JOBS+=($!)
+		done
+	fi
+	if [[ " $PARTS " == *" windows "* ]]; then
+		# the public knobs behind the pipelined default (window 16384, chunk 1460)
+		for rtt in 5 20 50; do
+			for mss in 536 1460; do
+				single esp8266 $rtt $mss w8192 --window 8192 & JOBS+=($!)
+				single esp8266 $rtt $mss w65536 --window 65536 & JOBS+=($!)
+			done
+		done
+		single esp8266 20 536 c536 --chunk 536 & JOBS+=($!)
+		single esp8266 20 1460 c4096 --chunk 4096 & JOBS+=($!)
+	fi
+	wait "${JOBS[@]}"
+	echo "   part 1 took $(( $(date +%s) - T0 )) s"
+fi
+
+if [[ " $PARTS " == *" fleet "* ]]; then
+	echo "== part 2: fleets (default timing model), $FLEET_REPS repetitions"
+	for rep in $(seq "$FLEET_REPS"); do
+		for n in 1 10 50 200; do
+			for mc in all default; do
+				[ $mc = default ] && [ $n != 50 ] && continue  # 200 at 32 = 7 waves, ~140 s: skipped
+				name="fleet_n${n}_${mc}_rep${rep}"
+				start_sim "$name" --count "$n"
+				sp=$SIMPID
+				c0=$(proc_cpu "$sp")
+				mcarg=()
+				[ $mc = all ] && mcarg=(--max-concurrent "$n")
+				"$BENCH" fleet --ready "$OUT/$name.ready" --image "$IMG" "${mcarg[@]}" >"$OUT/$name.txt" 2>&1 || true
+				echo "simcpu=$(awk -v a="$(proc_cpu "$sp")" -v b="$c0" 'BEGIN{printf "%.3f", a-b}')" >>"$OUT/$name.txt"
+				kill "$sp" 2>/dev/null || true
+				wait "$sp" 2>/dev/null || true
+			done
+		done
+	done
+fi
+
+if [[ " $PARTS " == *" cpu "* ]]; then
+	echo "== part 3: engine CPU on loopback, --fast, ${CPU_MB} MB as 8 MiB filesystem uploads"
+	FSIMG=$OUT/fs8m.bin
+	head -c 8388608 /dev/urandom >"$FSIMG"
+	n=$(( CPU_MB / 8 ))
+	for mode in pipe saw; do
+		name="cpu_$mode"
+		start_sim "$name" --fast --layout 16M15M --chip-size 16M
+		sp=$SIMPID
+		c0=$(proc_cpu "$sp")
+		extra=()
+		[ $mode = saw ] && extra=(--saw) && n=$(( n / 4 ))
+		"$BENCH" cpu --ready "$OUT/$name.ready" --image "$FSIMG" --fs --repeat "$n" "${extra[@]}" >"$OUT/$name.txt" 2>&1 || true
+		echo "simcpu=$(awk -v a="$(proc_cpu "$sp")" -v b="$c0" 'BEGIN{printf "%.3f", a-b}')" >>"$OUT/$name.txt"
+		kill "$sp" 2>/dev/null || true
+		wait "$sp" 2>/dev/null || true
+	done
+fi
+
+echo "== total $(( $(date +%s) - T0 )) s; raw results in $OUT"
+ESPOTA_BENCH=$BENCH "$PYTHON" "$HERE/report.py" "$OUT"
