@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, then build and run every
 # test twice, once plainly (clang, -Werror) and once under ASan+UBSan (gcc,
-# -Werror), then the fuzzers for a bounded time. Exits non-zero when anything
+# -Werror); the C tests once more under valgrind and the threaded ones under
+# TSan; then every fuzzer for a bounded time. Exits non-zero when anything
 # fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,12 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc \
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   ctest --test-dir build-asan -j"$jobs" --timeout 600
+
+echo "== C tests under valgrind (memcheck, no leaks)"
+scripts/check-valgrind.sh
+
+echo "== threaded tests under ThreadSanitizer (clang)"
+scripts/check-tsan.sh
 
 if [ -x tests/fuzz/run.sh ]; then
   echo "== fuzzers (bounded)"

@@ -75,8 +75,9 @@ static int parse_subtype(int type, const char *s, int *out)
 		if (!strcasecmp(s, "factory")) { *out = 0; return 0; }
 		if (!strcasecmp(s, "test")) { *out = 0x20; return 0; }
 		if (!strncasecmp(s, "ota_", 4) && isdigit((unsigned char)s[4])) {
-			int n = atoi(s + 4);
-			if (n > 15)
+			char *end;
+			long n = strtol(s + 4, &end, 10);
+			if (*end != '\0' || n > 15)
 				return -1;
 			*out = 0x10 + n;
 			return 0;
