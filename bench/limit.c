@@ -229,7 +229,7 @@ int limit_compute(const struct limit_model *m, struct limit_result *out)
 		out->end_ns = t;
 		out->total_ns = t + ms(1000) + S.owd; /* delay(1000); print("OK") */
 	} else {
-		uint64_t buf_len = 0, flushed = 0, took = 0;
+		uint64_t buf_len = 0, flushed = 0;
 		for (;;) {
 			if (flushed == N)
 				break;
@@ -256,7 +256,6 @@ int limit_compute(const struct limit_model *m, struct limit_result *out)
 				left -= to;
 			}
 			buf_len += left;
-			took += r;
 			if (buf_len == N - flushed) {
 				cost += esp32_flush_cost(m, flushed, buf_len,
 					m->image ? m->image + flushed : NULL);
