@@ -770,6 +770,10 @@ static void ack_update(espota__engine *e, uint64_t now, int final)
 				elog(e, ESPOTA_LOG_INFO, "acknowledgement counts could not be matched to the "
 					"bytes sent; relying on the device's final OK");
 			e->acks_unmatched = 1;
+			/* Resynchronise: the device is answering, so take it as caught
+			 * up rather than let an undercount shut the window. */
+			e->acked = e->sent;
+			p = e->acked;
 			e->ndigits = 0;
 		} else {
 			char run[41];

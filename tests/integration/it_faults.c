@@ -225,7 +225,7 @@ static const fault_case cases[] = {
 	  "acknowledging\") after `stall_ms` instead of `EPROTO`. Still a failure within the "
 	  "deadline, never a success; the test accepts either code.", ESPOTA_ETIMEOUT },
 	{ "data", "esp32", "`ack-dup`", ARGS("--fault", "ack-dup"), NULL, 0, 0,
-	  ESPOTA_OK, ESPOTA_PHASE_DONE, ESPOTA_PHASE_NONE, 0, 0, 0, 0, 0, 0, ESP32_COUNTS_WHY
+	  ESPOTA_OK, ESPOTA_PHASE_DONE, ESPOTA_PHASE_NONE, 0, 0, 0, 1, 0, 0, ESP32_COUNTS_WHY
 	  " (ESP32 itself re-sends its last count while it waits for data.)", 0 },
 
 	/* ---- final result ------------------------------------------------------ */
