@@ -524,8 +524,8 @@ void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n)
  * read (1460), and longer counts first.
  */
 /* Search steps per reading: small while data flows, large once at the end. */
-#define ACK_SEARCH_BUDGET 20000
-#define ACK_FINAL_BUDGET 4000000
+#define ACK_SEARCH_BUDGET 2000
+#define ACK_FINAL_BUDGET 400000
 
 static int is_boundary(const espota__engine *e, size_t end)
 {
