@@ -668,18 +668,25 @@ backtrack:
 static int ack_read(espota__engine *e, uint64_t target, int exact, unsigned int budget)
 {
 	uint64_t small = target < ESP32_MAX_ACK ? target : ESP32_MAX_ACK;
-	/* (bound, boundary_only) in order of trust */
-	const struct { uint64_t bound; int boundary_only; } steps[] = {
+	/* (bound, boundary_only) in order of trust. An exact sum is most
+	 * telling with small counts; otherwise one count per segment comes
+	 * first, because an ESP8266 drain count is often larger than 1460 and
+	 * splitting it would read too little. */
+	struct step { uint64_t bound; int boundary_only; };
+	const struct step exact_steps[] = {
 		{ small, 0 }, { target, 1 }, { target, 0 },
+	}, steps_any[] = {
+		{ target, 1 }, { small, 0 }, { target, 0 },
 	};
+	const struct step *steps = exact ? exact_steps : steps_any;
 	size_t k;
 
-	for (k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+	for (k = 0; k < 3; k++) {
 		/* ESP32 never acknowledges more than one 1460-byte read at once */
 		if (e->platform == ESPOTA_PLATFORM_ESP32 && steps[k].bound > small)
 			continue;
-		if (k > 0 && steps[k].bound == small && !steps[k].boundary_only)
-			continue; /* same as the first step */
+		if (k == 2 && target == small)
+			continue; /* same as the small step */
 		/* Large counts split anywhere fit a long run of digits to almost
 		 * any sum by coincidence; allow them only for a couple of counts
 		 * (an ESP8266 drain count coalesced with the next). */
