@@ -472,6 +472,8 @@ int espota__engine_on_connect(espota__engine *e, uint64_t now)
 
 /* ---- transfer ------------------------------------------------------------- */
 
+static void arm_quiet(espota__engine *e, uint64_t now);
+
 size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr)
 {
 	uint64_t inflight, n;
@@ -500,10 +502,10 @@ size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr)
 
 void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n)
 {
-	(void)now;
 	if (n > e->cfg.len - e->sent)
 		n = (size_t)(e->cfg.len - e->sent);
 	e->sent += n;
+	arm_quiet(e, now);
 }
 
 /*
@@ -526,6 +528,8 @@ void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n)
 /* Search steps per reading: small while data flows, large once at the end. */
 #define ACK_SEARCH_BUDGET 2000
 #define ACK_FINAL_BUDGET 400000
+/* How long a blocked sender waits for more digits before the quiet reading. */
+#define ACK_QUIET_MS 100
 
 static int is_boundary(const espota__engine *e, size_t end)
 {
@@ -699,6 +703,18 @@ static int ack_read(espota__engine *e, uint64_t target, int exact, unsigned int 
 	return 0;
 }
 
+/*
+ * The sender is blocked on a full window and the device has gone quiet: it
+ * has then consumed everything sent, so a reading that adds up exactly is
+ * almost surely the true one, even with large counts over a long run (which
+ * the per-read readings avoid, see ack_read).
+ */
+static int ack_read_quiet(espota__engine *e, uint64_t out)
+{
+	ack_bounds(e, out, 0);
+	return ack_search(e, out, out, 1, 0, ACK_FINAL_BUDGET);
+}
+
 static void ack_commit(espota__engine *e, size_t count)
 {
 	const espota__ack_reading *r = &e->reading;
@@ -740,6 +756,15 @@ static int is_stale_repeat(const espota__engine *e)
 static int acks_exact(const espota__engine *e)
 {
 	return e->platform == ESPOTA_PLATFORM_ESP8266;
+}
+
+/* Blocked with unread digits: look again once the device is quiet. */
+static void arm_quiet(espota__engine *e, uint64_t now)
+{
+	const unsigned char *ptr;
+
+	e->quiet_at = (e->ndigits > 0 && e->sent < e->cfg.len && espota__engine_tx(e, &ptr) == 0) ?
+		now + ACK_QUIET_MS : 0;
 }
 
 static void ack_update(espota__engine *e, uint64_t now, int final)
@@ -803,6 +828,8 @@ static void ack_update(espota__engine *e, uint64_t now, int final)
 		e->deadline = now + e->cfg.timeouts.stall_ms;
 		progress(e);
 	}
+	if (!final)
+		arm_quiet(e, now);
 	if (e->acked == e->cfg.len && e->ndigits == 0 && e->phase == ESPOTA_PHASE_TRANSFER) {
 		e->transfer_ms = now - e->transfer_start;
 		e->deadline = now + e->cfg.timeouts.result_ms;
@@ -923,11 +950,27 @@ void espota__engine_on_tcp_closed(espota__engine *e, uint64_t now, int err)
 
 uint64_t espota__engine_deadline(const espota__engine *e)
 {
-	return e->finished ? NO_DEADLINE : e->deadline;
+	if (e->finished)
+		return NO_DEADLINE;
+	return (e->quiet_at != 0 && e->quiet_at < e->deadline) ? e->quiet_at : e->deadline;
 }
 
 void espota__engine_tick(espota__engine *e, uint64_t now)
 {
+	if (!e->finished && e->quiet_at != 0 && now >= e->quiet_at) {
+		uint64_t out = e->sent - e->acked;
+		e->quiet_at = 0;
+		if (e->phase == ESPOTA_PHASE_TRANSFER && out > 0 && e->ndigits > 0 &&
+			ack_read_quiet(e, out)) {
+			elog(e, ESPOTA_LOG_DEBUG, "device quiet: its counts add up to the %" PRIu64
+				" outstanding bytes", out);
+			ack_commit(e, e->reading.count);
+			e->provisional = e->acked;
+			e->deadline = now + e->cfg.timeouts.stall_ms;
+			progress(e);
+			return;
+		}
+	}
 	if (e->finished || e->deadline == NO_DEADLINE || now < e->deadline)
 		return;
 	switch (e->phase) {

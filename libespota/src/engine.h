@@ -119,6 +119,7 @@ typedef struct espota__engine {
 	uint64_t provisional;       /* acked + the pending digits' best reading */
 	uint64_t last_ack;
 	int acks_unmatched;         /* counts could not be matched (non-ESP8266) */
+	uint64_t quiet_at;          /* blocked with pending digits: re-read then (0: no) */
 	unsigned int acks;
 	char status[ESPOTA_DEVICE_ERROR_RAW_SIZE];
 	size_t nstatus;

@@ -277,6 +277,37 @@ static void test_never_false_success(void)
 	ASSERT_CONTAINS(e.error, "at 1460 of 3000");
 }
 
+static void test_blocked_sender_quiet_reading(void)
+{
+	/* Large ESP8266 drain counts coalesced into one read: no per-read
+	 * reading is trusted, the window stays shut, the device has consumed
+	 * everything and goes quiet; the quiet reading reopens the window. */
+	espota__engine e;
+	drained d = { 0 };
+
+	setup(&e, 40000, ESPOTA_TRANSFER_PIPELINED, NULL);
+	e.cfg.window = 16384;
+	connect_ok(&e, &d);
+	ASSERT_EQ(send_all(&e), 16384);
+	feed(&e, &d, "4096409640964096");
+	ASSERT_EQ(e.acked, 0);
+	{
+		/* what the per-read estimate allows; the device takes that too */
+		size_t more = send_all(&e);
+		char c[24];
+		ASSERT(more > 0);
+		snprintf(c, sizeof(c), "%zu", more);
+		feed(&e, &d, c);
+	}
+	ASSERT_EQ(send_all(&e), 0);
+	ASSERT(espota__engine_deadline(&e) <= 40 + 100);
+	espota__engine_tick(&e, 40 + 100);
+	drain(&e, &d);
+	ASSERT_EQ(e.acked, e.sent);
+	ASSERT(send_all(&e) > 0);
+	ASSERT_EQ(d.done, 0);
+}
+
 static void test_esp32_stale_repeat(void)
 {
 	espota__engine e;
@@ -452,6 +483,7 @@ TEST_ENTRY(test_coalesced_acks_and_ok)
 TEST_ENTRY(test_esp8266_error_after_count)
 TEST_ENTRY(test_esp32_magic_midstream)
 TEST_ENTRY(test_never_false_success)
+TEST_ENTRY(test_blocked_sender_quiet_reading)
 TEST_ENTRY(test_esp32_stale_repeat)
 TEST_ENTRY(test_auth_md5)
 TEST_ENTRY(test_auth_wrong_password_and_fallback)
