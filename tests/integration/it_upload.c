@@ -277,10 +277,18 @@ static void test_device_errors(void)
 	start(&h, a32);
 	img[0] = 0;
 	o = opts_for(&h, 0);
-	ASSERT_EQ(upload(s, img, 300000, &o), ESPOTA_EREFUSED);
-	de = espota_session_device_error(s);
-	ASSERT_EQ(de->platform, ESPOTA_PLATFORM_ESP32);
-	ASSERT(de->code == 8 || de->code == 13);
+	{
+		/* The device prints its error and closes with our data still
+		 * unread, which makes its TCP send a reset; under load Nagle can
+		 * hold the text back until then and the reset discards it. */
+		int rc = upload(s, img, 300000, &o);
+		ASSERT(rc == ESPOTA_EREFUSED || rc == ESPOTA_ECLOSED);
+		if (rc == ESPOTA_EREFUSED) {
+			de = espota_session_device_error(s);
+			ASSERT_EQ(de->platform, ESPOTA_PLATFORM_ESP32);
+			ASSERT(de->code == 8 || de->code == 13);
+		}
+	}
 	sim_stop(&h);
 
 	espota_session_free(s);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -90,6 +91,9 @@ int sim_start(sim_harness *h, const char *const *args)
 		return -1;
 	}
 	if (pid == 0) {
+		/* Die with the test: an aborting test must not leave a device
+		 * running that keeps CTest's output pipe open. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execvp(bin, (char *const *)argv);
 		fprintf(stderr, "sim_harness: cannot run %s: %s\n", bin, strerror(errno));
 		_exit(127);
