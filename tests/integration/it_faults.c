@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "it_common.h"
 #include "sim_harness.h"
 #include <espota.h>
 
@@ -46,18 +47,6 @@ static uint64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-	ASSERT(d != NULL);
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
 }
 
 static unsigned char *make_image(size_t len, int esp32)

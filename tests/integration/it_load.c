@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "it_common.h"
 #include "sim_harness.h"
 #include <espota.h>
 
@@ -37,18 +38,6 @@ static int rss_meaningful(void)
 	return !INSTRUMENTED && !(v != NULL && v[0] != '\0' && strcmp(v, "0") != 0);
 }
 #define NDEV 50
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-	ASSERT(d != NULL);
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
 
 static long rss_bytes(void)
 {

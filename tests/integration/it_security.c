@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "it_common.h"
 #include "sim_harness.h"
 #include <espota.h>
 
@@ -46,18 +47,6 @@ typedef struct ctx {
 	/* order of events in the library's log */
 	int seq, refused_at, connected_at, refusals;
 } ctx;
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-	ASSERT(d != NULL);
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
 
 static unsigned char *make_image(size_t len)
 {

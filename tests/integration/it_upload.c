@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "it_common.h"
 #include "sim_harness.h"
 #include "fit_builders.h"
 #include <espota.h>
@@ -24,18 +25,6 @@ static unsigned char *make_image(size_t len, unsigned char size_code)
 	img[2] = 3;
 	img[3] = (unsigned char)(size_code << 4);
 	return img;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-	ASSERT(d != NULL);
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
 }
 
 static void start(sim_harness *h, const char *const *args)
