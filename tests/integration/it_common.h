@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 
+#include <espota.h>
 #include "test.h"
 
 /* Open file descriptors of this process: leaks show up as a difference. */
@@ -19,6 +20,27 @@ static inline int count_fds(void)
 		n += e->d_name[0] != '.';
 	closedir(d);
 	return n;
+}
+
+/* One upload on its own session, for a thread. */
+typedef struct it_job {
+	espota_upload_options opts;
+	const unsigned char *img;
+	size_t len;
+	int rc;
+} it_job;
+
+static inline void *it_upload_thread(void *arg)
+{
+	it_job *j = arg;
+	espota_session *s;
+
+	j->rc = espota_session_new(&s, NULL);
+	if (j->rc == ESPOTA_OK) {
+		j->rc = espota_upload(s, j->img, j->len, &j->opts);
+		espota_session_free(s);
+	}
+	return NULL;
 }
 
 #endif

@@ -181,35 +181,13 @@ static void test_fleet_50_at_once(void)
 	free(img);
 }
 
-typedef struct job {
-	const sim_harness *h;
-	int dev;
-	const unsigned char *img;
-	size_t len;
-	int rc;
-} job;
-
-static void *upload_thread(void *arg)
-{
-	job *j = arg;
-	espota_session *s;
-	espota_upload_options o = opts_for(j->h, j->dev);
-
-	j->rc = espota_session_new(&s, NULL);
-	if (j->rc == ESPOTA_OK) {
-		j->rc = espota_upload(s, j->img, j->len, &o);
-		espota_session_free(s);
-	}
-	return NULL;
-}
-
 static void test_50_threads(void)
 {
 	const char *a[] = { "--platform", "esp8266", "--fast", "--port", "0", "--count", "50", NULL };
 	const size_t len = 20000;
 	unsigned char *img = make_image(len, 3);
 	pthread_t t[NDEV];
-	job j[NDEV];
+	it_job j[NDEV];
 	sim_harness h;
 	long rss0 = 0;
 	int i, round, fds0 = 0;
@@ -218,12 +196,11 @@ static void test_50_threads(void)
 	ASSERT_EQ(h.count, NDEV);
 	for (round = 0; round < 4; round++) {
 		for (i = 0; i < NDEV; i++) {
-			j[i].h = &h;
-			j[i].dev = i;
+			j[i].opts = opts_for(&h, i);
 			j[i].img = img;
 			j[i].len = len;
 			j[i].rc = -99;
-			ASSERT_OK(pthread_create(&t[i], NULL, upload_thread, &j[i]));
+			ASSERT_OK(pthread_create(&t[i], NULL, it_upload_thread, &j[i]));
 		}
 		for (i = 0; i < NDEV; i++) {
 			ASSERT_OK(pthread_join(t[i], NULL));

@@ -433,46 +433,23 @@ static void test_cancel(void)
 	free(img);
 }
 
-typedef struct {
-	const sim_harness *h;
-	int dev;
-	const unsigned char *img;
-	size_t len;
-	int rc;
-} job;
-
-static void *upload_thread(void *arg)
-{
-	job *j = arg;
-	espota_session *s;
-	espota_upload_options o = opts_for(j->h, j->dev);
-
-	j->rc = espota_session_new(&s, NULL);
-	if (j->rc == 0) {
-		j->rc = espota_upload(s, j->img, j->len, &o);
-		espota_session_free(s);
-	}
-	return NULL;
-}
-
 static void test_eight_threads(void)
 {
 	const char *a[] = { "--fast", "--port", "0", "--count", "8", NULL };
 	unsigned char *img = make_image(150000, 4);
 	pthread_t t[8];
-	job j[8];
+	it_job j[8];
 	sim_harness h;
 	int i;
 
 	start(&h, a);
 	ASSERT_EQ(h.count, 8);
 	for (i = 0; i < 8; i++) {
-		j[i].h = &h;
-		j[i].dev = i;
+		j[i].opts = opts_for(&h, i);
 		j[i].img = img;
 		j[i].len = 150000;
 		j[i].rc = -99;
-		pthread_create(&t[i], NULL, upload_thread, &j[i]);
+		pthread_create(&t[i], NULL, it_upload_thread, &j[i]);
 	}
 	for (i = 0; i < 8; i++) {
 		pthread_join(t[i], NULL);
