@@ -395,6 +395,19 @@ void espota__conn_tick(espota__conn *d, uint64_t now)
 	}
 }
 
+void espota__conn_stats(const espota__conn *d, espota_upload_stats *st)
+{
+	st->phase = d->e.phase;
+	st->scheme = d->e.scheme;
+	st->platform = d->e.platform;
+	st->sent = d->e.sent;
+	st->acked = d->e.acked;
+	st->invitations = d->e.invitations;
+	st->acks = d->e.acks;
+	st->transfer_ms = d->e.transfer_ms;
+	st->local_port = d->local_port;
+}
+
 void espota__conn_close(espota__conn *d)
 {
 	if (!d->open)

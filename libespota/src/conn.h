@@ -57,6 +57,11 @@ void espota__conn_tick(espota__conn *c, uint64_t now);
 /* Next absolute deadline in ms (idle progress included). */
 uint64_t espota__conn_deadline(const espota__conn *c);
 
+/* Fill what the connection's exchange taught into `st` (phase, scheme,
+ * platform, byte counts, invitations, acks, transfer time, local port);
+ * totals and elapsed time are the caller's. */
+void espota__conn_stats(const espota__conn *c, espota_upload_stats *st);
+
 /* Close every socket and wipe secrets. Safe to call twice. */
 void espota__conn_close(espota__conn *c);
 

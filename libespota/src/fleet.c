@@ -102,17 +102,9 @@ static int finish_slot(fleet *f, slot *sl, uint64_t now)
 	if (r->device_error_set)
 		r->device_error = sl->c.e.device_error;
 	memset(&r->stats, 0, sizeof(r->stats));
-	r->stats.phase = sl->c.e.phase;
-	r->stats.scheme = sl->c.e.scheme;
-	r->stats.platform = sl->c.e.platform;
+	espota__conn_stats(&sl->c, &r->stats);
 	r->stats.total = f->dlen;
 	r->stats.original_size = f->original_len;
-	r->stats.sent = sl->c.e.sent;
-	r->stats.acked = sl->c.e.acked;
-	r->stats.invitations = sl->c.e.invitations;
-	r->stats.acks = sl->c.e.acks;
-	r->stats.transfer_ms = sl->c.e.transfer_ms;
-	r->stats.local_port = sl->c.local_port;
 	r->stats.elapsed_ms = now - sl->first_start;
 	espota__conn_close(&sl->c);
 

@@ -192,15 +192,7 @@ void espota__session_collect(espota_session *s, const espota__conn *c)
 		s->device_error = c->e.device_error;
 		s->device_error_set = 1;
 	}
-	s->stats.phase = c->e.phase;
-	s->stats.scheme = c->e.scheme;
-	s->stats.platform = c->e.platform;
-	s->stats.sent = c->e.sent;
-	s->stats.acked = c->e.acked;
-	s->stats.invitations = c->e.invitations;
-	s->stats.acks = c->e.acks;
-	s->stats.transfer_ms = c->e.transfer_ms;
-	s->stats.local_port = c->local_port;
+	espota__conn_stats(c, &s->stats);
 }
 
 /* Compression and preflight, shared by the single and fleet uploads.
