@@ -528,8 +528,15 @@ void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n)
 /* Search steps per reading: small while data flows, large once at the end. */
 #define ACK_SEARCH_BUDGET 2000
 #define ACK_FINAL_BUDGET 400000
-/* How long a blocked sender waits for more digits before the quiet reading. */
+/* The quiet reading runs whenever a blocked sender hears nothing for a
+ * while, which on a slow link is between most counts: when no exact sum
+ * exists the search spends its whole budget, so it gets a modest one. */
+#define ACK_QUIET_BUDGET 20000
+/* How long a blocked sender waits for more digits before the quiet reading;
+ * each failed reading doubles it (on a slow link the device pauses between
+ * most counts without having caught up), a successful one resets it. */
 #define ACK_QUIET_MS 100
+#define ACK_QUIET_MAX_MS 1600
 
 static int is_boundary(const espota__engine *e, size_t end)
 {
@@ -712,7 +719,7 @@ static int ack_read(espota__engine *e, uint64_t target, int exact, unsigned int 
 static int ack_read_quiet(espota__engine *e, uint64_t out)
 {
 	ack_bounds(e, out, 0);
-	return ack_search(e, out, out, 1, 0, ACK_FINAL_BUDGET);
+	return ack_search(e, out, out, 1, 0, ACK_QUIET_BUDGET);
 }
 
 static void ack_commit(espota__engine *e, size_t count)
@@ -763,8 +770,9 @@ static void arm_quiet(espota__engine *e, uint64_t now)
 {
 	const unsigned char *ptr;
 
-	e->quiet_at = (e->ndigits > 0 && e->sent < e->cfg.len && espota__engine_tx(e, &ptr) == 0) ?
-		now + ACK_QUIET_MS : 0;
+	/* The same digits never add up later: the device has to say more. */
+	e->quiet_at = (e->ndigits > 0 && e->sent < e->cfg.len && e->quiet_failed != e->digits_seen + 1 &&
+		espota__engine_tx(e, &ptr) == 0) ? now + (e->quiet_ms ? e->quiet_ms : ACK_QUIET_MS) : 0;
 }
 
 static void ack_update(espota__engine *e, uint64_t now, int final)
@@ -899,6 +907,7 @@ void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *dat
 			}
 			e->bnd[e->ndigits] = 0;
 			e->digits[e->ndigits++] = (char)c;
+			e->digits_seen++;
 			continue;
 		}
 		if (e->nstatus == 0) {
@@ -965,11 +974,15 @@ void espota__engine_tick(espota__engine *e, uint64_t now)
 			elog(e, ESPOTA_LOG_DEBUG, "device quiet: its counts add up to the %" PRIu64
 				" outstanding bytes", out);
 			ack_commit(e, e->reading.count);
+			e->quiet_ms = ACK_QUIET_MS;
 			e->provisional = e->acked;
 			e->deadline = now + e->cfg.timeouts.stall_ms;
 			progress(e);
 			return;
 		}
+		e->quiet_failed = e->digits_seen + 1;
+		if (e->quiet_ms < ACK_QUIET_MAX_MS)
+			e->quiet_ms = e->quiet_ms ? e->quiet_ms * 2 : 2 * ACK_QUIET_MS;
 	}
 	if (e->finished || e->deadline == NO_DEADLINE || now < e->deadline)
 		return;

@@ -120,6 +120,9 @@ typedef struct espota__engine {
 	uint64_t last_ack;
 	int acks_unmatched;         /* counts could not be matched (non-ESP8266) */
 	uint64_t quiet_at;          /* blocked with pending digits: re-read then (0: no) */
+	uint64_t digits_seen;       /* acknowledgement digits received so far */
+	uint64_t quiet_failed;      /* digits_seen + 1 when a quiet reading last failed (0: none) */
+	unsigned quiet_ms;          /* current quiet delay (doubles after each failure) */
 	unsigned int acks;
 	char status[ESPOTA_DEVICE_ERROR_RAW_SIZE];
 	size_t nstatus;
