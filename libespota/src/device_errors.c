@@ -78,7 +78,8 @@ static const error_row esp32_errors[] = {
 	{ 1, "WRITE", "Flash Write Failed", "Writing to flash failed during the transfer. Retry." },
 	{ 2, "ERASE", "Flash Erase Failed", "Erasing flash failed during the transfer. Retry." },
 	{ 3, "READ", "Flash Read Failed",
-	  "The device could not activate the new partition at the end. Retry." },
+	  "At the end of the update the device could not write back or read back the first "
+	  "bytes of the new image (a flash fault). Retry; if it repeats, the flash may be worn." },
 	{ 4, "SPACE", "Not Enough Space",
 	  "The device received more data than the invitation announced. Check that nothing else "
 	  "wrote to the connection; retry." },
@@ -101,7 +102,8 @@ static const error_row esp32_errors[] = {
 	  "filesystem partition). Choose a partition scheme with OTA support." },
 	{ 11, "BAD_ARGUMENT", "Bad Argument", "The device rejected the update arguments." },
 	{ 12, "ABORT", "Aborted",
-	  "The update was aborted because the data stopped arriving. Retry on a better link." },
+	  "The update ended before every announced byte had arrived (the connection closed "
+	  "early). A stalled transfer is aborted without any text. Retry on a better link." },
 	{ 13, "DECRYPT", "Decryption error",
 	  "The device treated the image as encrypted and could not decrypt it: the image does "
 	  "not start with 0xE9 (not an app image) or the encryption key does not match." },

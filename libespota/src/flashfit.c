@@ -314,6 +314,35 @@ static void esp8266_size_fs(ctx *c, const espota_layout *l, uint64_t chip)
 	}
 }
 
+/*
+ * end() with a signing build verifies the trailer before anything else it
+ * checks (magic byte 10, new header 9), and does so for every command,
+ * filesystem uploads included; the MD5 is then not compared at all.
+ */
+static void esp8266_signing(ctx *c)
+{
+	espota_fit_report *r = c->r;
+	const espota_image_info *img = c->img;
+	const espota_fit_device *dev = c->dev;
+
+	if (dev->signing_len != 0) {
+		if (!img->is_signed || img->signature_len != dev->signing_len) {
+			r->mistakes |= ESPOTA_FIT_MISTAKE_NOT_SIGNED;
+			predict(c, 12, ESPOTA_FIT_WHEN_AFTER_UPLOAD,
+				"the running firmware verifies %lu-byte signatures on every upload and the %s %s",
+				(unsigned long)dev->signing_len,
+				dev->target == ESPOTA_TARGET_FS ? "filesystem image" : "image",
+				img->is_signed ? "has a trailer of another length" : "is not signed");
+			advise(c, "sign the %s with the device's key (signing.py; the .bin.signed file)\n",
+				dev->target == ESPOTA_TARGET_FS ? "filesystem image too" : "image");
+		}
+	} else if (img->is_signed) {
+		advise(c, "the image carries a %lu-byte signature the device does not check; it is "
+			"uploaded as %lu extra bytes\n", (unsigned long)img->signature_len,
+			(unsigned long)img->signature_len + 4);
+	}
+}
+
 static void check_esp8266(ctx *c)
 {
 	espota_fit_report *r = c->r;
@@ -330,8 +359,12 @@ static void check_esp8266(ctx *c)
 		r->assumptions |= ESPOTA_FIT_ASSUME_CHIP_SIZE; /* unknown: 8 and 9 not checked */
 	}
 
-	/* begin() step 4: checkFlashConfig, before the command is looked at. */
-	if (dev->device_header_size == 0) {
+	/* begin() step 4: checkFlashConfig, before the command is looked at.
+	 * A FLASH_MAP build compares the chip with itself (getFlashChipSize()
+	 * returns the real size), so it never raises 8. */
+	if (dev->flash_map) {
+		/* nothing to check */
+	} else if (dev->device_header_size == 0) {
 		r->assumptions |= ESPOTA_FIT_ASSUME_DEVICE_HEADER;
 	} else if (chip != 0 && dev->device_header_size > chip) {
 		r->mistakes |= ESPOTA_FIT_MISTAKE_DEVICE_HEADER;
@@ -352,13 +385,20 @@ static void check_esp8266(ctx *c)
 		}
 		if (l != NULL)
 			esp8266_size_fs(c, l, chip);
+		esp8266_signing(c);
 		return;
 	}
+
+	/* end(): the signature first ... */
+	esp8266_signing(c);
 
 	/* U_FLASH: what end() will think of the data. */
 	if (img->kind == ESPOTA_IMAGE_ESP32_APP) {
 		r->mistakes |= ESPOTA_FIT_MISTAKE_WRONG_PLATFORM;
-		c->fail = "this is an ESP32 image; an ESP8266 cannot run it";
+		/* _verifyEnd() only looks for 0xE9 and reads the ESP32 size code
+		 * with the ESP8266 table, so the device usually takes it. */
+		c->fail = "this is an ESP32 image: the ESP8266 Updater would accept it (it only checks "
+			"the 0xE9 magic byte) and the board would then not boot until re-flashed over serial";
 		advise(c, "build the firmware for the ESP8266 board\n");
 	} else if (img->gzip) {
 		if (dev->gzip_support == 0) {
@@ -386,22 +426,6 @@ static void check_esp8266(ctx *c)
 		predict(c, 10, ESPOTA_FIT_WHEN_AFTER_UPLOAD,
 			"the file is %s, not firmware (first byte 0x%02X, not 0xE9)", kind_phrase(img->kind), img->magic);
 		advise(c, "for a filesystem image use the filesystem target (-s)\n");
-	}
-
-	/* end(): the signature first ... */
-	if (dev->signing_len != 0) {
-		if (!img->is_signed || img->signature_len != dev->signing_len) {
-			r->mistakes |= ESPOTA_FIT_MISTAKE_NOT_SIGNED;
-			predict(c, 12, ESPOTA_FIT_WHEN_AFTER_UPLOAD,
-				"the running firmware verifies %lu-byte signatures and the image %s",
-				(unsigned long)dev->signing_len,
-				img->is_signed ? "has a trailer of another length" : "is not signed");
-			advise(c, "sign the image with the device's key (the .bin.signed file, signing.py)\n");
-		}
-	} else if (img->is_signed) {
-		advise(c, "the image carries a %lu-byte signature the device does not check; it is "
-			"uploaded as %lu extra bytes\n", (unsigned long)img->signature_len,
-			(unsigned long)img->signature_len + 4);
 	}
 
 	/* ... then the new header's flash size (skipped for gzip and FLASH_MAP). */
@@ -639,7 +663,7 @@ static void summarise(ctx *c)
 	}
 	if (c->fail != NULL) {
 		r->verdict = ESPOTA_FIT_FAIL;
-		sb_addf(&s, "%s upload refused: %s", what, c->fail);
+		sb_addf(&s, "%s upload blocked: %s", what, c->fail);
 		return;
 	}
 	if (!c->size_known) {

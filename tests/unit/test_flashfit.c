@@ -423,6 +423,16 @@ static void test_autoflash_header(void)
 	check(&r, &in, &d);
 	ASSERT_EQ(r.device_error, 0);
 	ASSERT_EQ(r.verdict, ESPOTA_FIT_OK);
+	/* ... and 8: its getFlashChipSize() is the chip's real size, and
+	 * autoflash builds always carry a 16 MB header. */
+	d.device_header_size = 16 * MB;
+	check(&r, &in, &d);
+	ASSERT_EQ(r.device_error, 0);
+	ASSERT_EQ(r.verdict, ESPOTA_FIT_OK);
+	ASSERT(!(r.mistakes & ESPOTA_FIT_MISTAKE_DEVICE_HEADER));
+	d.flash_map = 0;
+	check(&r, &in, &d);
+	ASSERT_EQ(r.device_error, 8);
 }
 
 static void test_gzip_4mb_onto_1mb(void)
@@ -591,6 +601,11 @@ static void test_non_app_and_unknowns(void)
 		check(&r, &in, &d);
 		ASSERT_EQ(r.verdict, ESPOTA_FIT_FAIL);
 		ASSERT(r.mistakes & ESPOTA_FIT_MISTAKE_WRONG_PLATFORM);
+		/* the ESP8266 Updater takes any 0xE9 image: no device error,
+		 * and the report says what would really happen */
+		ASSERT_EQ(r.device_error, 0);
+		ASSERT_CONTAINS(r.summary, "blocked");
+		ASSERT_CONTAINS(r.summary, "would accept it");
 		free(b);
 	}
 }
@@ -622,6 +637,37 @@ static void test_signing(void)
 	ASSERT_EQ(r.device_error, 0);
 	ASSERT_CONTAINS(r.advice, "does not check");
 	free(b);
+}
+
+/* end() verifies the signature before the magic byte and for every
+ * command (esp8266 Updater.cpp, UpdaterClass::end()). */
+static void test_signing_order_and_fs(void)
+{
+	unsigned char fs[65536];
+	espota_image_info in;
+	espota_fit_device d = dev8266("1M256", ESPOTA_TARGET_APP);
+	espota_fit_report r;
+
+	memset(fs, 0xFF, sizeof(fs));
+	memcpy(fs + 8, "littlefs", 8);
+	ASSERT_OK(espota_image_parse(&in, fs, sizeof(fs)));
+	d.signing_len = 256;
+	/* a filesystem image sent as firmware: 12 comes before 10 */
+	check(&r, &in, &d);
+	ASSERT_EQ(r.device_error, 12);
+	ASSERT(r.mistakes & ESPOTA_FIT_MISTAKE_FS_AS_FIRMWARE);
+	ASSERT(r.mistakes & ESPOTA_FIT_MISTAKE_NOT_SIGNED);
+	/* an unsigned filesystem upload to a signing device is refused too */
+	d.target = ESPOTA_TARGET_FS;
+	check(&r, &in, &d);
+	ASSERT_EQ(r.device_error, 12);
+	ASSERT_EQ(r.when, ESPOTA_FIT_WHEN_AFTER_UPLOAD);
+	ASSERT_CONTAINS(r.summary, "filesystem image is not signed");
+	/* ... but a size refusal before any data still comes first */
+	d = dev8266("1M", ESPOTA_TARGET_FS);
+	d.signing_len = 256;
+	check(&r, &in, &d);
+	ASSERT_EQ(r.device_error, 4);
 }
 
 static void test_atomic_fs_and_v2(void)
@@ -762,6 +808,7 @@ TEST_LIST_BEGIN
 	TEST_ENTRY(test_esp32_default)
 	TEST_ENTRY(test_non_app_and_unknowns)
 	TEST_ENTRY(test_signing)
+	TEST_ENTRY(test_signing_order_and_fs)
 	TEST_ENTRY(test_atomic_fs_and_v2)
 	TEST_ENTRY(test_api_misc)
 	TEST_ENTRY(test_golden)

@@ -104,7 +104,7 @@ ESPOTA_EXTERN(int) espota_fit_device_init(espota_fit_device *dev, unsigned int v
 typedef enum espota_fit_verdict {
 	ESPOTA_FIT_OK = 0,      /**< the Updater will accept it */
 	ESPOTA_FIT_WARN = 1,    /**< accepted, but something is wrong (e.g. locks out future OTA) */
-	ESPOTA_FIT_FAIL = 2,    /**< the device will refuse it */
+	ESPOTA_FIT_FAIL = 2,    /**< the device will refuse it, or would take it and not boot */
 	ESPOTA_FIT_UNKNOWN = 3  /**< not enough facts to decide */
 } espota_fit_verdict;
 
