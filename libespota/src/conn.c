@@ -183,6 +183,22 @@ static void drain_events(espota__conn *d)
 	}
 }
 
+/*
+ * The MSS the device announced in its SYN: the kernel's sending MSS plus
+ * the timestamp option it deducts from every segment (lwIP sends none, so
+ * on a real device the two are equal). 0 when the kernel does not say.
+ */
+static uint32_t peer_mss(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 || ti.tcpi_snd_mss == 0)
+		return 0;
+	return ti.tcpi_snd_mss + ((ti.tcpi_options & TCPI_OPT_TIMESTAMPS) ? 12 : 0);
+}
+
 static void on_accept(espota__conn *d, uint64_t now)
 {
 	struct sockaddr_storage peer;
@@ -210,6 +226,7 @@ static void on_accept(espota__conn *d, uint64_t now)
 	}
 	set_nonblock(fd);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	espota__engine_set_device_mss(&d->e, peer_mss(fd));
 	d->tcp = fd;
 	/* No second connection is wanted: later ones now get a reset. */
 	close_fd(&d->lsn);
@@ -406,6 +423,7 @@ void espota__conn_stats(const espota__conn *d, espota_upload_stats *st)
 	st->acks = d->e.acks;
 	st->transfer_ms = d->e.transfer_ms;
 	st->local_port = d->local_port;
+	st->device_mss = d->e.device_mss;
 }
 
 void espota__conn_close(espota__conn *d)

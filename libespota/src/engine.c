@@ -474,6 +474,40 @@ int espota__engine_on_connect(espota__engine *e, uint64_t now)
 
 static void arm_quiet(espota__engine *e, uint64_t now);
 
+/*
+ * Block pacing for ESP8266 devices whose receive window is smaller than a
+ * flash sector (lwIP keeps 4 x MSS: 2144 bytes with the default MSS 536).
+ *
+ * The Updater fills a 4 KiB buffer and flushes it once the first byte of
+ * the next block is there; while it flashes it reads nothing and the one
+ * window's worth of data it let in waits in lwIP. A sender that streams
+ * far ahead cuts its data into MSS segments wherever its writes happen to
+ * start, so the segment holding the first byte of the next block often
+ * does not fit the window when the device reaches it, and the flush waits
+ * a whole round trip for it. Writing up to exactly one window past the
+ * next block boundary puts every write boundary one window past a block
+ * boundary: each segment then fits the window the moment the device can
+ * take it, as if the window were kept full byte by byte.
+ * Returns the stream offset to send up to, or 0 for no pacing.
+ */
+#define FLASH_BLOCK 4096u
+
+static uint64_t paced_end(const espota__engine *e)
+{
+	uint64_t w = 4 * (uint64_t)e->device_mss;
+
+	/* ESP32 reads at most 1460 bytes a loop and keeps no 4 KiB drain;
+	 * an unknown device on a custom port is most likely an ESP8266. */
+	if (e->platform == ESPOTA_PLATFORM_ESP32 || w == 0 || w >= FLASH_BLOCK)
+		return 0;
+	return (e->provisional / FLASH_BLOCK + 1) * FLASH_BLOCK + w;
+}
+
+void espota__engine_set_device_mss(espota__engine *e, uint32_t mss)
+{
+	e->device_mss = mss;
+}
+
 size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr)
 {
 	uint64_t inflight, n;
@@ -487,9 +521,12 @@ size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr)
 			return 0;
 		n = e->cfg.chunk;
 	} else {
-		if (inflight >= e->cfg.window)
+		uint64_t end = e->provisional + e->cfg.window, paced = paced_end(e);
+		if (paced != 0 && paced < end)
+			end = paced;
+		if (end <= e->sent)
 			return 0;
-		n = e->cfg.window - inflight;
+		n = end - e->sent;
 		/* No silly windows: wait until a whole chunk fits, except the tail. */
 		if (n < e->cfg.chunk && n < e->cfg.len - e->sent)
 			return 0;

@@ -123,6 +123,7 @@ typedef struct espota__engine {
 	uint64_t digits_seen;       /* acknowledgement digits received so far */
 	uint64_t quiet_failed;      /* digits_seen + 1 when a quiet reading last failed (0: none) */
 	unsigned quiet_ms;          /* current quiet delay (doubles after each failure) */
+	uint32_t device_mss;        /* the device's TCP MSS when the driver knows it (0: no) */
 	unsigned int acks;
 	char status[ESPOTA_DEVICE_ERROR_RAW_SIZE];
 	size_t nstatus;
@@ -148,6 +149,8 @@ void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *dat
 /* EOF (err == 0) or a socket error (errno value) on the data connection. */
 void espota__engine_on_tcp_closed(espota__engine *e, uint64_t now, int err);
 /* Bytes the driver may write now; *ptr points into the image. */
+/* The TCP MSS the device announced, once connected (0: unknown). */
+void espota__engine_set_device_mss(espota__engine *e, uint32_t mss);
 size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr);
 void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n);
 void espota__engine_tick(espota__engine *e, uint64_t now);

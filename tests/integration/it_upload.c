@@ -395,6 +395,38 @@ static void *cancel_thread(void *arg)
 	return NULL;
 }
 
+/* Real timing: the library learns the MSS the device announced
+ * and paces ESP8266 uploads whose window (4 x MSS) is below a flash block. */
+static void mss_case(const char *mss, uint32_t want, int paced)
+{
+	const char *a[] = { "--port", "0", "--rtt", "10", "--mss", mss, NULL };
+	size_t len = 64 * 1024;
+	unsigned char *img = make_image(len, 4);
+	espota_upload_stats st;
+	espota_upload_options o;
+	espota_session *s;
+	sim_harness h;
+
+	ASSERT_OK(espota_session_new(&s, NULL));
+	start(&h, a);
+	o = opts_for(&h, 0);
+	ASSERT_EQ(upload(s, img, len, &o), ESPOTA_OK);
+	ASSERT_OK(espota_session_stats(s, &st));
+	ASSERT_EQ(st.device_mss, want);
+	if (paced) /* one drain per flash block, give or take the first and last */
+		ASSERT(st.acks >= len / 4096 - 1 && st.acks <= len / 4096 + 2);
+	assert_received(&h, 0, "app.bin", img, len);
+	sim_stop(&h);
+	espota_session_free(s);
+	free(img);
+}
+
+static void test_device_mss(void)
+{
+	mss_case("536", 536, 1);
+	mss_case("1460", 1460, 0);
+}
+
 static void test_cancel(void)
 {
 	const char *a[] = { "--port", "0", "--rtt", "5", NULL }; /* real timing: slow enough */
@@ -568,6 +600,7 @@ TEST_ENTRY(test_auth_schemes)
 TEST_ENTRY(test_md5_fallback)
 TEST_ENTRY(test_device_errors)
 TEST_ENTRY(test_faults)
+TEST_ENTRY(test_device_mss)
 TEST_ENTRY(test_cancel)
 TEST_ENTRY(test_eight_threads)
 TEST_ENTRY(test_fleet)

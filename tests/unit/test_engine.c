@@ -308,6 +308,50 @@ static void test_blocked_sender_quiet_reading(void)
 	ASSERT_EQ(d.done, 0);
 }
 
+/* ESP8266 with a window smaller than a flash block (4 x MSS 536): every
+ * write ends one window past the next 4 KiB boundary (engine.c, paced_end). */
+static void test_block_pacing(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+
+	setup(&e, 40000, ESPOTA_TRANSFER_PIPELINED, NULL);
+	e.platform = ESPOTA_PLATFORM_ESP8266;
+	connect_ok(&e, &d);
+	espota__engine_set_device_mss(&e, 536);
+	ASSERT_EQ(send_all(&e), 4096 + 2144);
+	feed(&e, &d, "2144");          /* the window the device let in */
+	ASSERT_EQ(send_all(&e), 0);    /* still inside the first block */
+	feed(&e, &d, "1952");          /* block 0 complete */
+	ASSERT_EQ(e.provisional, 4096);
+	ASSERT_EQ(send_all(&e), 4096); /* up to 8192 + 2144 */
+	ASSERT_EQ(e.sent, 8192 + 2144);
+	feed(&e, &d, "4096");          /* a drain across the flush */
+	ASSERT_EQ(send_all(&e), 4096);
+	ASSERT_EQ(e.sent, 12288 + 2144);
+	/* the user's window still caps it */
+	e.cfg.window = 1460;
+	feed(&e, &d, "1460");
+	ASSERT_EQ(send_all(&e), 0);
+	ASSERT_EQ(d.done, 0);
+	espota__engine_clear(&e);
+
+	/* a window of a block or more (MSS 1460: 5840) streams ahead */
+	setup(&e, sizeof(image), ESPOTA_TRANSFER_PIPELINED, NULL);
+	e.platform = ESPOTA_PLATFORM_ESP8266;
+	connect_ok(&e, &d);
+	espota__engine_set_device_mss(&e, 1460);
+	ASSERT_EQ(send_all(&e), sizeof(image)); /* the window (65536) is larger */
+	espota__engine_clear(&e);
+	/* and ESP32 is never paced */
+	setup(&e, sizeof(image), ESPOTA_TRANSFER_PIPELINED, NULL);
+	e.platform = ESPOTA_PLATFORM_ESP32;
+	connect_ok(&e, &d);
+	espota__engine_set_device_mss(&e, 536);
+	ASSERT_EQ(send_all(&e), sizeof(image)); /* the window (65536) is larger */
+	espota__engine_clear(&e);
+}
+
 static void test_esp32_stale_repeat(void)
 {
 	espota__engine e;
@@ -484,6 +528,7 @@ TEST_ENTRY(test_esp8266_error_after_count)
 TEST_ENTRY(test_esp32_magic_midstream)
 TEST_ENTRY(test_never_false_success)
 TEST_ENTRY(test_blocked_sender_quiet_reading)
+TEST_ENTRY(test_block_pacing)
 TEST_ENTRY(test_esp32_stale_repeat)
 TEST_ENTRY(test_auth_md5)
 TEST_ENTRY(test_auth_wrong_password_and_fallback)

@@ -171,6 +171,8 @@ typedef struct espota_upload_stats {
 	unsigned int invitations;    /**< invitation datagrams sent */
 	unsigned int acks;           /**< acknowledgement runs (digit runs) seen */
 	uint16_t local_port;         /**< TCP port the device was asked to connect to */
+	uint32_t device_mss;         /**< TCP MSS the device announced (0: unknown); below 1024 an
+	                                  ESP8266 upload is paced to its flash blocks */
 } espota_upload_stats;
 
 /** Copy the statistics of the last upload into `out`. */
