@@ -325,6 +325,7 @@ int espota__conn_start(espota__conn *d, const unsigned char *data, size_t len,
 	cfg.transfer = o->transfer;
 	cfg.chunk = o->chunk_size;
 	cfg.window = o->window;
+	cfg.md5 = d->md5;
 	cfg.password = (o->password && o->password[0]) ? o->password : NULL;
 	if ((rc = espota__engine_init(&d->e, &cfg)) < 0) {
 		snprintf(err, errlen, "invalid upload options");

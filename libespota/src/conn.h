@@ -35,6 +35,7 @@ struct espota__conn {
 	size_t index;
 	char prefix[80];                   /* log prefix, "" for a single upload */
 	int pfd_first, pfd_count;          /* slots in the caller's pollfd array */
+	const char *md5;                   /* MD5 (hex) of the data when the caller has it, or NULL */
 };
 
 /* Resolve, open sockets and start the engine. On failure returns a code

@@ -193,7 +193,10 @@ int espota__engine_init(espota__engine *e, const espota__engine_config *cfg)
 		memcpy(e->password, cfg->password, n + 1);
 		e->have_password = 1;
 	}
-	if (espota__md5_hex(e->md5, cfg->image, cfg->len) < 0)
+	/* A fleet sends one image to many devices: it hashes it once. */
+	if (cfg->md5 != NULL && strlen(cfg->md5) == ESPOTA__MD5_HEX)
+		memcpy(e->md5, cfg->md5, ESPOTA__MD5_HEX + 1);
+	else if (espota__md5_hex(e->md5, cfg->image, cfg->len) < 0)
 		return ESPOTA_ERROR;
 	e->platform = cfg->platform;
 	if (e->platform == ESPOTA_PLATFORM_UNKNOWN) {

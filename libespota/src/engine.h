@@ -66,6 +66,7 @@ typedef struct espota__engine_config {
 	uint32_t window;
 	int seeded_cnonce;         /* 1: espota's derivation (tests); 0: CSPRNG */
 	const char *password;      /* optional; copied */
+	const char *md5;           /* MD5 (32 hex digits) of image if already known, or NULL */
 } espota__engine_config;
 
 #define ESPOTA__EVQ 16

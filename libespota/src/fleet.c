@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "espota/fleet.h"
 #include "conn.h"
 
@@ -29,6 +30,7 @@ typedef struct {
 	const unsigned char *data;
 	size_t dlen;
 	size_t original_len;         /* before compression */
+	char md5[ESPOTA__MD5_HEX + 1]; /* of data, once for every device */
 } fleet;
 
 int espota_fleet_options_init(espota_fleet_options *opts, unsigned int version)
@@ -76,6 +78,7 @@ static void start_slot(fleet *f, slot *sl, uint64_t now)
 	sl->c.on_auth = fleet_auth;
 	sl->c.user = f;
 	sl->c.index = sl->index;
+	sl->c.md5 = f->md5;
 	snprintf(sl->c.prefix, sizeof(sl->c.prefix), "[%zu %s:%u] ", sl->index, dv->host,
 		(unsigned)espota__default_port(&sl->opts));
 	(void)now;
@@ -171,6 +174,11 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 	f.fo = fo;
 	f.results = results;
 	s->stats.total = f.dlen;
+	if (espota__md5_hex(f.md5, f.data, f.dlen) < 0) {
+		espota__session_error(s, "cannot compute the image's MD5");
+		rc = ESPOTA_ERROR;
+		goto out;
+	}
 
 	/* 0 = every device at once (up to 256): a slot costs descriptors, not threads. */
 	nslots = fo->max_concurrent ? fo->max_concurrent : 256;
