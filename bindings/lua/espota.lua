@@ -35,7 +35,8 @@ function M.error_name(code) return C.espota_error_name(code) end
 local PLATFORMS = { esp8266 = int(C.ESPOTA_PLATFORM_ESP8266), esp32 = int(C.ESPOTA_PLATFORM_ESP32) }
 local PLATFORM_NAMES = { [int(C.ESPOTA_PLATFORM_ESP8266)] = "esp8266", [int(C.ESPOTA_PLATFORM_ESP32)] = "esp32" }
 local TARGETS = { app = int(C.ESPOTA_TARGET_APP), fs = int(C.ESPOTA_TARGET_FS) }
-local TRANSFERS = { pipelined = int(C.ESPOTA_TRANSFER_PIPELINED), ["stop-and-wait"] = int(C.ESPOTA_TRANSFER_STOP_AND_WAIT) }
+local TRANSFERS = { pipelined = int(C.ESPOTA_TRANSFER_PIPELINED), ["stop-and-wait"] = int(C.ESPOTA_TRANSFER_STOP_AND_WAIT),
+  stream = int(C.ESPOTA_TRANSFER_STREAM) }
 local AUTH_MODES = { auto = int(C.ESPOTA_AUTH_MODE_AUTO), sha256 = int(C.ESPOTA_AUTH_MODE_SHA256), md5 = int(C.ESPOTA_AUTH_MODE_MD5) }
 local SCHEMES = { [int(C.ESPOTA_AUTH_MD5)] = "md5", [int(C.ESPOTA_AUTH_PBKDF2_SHA256)] = "pbkdf2-sha256",
   [int(C.ESPOTA_AUTH_PBKDF2_MD5)] = "pbkdf2-md5" }

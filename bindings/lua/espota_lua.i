@@ -328,7 +328,7 @@ static void espota_lua_call_init(lua_State *L, espota_lua_call *c)
 	OPT("bind_port", bind_port, 65535, uint16_t);
 	OPT("target", target, 1000, espota_target);
 	OPT("auth_mode", auth_mode, 2, espota_auth_mode);
-	OPT("transfer", transfer, 1, espota_transfer_mode);
+	OPT("transfer", transfer, ESPOTA_TRANSFER_STREAM, espota_transfer_mode);
 	OPT("chunk_size", chunk_size, 0xFFFFFFFF, uint32_t);
 	OPT("window", window, 0xFFFFFFFF, uint32_t);
 	OPT("compress", compress, 1, int);

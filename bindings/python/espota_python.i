@@ -343,7 +343,7 @@ static int espota_py_call_init(espota_py_call *c, PyObject *d)
 	GET_UINT("bind_port", bind_port, 65535, uint16_t);
 	GET_UINT("target", target, 1000, espota_target);
 	GET_UINT("auth_mode", auth_mode, 2, espota_auth_mode);
-	GET_UINT("transfer", transfer, 1, espota_transfer_mode);
+	GET_UINT("transfer", transfer, ESPOTA_TRANSFER_STREAM, espota_transfer_mode);
 	GET_UINT("chunk_size", chunk_size, 0xFFFFFFFFul, uint32_t);
 	GET_UINT("window", window, 0xFFFFFFFFul, uint32_t);
 	GET_UINT("compress", compress, 1, int);

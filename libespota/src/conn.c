@@ -328,7 +328,7 @@ int espota__conn_start(espota__conn *d, const unsigned char *data, size_t len,
 	cfg.md5 = d->md5;
 	cfg.password = (o->password && o->password[0]) ? o->password : NULL;
 	if ((rc = espota__engine_init(&d->e, &cfg)) < 0) {
-		snprintf(err, errlen, "invalid upload options");
+		snprintf(err, errlen, "invalid upload options (transfer mode, password length or image)");
 		goto fail;
 	}
 	espota__engine_start(&d->e, espota__now_ms());

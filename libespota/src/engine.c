@@ -173,7 +173,8 @@ int espota__engine_next_event(espota__engine *e, espota__event *out)
 int espota__engine_init(espota__engine *e, const espota__engine_config *cfg)
 {
 	memset(e, 0, sizeof(*e));
-	if (cfg->image == NULL || cfg->len == 0 || cfg->host == NULL)
+	if (cfg->image == NULL || cfg->len == 0 || cfg->host == NULL ||
+		(unsigned)cfg->transfer > ESPOTA_TRANSFER_STREAM)
 		return ESPOTA_EINVAL;
 	e->cfg = *cfg;
 	espota__timeouts_resolve(&e->cfg.timeouts, &cfg->timeouts);
@@ -501,7 +502,8 @@ static uint64_t paced_end(const espota__engine *e)
 
 	/* ESP32 reads at most 1460 bytes a loop and keeps no 4 KiB drain;
 	 * an unknown device on a custom port is most likely an ESP8266. */
-	if (e->platform == ESPOTA_PLATFORM_ESP32 || w == 0 || w >= FLASH_BLOCK)
+	if (e->cfg.transfer != ESPOTA_TRANSFER_PIPELINED || e->platform == ESPOTA_PLATFORM_ESP32 ||
+		w == 0 || w >= FLASH_BLOCK)
 		return 0;
 	return (e->provisional / FLASH_BLOCK + 1) * FLASH_BLOCK + w;
 }

@@ -100,7 +100,7 @@ def test_filesystem_upload(sim, fs):
     assert sim.app_image() is None
 
 
-@pytest.mark.parametrize("mode", [[], ["--stop-and-wait"], ["--window", "4096", "--chunk", "512"]])
+@pytest.mark.parametrize("mode", [[], ["--stop-and-wait"], ["--stream"], ["--window", "4096", "--chunk", "512"]])
 def test_transfer_modes(sim, fw, mode):
     sim.start(["--platform", "esp8266", *FAST])
     r = run("-i", "127.0.0.1", "-p", sim.port, "-f", fw, "-q", *mode)

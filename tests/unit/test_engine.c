@@ -343,6 +343,13 @@ static void test_block_pacing(void)
 	espota__engine_set_device_mss(&e, 1460);
 	ASSERT_EQ(send_all(&e), sizeof(image)); /* the window (65536) is larger */
 	espota__engine_clear(&e);
+	/* nor is the stream mode */
+	setup(&e, sizeof(image), ESPOTA_TRANSFER_STREAM, NULL);
+	e.platform = ESPOTA_PLATFORM_ESP8266;
+	connect_ok(&e, &d);
+	espota__engine_set_device_mss(&e, 536);
+	ASSERT_EQ(send_all(&e), sizeof(image));
+	espota__engine_clear(&e);
 	/* and ESP32 is never paced */
 	setup(&e, sizeof(image), ESPOTA_TRANSFER_PIPELINED, NULL);
 	e.platform = ESPOTA_PLATFORM_ESP32;

@@ -59,7 +59,8 @@ const char cli_usage_text[] =
 "  -t, --timeout SEC       wait per invitation attempt (espota.py -t)\n"
 "      --attempts N        invitation attempts (default 5)\n"
 "      --stop-and-wait     one chunk per acknowledgement, like espota.py\n"
-"      --window BYTES      unacknowledged bytes in flight (default 16384)\n"
+"      --stream            pipelined, but never paced to the device's flash blocks\n"
+"      --window BYTES      unacknowledged bytes in flight (default 65536)\n"
 "      --chunk BYTES       bytes per write (default 1460)\n"
 "\n"
 "Output:\n"
@@ -85,7 +86,7 @@ enum opt_id {
 	O_AUTH, O_AUTH_ENV, O_AUTH_FILE, O_NO_PROMPT, O_MD5, O_SHA256,
 	O_FILE, O_SPIFFS, O_COMPRESS, O_FORCE,
 	O_BOARD, O_LAYOUT, O_SCHEME, O_PARTITIONS, O_CHIP, O_DEVHDR, O_RUNNING, O_FLASHMAP, O_LIST,
-	O_TIMEOUT, O_ATTEMPTS, O_SAW, O_WINDOW, O_CHUNK,
+	O_TIMEOUT, O_ATTEMPTS, O_SAW, O_STREAM, O_WINDOW, O_CHUNK,
 	O_DEBUG, O_PROGRESS, O_JSON, O_QUIET, O_HELP, O_VERSION
 };
 
@@ -130,6 +131,7 @@ static const struct opt opts[] = {
 	{ "timeout", 't', 1, O_TIMEOUT },
 	{ "attempts", 0, 1, O_ATTEMPTS },
 	{ "stop-and-wait", 0, 0, O_SAW },
+	{ "stream", 0, 0, O_STREAM },
 	{ "window", 0, 1, O_WINDOW },
 	{ "chunk", 0, 1, O_CHUNK },
 	{ "debug", 'd', 0, O_DEBUG },
@@ -359,6 +361,7 @@ static int apply(struct cli *c, const struct opt *o, const char *val, char *err,
 		c->attempts = n;
 		break;
 	case O_SAW: c->stop_and_wait = 1; break;
+	case O_STREAM: c->stream = 1; break;
 	case O_WINDOW:
 	case O_CHUNK:
 		if (cli_parse_size(val, &sz) < 0 || sz == 0 || sz > 16 * 1024 * 1024)

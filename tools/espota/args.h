@@ -79,6 +79,7 @@ struct cli {
 
 	/* Transfer */
 	int stop_and_wait;                /* --stop-and-wait */
+	int stream;                       /* --stream */
 	uint32_t window;                  /* --window N; 0 = library default */
 	uint32_t chunk;                   /* --chunk N; 0 = library default */
 	long timeout_s;                   /* -t/--timeout: seconds per invitation attempt; 0 = default */

@@ -695,7 +695,8 @@ static void base_options(struct app *a, espota_upload_options *o)
 		o->timeouts.invite_ms = (unsigned int)a->cli.timeout_s * 1000u;
 	if (a->cli.attempts > 0)
 		o->timeouts.invite_attempts = (unsigned int)a->cli.attempts;
-	o->transfer = a->cli.stop_and_wait ? ESPOTA_TRANSFER_STOP_AND_WAIT : ESPOTA_TRANSFER_PIPELINED;
+	o->transfer = a->cli.stop_and_wait ? ESPOTA_TRANSFER_STOP_AND_WAIT :
+		a->cli.stream ? ESPOTA_TRANSFER_STREAM : ESPOTA_TRANSFER_PIPELINED;
 	o->chunk_size = a->cli.chunk;
 	o->window = a->cli.window;
 	o->compress = a->cli.compress;

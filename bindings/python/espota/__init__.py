@@ -199,7 +199,8 @@ _PLATFORMS = {"esp8266": _c.ESPOTA_PLATFORM_ESP8266, "esp32": _c.ESPOTA_PLATFORM
 _PLATFORM_NAMES = {v: k for k, v in _PLATFORMS.items() if k and k != "unknown"}
 _TARGETS = {"app": _c.ESPOTA_TARGET_APP, "fs": _c.ESPOTA_TARGET_FS}
 _TARGET_NAMES = {v: k for k, v in _TARGETS.items()}
-_TRANSFERS = {"pipelined": _c.ESPOTA_TRANSFER_PIPELINED, "stop-and-wait": _c.ESPOTA_TRANSFER_STOP_AND_WAIT}
+_TRANSFERS = {"pipelined": _c.ESPOTA_TRANSFER_PIPELINED, "stop-and-wait": _c.ESPOTA_TRANSFER_STOP_AND_WAIT,
+              "stream": _c.ESPOTA_TRANSFER_STREAM}
 _AUTH_MODES = {"auto": _c.ESPOTA_AUTH_MODE_AUTO, "sha256": _c.ESPOTA_AUTH_MODE_SHA256, "md5": _c.ESPOTA_AUTH_MODE_MD5}
 _SCHEMES = {_c.ESPOTA_AUTH_NONE: None, _c.ESPOTA_AUTH_MD5: "md5",
             _c.ESPOTA_AUTH_PBKDF2_SHA256: "pbkdf2-sha256", _c.ESPOTA_AUTH_PBKDF2_MD5: "pbkdf2-md5"}

@@ -186,7 +186,7 @@ class Session:
     def upload(self, image: _Image, host: str, port: int | None = ..., *, target: _Target = ...,
                password: str | bytes | None = ..., auth: AuthCallback | None = ...,
                progress: ProgressCallback | None = ..., timeouts: dict[str, float] | None = ...,
-               compress: bool = ..., transfer: Literal["pipelined", "stop-and-wait"] = ...,
+               compress: bool = ..., transfer: Literal["pipelined", "stop-and-wait", "stream"] = ...,
                window: int | None = ..., chunk: int | None = ..., bind_address: str | None = ...,
                bind_port: int = ..., fit: FitDevice | dict[str, Any] | None = ..., force: bool = ...,
                platform: _Platform = ..., auth_mode: Literal["auto", "sha256", "md5"] = ...,
@@ -196,7 +196,7 @@ class Session:
                     progress: FleetProgressCallback | None = ..., done: DoneCallback | None = ...,
                     target: _Target = ..., password: str | bytes | None = ..., auth: AuthCallback | None = ...,
                     timeouts: dict[str, float] | None = ..., compress: bool = ...,
-                    transfer: Literal["pipelined", "stop-and-wait"] = ..., window: int | None = ...,
+                    transfer: Literal["pipelined", "stop-and-wait", "stream"] = ..., window: int | None = ...,
                     chunk: int | None = ..., bind_address: str | None = ..., bind_port: int = ...,
                     fit: FitDevice | dict[str, Any] | None = ..., force: bool = ..., platform: _Platform = ...,
                     auth_mode: Literal["auto", "sha256", "md5"] = ..., filename: str | None = ...

@@ -57,8 +57,11 @@ typedef enum espota_auth_mode {
 
 /** Transfer strategy. */
 typedef enum espota_transfer_mode {
-	ESPOTA_TRANSFER_PIPELINED = 0,     /**< keep up to `window` bytes unacknowledged (default) */
-	ESPOTA_TRANSFER_STOP_AND_WAIT = 1  /**< one chunk per acknowledgement, like espota.py */
+	ESPOTA_TRANSFER_PIPELINED = 0,     /**< keep up to `window` bytes unacknowledged (default);
+	                                        paced to flash blocks on ESP8266 devices whose TCP
+	                                        window is smaller than one (docs/protocol.md) */
+	ESPOTA_TRANSFER_STOP_AND_WAIT = 1, /**< one chunk per acknowledgement, like espota.py */
+	ESPOTA_TRANSFER_STREAM = 2         /**< pipelined without block pacing: always `window` ahead */
 } espota_transfer_mode;
 
 /** Progress report; owned by the library, fields are only ever appended. */

@@ -38,6 +38,18 @@ test("filesystem target, file handle, upload_file", function()
   eq(r, nil); eq(code, espota.EIO, "code")
 end)
 
+test("transfer modes, and an unknown one raises", function()
+  local dev = H.sim()
+  local s <close> = espota.session()
+  for _, mode in ipairs { "pipelined", "stop-and-wait", "stream" } do
+    local res, msg = s:upload(small, { host = "127.0.0.1", port = dev.port, transfer = mode })
+    ok(res, mode .. ": " .. tostring(msg))
+    ok(dev.app_image() == small, mode .. ": image differs")
+  end
+  local okc, err = pcall(s.upload, s, small, { host = "127.0.0.1", port = dev.port, transfer = "fast" })
+  ok(not okc and tostring(err):find("transfer"), "unknown transfer mode: " .. tostring(err))
+end)
+
 test("wrong password: nil, message, EAUTH", function()
   local dev = H.sim({ "--password", "right" })
   local s <close> = espota.session()

@@ -36,6 +36,19 @@ def test_image_sources(sim, small_firmware, tmp_path, kind):
     assert dev.app_image() == small_firmware
 
 
+@pytest.mark.parametrize("transfer", ["pipelined", "stop-and-wait", "stream"])
+def test_transfer_modes(sim, small_firmware, transfer):
+    dev = sim()
+    res = espota.upload(small_firmware, "127.0.0.1", dev.port, transfer=transfer)
+    assert res.phase == "done" and res.acked == len(small_firmware)
+    assert dev.app_image() == small_firmware
+
+
+def test_transfer_mode_unknown(sim, small_firmware):
+    with pytest.raises(espota.InvalidArgument, match="transfer"):
+        espota.upload(small_firmware, "127.0.0.1", 9, transfer="fast")
+
+
 def test_filesystem_target(sim):
     dev = sim()
     data = os.urandom(8192)
