@@ -2,7 +2,7 @@
  * espota-bench: the measuring half of bench/run.sh (public API only).
  *
  *   espota-bench limit  --platform esp8266|esp32 --rtt MS --mss N [--window W] --size N [--image F]
- *   espota-bench upload --ready FILE --image F [--platform P] [--saw] [--chunk N] [--window N]
+ *   espota-bench upload --ready FILE --image F [--platform P] [--saw|--stream] [--chunk N] [--window N]
  *                       [--compress] [--fs]
  *   espota-bench fleet  --ready FILE --image F [--max-concurrent N]
  *   espota-bench cpu    --ready FILE --image F --repeat K [--fs]
@@ -97,7 +97,7 @@ static struct dev *read_ready(const char *path, size_t *n)
 
 struct args {
 	const char *ready, *image, *platform;
-	int saw, compress, fs;
+	int saw, stream, compress, fs;
 	unsigned chunk, window, repeat, max_conc;
 	double rtt, bw, erase_ms, program_us, block_erase_ms, loop_ms;
 	uint64_t mss, wnd, size, seg;
@@ -137,6 +137,7 @@ static void parse(int argc, char **argv, struct args *a)
 		else if (ARG("--size")) a->size = strtoull(v, NULL, 0);
 		else if (ARG("--seg")) a->seg = strtoull(v, NULL, 0);
 		else if (strcmp(o, "--saw") == 0) a->saw = 1;
+		else if (strcmp(o, "--stream") == 0) a->stream = 1;
 		else if (strcmp(o, "--compress") == 0) a->compress = 1;
 		else if (strcmp(o, "--fs") == 0) a->fs = 1;
 		else usage();
@@ -189,7 +190,8 @@ static void base_opts(const struct args *a, espota_upload_options *o)
 {
 	espota_upload_options_init(o, ESPOTA_UPLOAD_OPTIONS_VERSION);
 	o->platform = is_esp32(a) ? ESPOTA_PLATFORM_ESP32 : ESPOTA_PLATFORM_ESP8266;
-	o->transfer = a->saw ? ESPOTA_TRANSFER_STOP_AND_WAIT : ESPOTA_TRANSFER_PIPELINED;
+	o->transfer = a->saw ? ESPOTA_TRANSFER_STOP_AND_WAIT :
+		a->stream ? ESPOTA_TRANSFER_STREAM : ESPOTA_TRANSFER_PIPELINED;
 	o->chunk_size = a->chunk;   /* 0 = library default */
 	o->window = a->window;      /* 0 = library default */
 	o->compress = a->compress;
@@ -220,9 +222,9 @@ static int cmd_upload(const struct args *a)
 			fails++;
 			printf("run i=%zu ok=0 error=\"%s\"\n", i, espota_session_last_error(s));
 		} else {
-			printf("run i=%zu ok=1 time=%.4f sent=%llu orig=%llu transfer=%.4f acks=%u cpu=%.4f\n",
+			printf("run i=%zu ok=1 time=%.4f sent=%llu orig=%llu transfer=%.4f acks=%u cpu=%.4f mss=%u\n",
 				i, t1 - t0, (unsigned long long)st.total, (unsigned long long)st.original_size,
-				st.transfer_ms / 1e3, st.acks, c1 - c0);
+				st.transfer_ms / 1e3, st.acks, c1 - c0, (unsigned)st.device_mss);
 		}
 		fflush(stdout);
 	}

@@ -57,13 +57,14 @@ def ratio(a, b):
 
 
 errors = []
+goals = {}
 
 
 def part1():
     print("\n## 1. 1 MB upload vs espota-sim (median of N runs; seconds)\n")
-    print("| device | RTT ms | MSS | limit | stop-and-wait | pipelined | pipe+gzip | pipe/limit |"
-          " gzip/limit(gz) | speed-up pipe | speed-up gzip |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| device | RTT ms | MSS | limit | stop-and-wait | pipelined | stream | pipe+gzip | pipe/limit |"
+          " stream/limit | gzip/limit(gz) | speed-up pipe | speed-up gzip | CPU ms pipe |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = [("esp8266", r, m) for m in (536, 1460) for r in (5, 20, 50)] + \
            [("esp32", r, "def") for r in (5, 20, 50)]
     for plat, rtt, mss in rows:
@@ -74,7 +75,9 @@ def part1():
         saw, ns, b1 = med(base + "_saw")
         pipe, npp, b2 = med(base + "_pipe")
         gz, ng, b3 = med(base + "_gzip")
-        for nm, b in (("saw", b1), ("pipe", b2), ("gzip", b3)):
+        st, nst, b4 = med(base + "_stream")
+        pcpu, _, _ = med(base + "_pipe", "cpu")
+        for nm, b in (("saw", b1), ("pipe", b2), ("gzip", b3), ("stream", b4)):
             for d in b:
                 errors.append(f"{base}_{nm}: {d.get('error')}")
         gzlim = None
@@ -83,9 +86,13 @@ def part1():
             sent = int(r[0][0]["sent"])
             gzlim = gzip_limit(plat, rtt, mss, sent)
         mss_s = {"def": "1440"}.get(str(mss), str(mss))
-        print(f"| {plat} | {rtt} | {mss_s} | {f(lim)} | {f(saw)} | {f(pipe)} | {f(gz)} |"
-              f" **{f(ratio(pipe, lim), '{:.3f}')}×** | {f(ratio(gz, gzlim), '{:.3f}')}× ({f(gzlim)}) |"
-              f" {f(ratio(saw, pipe), '{:.2f}')}× | {f(ratio(saw, gz), '{:.2f}')}× |")
+        if ratio(pipe, lim) is not None:
+            goals.setdefault("pipe", []).append((f"{plat} RTT {rtt} MSS {mss_s}", ratio(pipe, lim)))
+        print(f"| {plat} | {rtt} | {mss_s} | {f(lim)} | {f(saw)} | {f(pipe)} | {f(st)} | {f(gz)} |"
+              f" **{f(ratio(pipe, lim), '{:.3f}')}×** | {f(ratio(st, lim), '{:.3f}')}× |"
+              f" {f(ratio(gz, gzlim), '{:.3f}')}× ({f(gzlim)}) |"
+              f" {f(ratio(saw, pipe), '{:.2f}')}× | {f(ratio(saw, gz), '{:.2f}')}× |"
+              f" {f(None if pcpu is None else pcpu * 1000, '{:.0f}')} |")
     r = runs("single_esp8266_r5_m536_gzip")
     if r and r[0]:
         print(f"\ngzip: {r[0][0]['orig']} → {r[0][0]['sent']} bytes sent. "
@@ -166,6 +173,10 @@ def part2():
         sim = statistics.median(float(d.get("simcpu", "nan")) for d in ds)
         ok = min(int(d["ok"]) for d in ds)
         conc = key[0] if key[1] == "all" else "0 (default: all)"
+        if key == (50, "default") and one:
+            goals["fleet50"] = wall / one
+        if key[0] == 200:
+            goals["rss200"] = max(goals.get("rss200", 0), rss)
         print(f"| {key[0]} | {conc} | {ok}/{key[0]} | {wall:.2f} | {f(ratio(wall, one), '{:.3f}')}× |"
               f" {cpu:.3f} | {rss:.1f} | {sim:.2f} | {sim / wall:.2f} |")
 
@@ -175,8 +186,9 @@ def part3():
     if not files:
         return
     print("\n## 3. Engine overhead, loopback, espota-sim --fast (uploader user+sys CPU)\n")
-    print("| mode | uploads | GB | uploader CPU s | s/GB | of which MD5 s/GB | wall s | sim CPU s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| mode | uploads | GB | uploader CPU s | s/GB | of which MD5 s/GB | engine s/GB (without the MD5) |"
+          " wall s | sim CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for p in files:
         d = {}
         for line in open(p):
@@ -187,14 +199,37 @@ def part3():
             errors.append(f"{os.path.basename(p)}: {open(p).read().strip()}")
             continue
         gb = int(d["bytes"]) / 1e9
-        print(f"| {mode} | {d['uploads']} | {gb:.3f} | {float(d['cpu']):.3f} | **{float(d['s_per_gb']):.3f}** |"
-              f" {float(d['md5_s_per_gb']):.3f} | {float(d['wall']):.2f} | {d.get('simcpu')} |")
+        eng = float(d['s_per_gb']) - float(d['md5_s_per_gb'])
+        if mode == "pipe":
+            goals["engine"] = (float(d['s_per_gb']), eng)
+        print(f"| {mode} | {d['uploads']} | {gb:.3f} | {float(d['cpu']):.3f} | {float(d['s_per_gb']):.3f} |"
+              f" {float(d['md5_s_per_gb']):.3f} | **{eng:.3f}** | {float(d['wall']):.2f} | {d.get('simcpu')} |")
+
+
+def summary():
+    print("\n## Goals (issue 8), from the tables above\n")
+    if "pipe" in goals:
+        worst = max(goals["pipe"], key=lambda c: c[1])
+        print(f"- pipelined within 1.15x of the limit at every round trip: worst cell {worst[0]} at "
+              f"{worst[1]:.3f}x -> {'met' if worst[1] <= 1.15 else 'NOT met'}")
+    if "fleet50" in goals:
+        print(f"- 50 devices within 1.3x the time of one: {goals['fleet50']:.3f}x -> "
+              f"{'met' if goals['fleet50'] <= 1.3 else 'NOT met'}")
+    if "rss200" in goals:
+        print(f"- under 64 MB RSS for 200 devices: {goals['rss200']:.1f} MB -> "
+              f"{'met' if goals['rss200'] < 64 else 'NOT met'}")
+    if "engine" in goals:
+        tot, eng = goals["engine"]
+        print(f"- engine under 1 s/GB of host CPU: {eng:.3f} s/GB without the image's MD5, "
+              f"{tot:.3f} s/GB with it -> {'met' if eng < 1 else 'NOT met'} for the engine; the MD5 "
+              f"the invitation requires costs {tot - eng:.3f} s/GB on its own on this CPU")
 
 
 part1()
 windows()
 part2()
 part3()
+summary()
 if errors:
     print("\nFailures:")
     for e in errors:

@@ -107,6 +107,7 @@ if [[ " $PARTS " == *" single "* || " $PARTS " == *" windows "* ]]; then
 			for mss in 536 1460; do
 				single esp8266 $rtt $mss saw --saw --chunk 1460 & JOBS+=($!)
 				single esp8266 $rtt $mss pipe & JOBS+=($!)
+				single esp8266 $rtt $mss stream --stream & JOBS+=($!)
 				single esp8266 $rtt $mss gzip --compress & JOBS+=($!)
 			done
 			single esp32 $rtt def saw --saw --chunk 1024 & JOBS+=($!)
