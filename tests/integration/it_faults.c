@@ -61,6 +61,7 @@ static unsigned char *make_image(size_t len, int esp32)
 		img[1] = 1;   /* segments */
 		img[2] = 2;   /* flash mode */
 		img[3] = 0x20;/* 4 MB, 40 MHz */
+		it_esp32_app_layout(img, len);
 	} else {
 		img[1] = 2;
 		img[2] = 3;

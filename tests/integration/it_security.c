@@ -155,6 +155,8 @@ static void run(const char *const *args, espota_platform platform, espota_phase 
 	ctx c;
 	int rc, fds = count_fds();
 
+	if (platform == ESPOTA_PLATFORM_ESP32)
+		it_esp32_app_layout(img, len);
 	memset(&c, 0, sizeof(c));
 	c.when = when;
 	ASSERT_OK(sim_start(&h, args));

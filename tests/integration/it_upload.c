@@ -149,6 +149,8 @@ static void auth_case(const char *platform, const char *pwarg, const char *pw,
 	sim_harness h;
 	int rc;
 
+	if (strncmp(platform, "esp32", 5) == 0)
+		it_esp32_app_layout(img, 40000);
 	start(&h, args);
 	ASSERT_OK(espota_session_new(&s, NULL));
 	o = opts_for(&h, 0);
@@ -194,6 +196,7 @@ static void test_md5_fallback(void)
 	const char *args[] = { "--platform", "esp32", "--fast", "--port", "0", "--password-hash",
 		"33e1b232a4e6fa0028a6670753749a17", NULL };
 	unsigned char *img = make_image(40000, 4);
+	it_esp32_app_layout(img, 40000);
 	espota_session *s;
 	espota_upload_options o;
 	espota_upload_stats st;

@@ -11,6 +11,7 @@ Python 3.11 standard library only.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -19,7 +20,34 @@ import subprocess
 import tempfile
 import time
 
-__all__ = ["Sim", "SimError"]
+__all__ = ["Sim", "SimError", "esp32_image", "esp8266_image"]
+
+_MAKE_IMAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools",
+                           "scripts", "make-image.py")
+_mk = None
+
+
+def _make_image_module():
+    global _mk
+    if _mk is None:
+        spec = importlib.util.spec_from_file_location("make_image", _MAKE_IMAGE)
+        _mk = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_mk)
+    return _mk
+
+
+def esp32_image(size: int = 329008, chip_id: int = 0, hash_appended: bool = True,
+                seed: int = 32, flash: str = "4M") -> bytes:
+    """An ESP32 app image that the sim's (and the device's) image check
+    accepts: tools/scripts/make-image.py --chip esp32. `size` is a multiple
+    of 16, at least 256. ESP32 app uploads need one since the sim verifies
+    the image at Update.end() (error 9 otherwise)."""
+    return _make_image_module().build_esp32(size, flash, "dio", seed, chip_id, hash_appended)
+
+
+def esp8266_image(size: int = 329008, flash: str = "1M", seed: int = 8266) -> bytes:
+    """An ESP8266 Arduino image (eboot + app): make-image.py's default."""
+    return _make_image_module().build(size, flash, "dout", seed)
 
 
 class SimError(RuntimeError):

@@ -16,10 +16,16 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from espota_miniclient import (IMAGE_MD5, Host, make_image, md5hex,  # noqa: E402
                                split_stream)
-from simctl import Sim  # noqa: E402
+from simctl import Sim, SimError, esp32_image, esp8266_image  # noqa: E402
 
 IMG = make_image()
+IMG32 = esp32_image()   # a valid ESP32 app image, same size as IMG
 FAST = ["--port", "0", "--fast"]
+
+
+def app_image_for(platform: str) -> bytes:
+    """What a real device of that platform accepts as firmware."""
+    return IMG if platform == "esp8266" else IMG32
 
 
 @pytest.fixture
@@ -47,14 +53,15 @@ INVITE = f"0 {{port}} 329008 {IMAGE_MD5}\n"
 @pytest.mark.parametrize("platform", ["esp8266", "esp32-legacy"])
 def test_scheme_a_vector(sim, platform):
     sim.start(["--platform", platform, *FAST, "--password", "s3cret", "--fixed-micros", "12345678"])
+    img = app_image_for(platform)
     with Host(sim.port) as h:
-        assert h.invite(329008, IMAGE_MD5) == b"AUTH 25d55ad283aa400af464c76d713c07ad"
+        assert h.invite(329008, md5hex(img)) == b"AUTH 25d55ad283aa400af464c76d713c07ad"
         h.send(VEC_A)
         assert h.recv() == b"OK"
         assert h.accept()
-        out = h.stream(IMG, chunk=1460 if platform == "esp8266" else 1024)
+        out = h.stream(img, chunk=1460 if platform == "esp8266" else 1024)
     assert out.endswith(b"OK")
-    assert sim.app_image() == IMG
+    assert sim.app_image() == img
     assert sim.events("upload")[-1]["result"] == "ok"
 
 
@@ -124,12 +131,20 @@ def test_digit_limits(sim):
 
 # ---- updater errors ---------------------------------------------------------
 
-@pytest.mark.parametrize("platform,expect", [
-    ("esp8266", b"ERROR[10]: Magic byte is not 0xE9\n"),
-    ("esp32", b"Wrong Magic Byte\r\n"),
+# ESP32: _writeBuffer() looks at byte 0 of the first 4 KiB block. With the
+# default U_AES_DECRYPT_AUTO (cores since PR #5807) a block not starting with
+# 0xE9 is taken as encrypted; without a key that is 13 "Decryption error".
+# Cores without decryption (--no-decrypt) fail the magic check instead (8).
+@pytest.mark.parametrize("platform,args,expect", [
+    ("esp8266", [], b"ERROR[10]: Magic byte is not 0xE9\n"),
+    ("esp32", [], b"Decryption error\r\n"),
+    ("esp32", ["--decrypt"], b"Decryption error\r\n"),      # compatibility alias
+    ("esp32-legacy", [], b"Decryption error\r\n"),
+    ("esp32", ["--no-decrypt"], b"Wrong Magic Byte\r\n"),
+    ("esp32-legacy", ["--no-decrypt"], b"Wrong Magic Byte\r\n"),
 ])
-def test_magic_byte(sim, platform, expect):
-    sim.start(["--platform", platform, *FAST])
+def test_magic_byte(sim, platform, args, expect):
+    sim.start(["--platform", platform, *FAST, *args])
     bad = b"\x00" + IMG[1:]
     with Host(sim.port) as h:
         assert h.handshake(bad) == b"OK"
@@ -142,17 +157,32 @@ def test_magic_byte(sim, platform, expect):
         assert received == len(bad)          # after all the data
     else:
         assert received == 4096              # at the first 4 KiB flush
-        assert acks == b"1024" * 4
+        assert acks == b"1024" * 4           # the failing write is not counted
+        assert sim.events("upload")[-1]["error"] == (8 if "--no-decrypt" in args else 13)
 
 
-def test_magic_byte_decrypt(sim):
-    sim.start(["--platform", "esp32", *FAST, "--decrypt"])
-    bad = b"\x00" + IMG[1:]
+def test_esp32_decrypt_auto_is_app_only(sim):
+    """AUTO decryption only applies to U_FLASH: a filesystem image that does
+    not start with 0xE9 is written as it is."""
+    sim.start(["--platform", "esp32", *FAST])
+    fs = bytes(range(256)) * 64
     with Host(sim.port) as h:
-        assert h.handshake(bad) == b"OK"
-        assert h.accept()
-        out = h.stream(bad, chunk=1024)
-    assert split_stream(out)[1] == b"Decryption error\r\n"
+        assert h.handshake(fs, cmd=100) == b"OK" and h.accept()
+        assert h.stream(fs, chunk=1024).endswith(b"OK")
+    assert sim.fs_image() == fs
+
+
+def test_decrypt_options_are_esp32_only(sim):
+    with pytest.raises(SimError) as e:
+        sim.start(["--platform", "esp8266", "--no-decrypt"])
+    assert "esp32" in str(e.value)
+    s2 = Sim()
+    try:
+        with pytest.raises(SimError) as e:
+            s2.start(["--platform", "esp32", "--decrypt", "--no-decrypt"])
+        assert "only one of --decrypt and --no-decrypt" in str(e.value)
+    finally:
+        s2.cleanup()
 
 
 @pytest.mark.parametrize("platform", ["esp8266", "esp32"])
@@ -552,11 +582,232 @@ def test_ipv6(sim):
         pytest.skip("no ::1")
     sim.start(["--platform", "esp32", *FAST, "--listen", "::1"])
     with Host(sim.port, dev_addr="::1", bind="::1") as h:
-        assert h.handshake(IMG) == b"OK" and h.accept()
-        assert h.stream(IMG, chunk=1024).endswith(b"OK")
+        assert h.handshake(IMG32) == b"OK" and h.accept()
+        assert h.stream(IMG32, chunk=1024).endswith(b"OK")
 
 
 def test_bad_option_is_clear(sim):
     with pytest.raises(Exception) as e:
         sim.start(["--layout", "nope"])
     assert "unknown layout" in str(e.value)
+
+
+# ---- ESP32 image check at Update.end() (esp_ota_set_boot_partition) -------
+#
+# _verifyEnd() -> esp_ota_set_boot_partition() -> esp_image_verify(): chip
+# id, segment count <= 16, segment walk, XOR checksum (seed 0xEF) in the byte
+# that ends the 16-byte block after the segments, the appended SHA-256 when
+# byte 23 is set, the image inside the partition; then otadata. Any failure
+# is error 9, after the whole upload (the MD5 is checked first).
+
+SMALL32 = esp32_image(20000)
+SMALL32_NOHASH = esp32_image(20000, hash_appended=False)
+
+
+def upload32(sim, img: bytes, cmd: int = 0) -> bytes:
+    with Host(sim.port) as h:
+        assert h.handshake(img, cmd=cmd) == b"OK" and h.accept()
+        out = h.stream(img, chunk=1024)
+    acks, text = split_stream(out)
+    return text
+
+
+def patched(img: bytes, off: int, data: bytes) -> bytes:
+    return img[:off] + data + img[off + len(data):]
+
+
+def flip(img: bytes, off: int) -> bytes:
+    return patched(img, off, bytes([img[off] ^ 0x5A]))
+
+
+OK_CASES = [
+    ("hash appended", SMALL32),
+    ("no hash", SMALL32_NOHASH),
+    ("byte 23 cleared: the digest is just trailing bytes", patched(SMALL32, 23, b"\x00")),
+]
+
+
+@pytest.mark.parametrize("name,img", OK_CASES, ids=[c[0] for c in OK_CASES])
+@pytest.mark.parametrize("platform", ["esp32", "esp32-legacy"])
+def test_esp32_image_check_accepts(sim, platform, name, img):
+    sim.start(["--platform", platform, *FAST])
+    assert upload32(sim, img) == b"OK"
+    assert sim.app_image() == img
+    assert sim.events("image_check") == []
+
+
+BAD_CASES = [
+    ("esp8266 arduino image", esp8266_image(20480), "chip id"),
+    ("protocol test vector", make_image(20000), "chip id"),
+    ("esp32-s3 image on an esp32", esp32_image(20000, chip_id=9), "chip id 9 in the image"),
+    ("17 segments", patched(SMALL32, 1, b"\x11"), "segment count 17"),
+    ("segment length not a multiple of 4", patched(SMALL32, 28, (0x1001).to_bytes(4, "little")),
+     "invalid length"),
+    ("segment beyond the data", patched(SMALL32, 28, (0x100000).to_bytes(4, "little")),
+     "runs past"),
+    ("checksum", flip(SMALL32_NOHASH, 40), "checksum failed"),
+    ("appended SHA-256", flip(SMALL32, len(SMALL32) - 1), "SHA-256 does not match"),
+    ("byte 23 set, no digest sent", patched(SMALL32_NOHASH, 23, b"\x01"),
+     "appended SHA-256 at 20000 is beyond"),
+]
+
+
+@pytest.mark.parametrize("name,img,reason", BAD_CASES, ids=[c[0] for c in BAD_CASES])
+def test_esp32_image_check_refuses(sim, name, img, reason):
+    sim.start(["--platform", "esp32", *FAST])
+    assert upload32(sim, img) == b"Could Not Activate The Firmware\r\n"
+    ev = sim.events("upload")[-1]
+    assert ev["error"] == 9 and ev["received"] == len(img)   # after the whole upload
+    assert reason in sim.events("image_check")[-1]["reason"]
+    assert sum(e["count"] for e in sim.events("ack")) == len(img)
+
+
+def test_esp32_chip_id_option(sim):
+    sim.start(["--platform", "esp32", *FAST, "--chip-id", "9"])
+    s3 = esp32_image(20000, chip_id=9)
+    assert upload32(sim, s3) == b"OK"
+    time.sleep(0.2)
+    assert upload32(sim, SMALL32) == b"Could Not Activate The Firmware\r\n"
+    assert "chip id 0 in the image, the device is 9" in sim.events("image_check")[-1]["reason"]
+
+
+def test_esp32_md5_checked_before_image(sim):
+    """A wrong MD5 is 7 even when the image would also fail the check."""
+    sim.start(["--platform", "esp32", *FAST])
+    img = make_image(20000)
+    with Host(sim.port) as h:
+        h.send(f"0 {h.host_port} {len(img)} {'0' * 32}\n".encode())
+        assert h.recv() == b"OK" and h.accept()
+        assert split_stream(h.stream(img, chunk=1024))[1] == b"MD5 Check Failed\r\n"
+
+
+def test_esp32_fs_not_image_checked(sim):
+    sim.start(["--platform", "esp32", *FAST])
+    fs = make_image(20000)     # 0xE9 first, but not an app image: fine for cmd 100
+    assert upload32(sim, fs, cmd=100) == b"OK"
+    assert sim.fs_image() == fs
+
+
+def test_esp32_no_otadata(sim, tmp_path):
+    """esp_ota_set_boot_partition() records the slot in otadata: without an
+    otadata partition it fails (9) even for a valid image."""
+    csv = tmp_path / "p.csv"
+    csv.write_text("nvs,data,nvs,0x9000,0x5000\napp0,app,ota_0,0x10000,0x140000\n"
+                   "app1,app,ota_1,0x150000,0x140000\nspiffs,data,spiffs,0x290000,0x160000\n")
+    sim.start(["--platform", "esp32", *FAST, "--partitions", str(csv)])
+    assert upload32(sim, SMALL32) == b"Could Not Activate The Firmware\r\n"
+    assert "otadata" in sim.events("image_check")[-1]["reason"]
+
+
+# ---- ESP8266 signing builds verify every command ----------------------------
+
+def test_signing_fs(sim):
+    """UpdaterClass::end(): with a signing key the signature is checked for
+    U_FS too (and the MD5 is not)."""
+    sim.start(["--platform", "esp8266", *FAST, "--signing", "256"])
+    fs = bytes(range(256)) * 100
+    with Host(sim.port) as h:
+        assert h.handshake(fs, cmd=100) == b"OK" and h.accept()
+        assert split_stream(h.stream(fs))[1] == b"ERROR[12]: Signature verification failed\n"
+    assert sim.events("upload")[-1]["error"] == 12
+    signed = fs + bytes(256) + (256).to_bytes(4, "little")
+    time.sleep(0.2)
+    with Host(sim.port) as h:
+        h.send(f"100 {h.host_port} {len(signed)} {'0' * 32}\n".encode())
+        assert h.recv() == b"OK" and h.accept()
+        assert h.stream(signed).endswith(b"OK")
+    assert sim.fs_image() == signed
+
+
+# ---- esp32-legacy: the Updater of cores up to 3.3.0 --------------------------
+
+def table(tmp_path, *data_rows):
+    csv = tmp_path / "p.csv"
+    csv.write_text("nvs,data,nvs,0x9000,0x5000\notadata,data,ota,0xe000,0x2000\n"
+                   "app0,app,ota_0,0x10000,0x140000\napp1,app,ota_1,0x150000,0x140000\n"
+                   + "".join(r + "\n" for r in data_rows))
+    return str(csv)
+
+
+@pytest.mark.parametrize("rows,legacy,newest", [
+    # only littlefs: cmd 100 was U_SPIFFS (spiffs, fat) up to 3.3.0; the
+    # newest U_FLASHFS also looks for littlefs
+    (["fs,data,littlefs,0x290000,0x160000"], None, 0x290000),
+    # spiffs wins over fat whatever the table order
+    (["ffat,data,fat,0x290000,0x80000", "fs,data,spiffs,0x310000,0xE0000"], 0x310000, 0x310000),
+    (["ffat,data,fat,0x290000,0x160000"], 0x290000, 0x290000),
+])
+@pytest.mark.parametrize("platform", ["esp32-legacy", "esp32"])
+def test_esp32_fs_partition_search(sim, tmp_path, platform, rows, legacy, newest):
+    sim.start(["--platform", platform, *FAST, "--partitions", table(tmp_path, *rows)])
+    want = legacy if platform == "esp32-legacy" else newest
+    fs = bytes(range(256)) * 32
+    with Host(sim.port) as h:
+        assert h.handshake(fs, cmd=100) == b"OK"
+        if want is None:
+            assert not h.accept(timeout=1.0)       # begin() failed: silent
+            ev = sim.events("begin")[-1]
+            assert ev["error"] == 10 and ev["text"] == "Partition Could Not be Found"
+            return
+        assert h.accept()
+        assert h.stream(fs, chunk=1024).endswith(b"OK")
+    assert sim.events("begin")[-1]["address"] == want
+
+
+def test_esp32_legacy_writes_the_running_slot(sim):
+    """One OTA slot (huge_app): next_update is the running slot. The newest
+    Updater refuses it (10, test_esp32_no_ota_partition); up to 3.3.0 begin()
+    succeeds and the first erase hits the running code: the device crashes
+    (no text, no close) and, with no bootable app left, never answers again."""
+    sim.start(["--platform", "esp32-legacy", *FAST, "--scheme", "huge_app"])
+    with Host(sim.port) as h:
+        assert h.handshake(IMG32) == b"OK" and h.accept()
+        ev = sim.events("begin")[-1]
+        assert ev["ok"] and ev["address"] == 0x10000
+        c = h.conn
+        got = bytearray()
+        for off in range(0, 4096, 1024):          # fills the 4 KiB buffer
+            c.sendall(IMG32[off:off + 1024])
+            c.settimeout(5)
+            got += c.recv(64)
+        assert bytes(got) == b"1024" * 4
+        c.sendall(IMG32[4096:5120])               # the first flush: erase, crash
+        c.settimeout(1.5)
+        with pytest.raises(socket.timeout):       # neither a text nor a close
+            c.recv(64)
+        up = sim.wait_event("upload")[-1]
+        assert up["result"] == "crashed" and up["received"] == 4096
+        assert sim.events("crash")[-1]["partition"] == "app0"
+    with Host(sim.port) as h:
+        assert h.invite(1000, IMAGE_MD5) is None   # dead
+    assert sim.wait_event("ignored", reason="crashed")
+
+
+# ---- option checks ------------------------------------------------------------
+
+@pytest.mark.parametrize("args,needle", [
+    (["--chip-size", "3M"], "not a power of two"),
+    (["--chip-size", "1000000"], "not a power of two"),
+    (["--chip-size", "128K"], "smaller than any ESP8266 flash"),
+    (["--chip-size", "32M"], "more than an ESP8266 can address"),
+    (["--header-flash-size", "3M"], "no size code in an ESP8266 image header"),
+    (["--header-flash-size", "32M"], "no size code"),
+    (["--header-flash-size", "0"], "no size code"),
+    (["--platform", "esp32", "--header-flash-size", "4M"], "are for --platform esp8266"),
+    (["--platform", "esp32", "--chip-size", "6M"], "not a power of two"),
+    (["--platform", "esp32", "--chip-id", "65536"], "--chip-id"),
+])
+def test_bad_sizes_are_refused(sim, args, needle):
+    with pytest.raises(SimError) as e:
+        sim.start(args)
+    assert needle in str(e.value)
+
+
+@pytest.mark.parametrize("args", [
+    ["--layout", "512K", "--chip-size", "512K", "--header-flash-size", "256K"],
+    ["--layout", "16M15M", "--chip-size", "16M", "--header-flash-size", "16M"],
+    ["--platform", "esp32", "--scheme", "default_16MB", "--chip-size", "32M"],
+])
+def test_good_sizes_are_accepted(sim, args):
+    sim.start([*FAST, *args])
+    assert sim.port > 0

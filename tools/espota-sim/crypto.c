@@ -2,6 +2,7 @@
 #include "sim.h"
 
 #include <openssl/evp.h>
+#include <string.h>
 
 static void to_hex(const unsigned char *in, size_t n, char *out)
 {
@@ -30,6 +31,13 @@ void md5_hex(const void *data, size_t len, char out[33])
 void sha256_hex(const void *data, size_t len, char out[65])
 {
 	digest_hex(EVP_sha256(), data, len, out);
+}
+
+void sha256_bin(const void *data, size_t len, unsigned char out[32])
+{
+	unsigned int n = 0;
+	if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) || n != 32)
+		memset(out, 0, 32);
 }
 
 int pbkdf2_sha256_hex(const char *pw, size_t pwlen, const char *salt, size_t saltlen,

@@ -231,6 +231,8 @@ static void do_end(struct device *d, usec_t now)
 	uint32_t declared = d->up.size;
 	d->end_ok = updater_end(d, img ? img : (const unsigned char *)"", len);
 	save_image(d, img, len > declared && declared ? declared : len);
+	if (esp32 && d->up.why[0])
+		jlog(d, "image_check", (struct jlog_field[]){JB("ok", 0), JS("reason", d->up.why), JEND});
 	jlog(d, "end", (struct jlog_field[]){JI("received", len), JS("md5_expected", d->md5),
 		JS("md5_calculated", d->up.calc_md5), JB("ok", d->end_ok), JEND});
 
@@ -284,6 +286,28 @@ static void abandon(struct device *d, usec_t now, const char *result, int err, c
 	updater_reset(d);
 	tcp_close(d, now);
 	go_idle(d, now);
+}
+
+/*
+ * The device reset in the middle of the data phase (it erased the app it
+ * runs from) and has no bootable app afterwards. Nothing more is sent: no
+ * text, no FIN (counts printed before the crash still arrive). The socket
+ * stays open, unread, until the host gives up (as with a device that lost
+ * power), and the instance never answers again.
+ */
+static void crash(struct device *d, usec_t now)
+{
+	const unsigned char *img = d->c ? d->c->buf : NULL;
+	jlog(d, "crash", (struct jlog_field[]){JS("reason", "erased the running app partition"),
+		JS("partition", CFG(d)->parts[d->up.part].name), JI("received", d->total), JEND});
+	save_image(d, img, d->total);
+	finish_attempt(d, "crashed", 0, "");
+	updater_reset(d);
+	if (d->c)
+		d->c->stalled = 1;
+	d->fw = FW_DEAD;
+	d->until = SIM_NEVER;
+	(void)now;
 }
 
 static void connect_failed(struct device *d, usec_t now, const char *why)
@@ -522,7 +546,7 @@ static void process_datagram(struct device *d, struct outmsg *m, usec_t now)
 static usec_t datagram_due(const struct device *d, const struct outmsg *m)
 {
 	usec_t t = m->when + owd_us(CFG(d));
-	if (d->fw == FW_REBOOTING)
+	if (d->fw == FW_REBOOTING || d->fw == FW_DEAD)
 		return t; /* dropped */
 	if (!IS_ESP32(CFG(d)->platform))
 		return t; /* receive callback: at once, or discarded while busy */
@@ -564,9 +588,11 @@ static void process_udp_queue(struct device *d, usec_t now)
 			d->uin_tail = NULL;
 		char from[80];
 		sockaddr_str(&m->to, from, sizeof from);
-		if (d->fw == FW_REBOOTING || (d->fw != FW_IDLE && !IS_ESP32(CFG(d)->platform))) {
+		if (d->fw == FW_REBOOTING || d->fw == FW_DEAD ||
+		    (d->fw != FW_IDLE && !IS_ESP32(CFG(d)->platform))) {
 			jlog(d, "ignored", (struct jlog_field[]){
-				JS("reason", d->fw == FW_REBOOTING ? "rebooting" : "busy"),
+				JS("reason", d->fw == FW_REBOOTING ? "rebooting"
+					     : d->fw == FW_DEAD ? "crashed" : "busy"),
 				JR("datagram", m->data, m->len), JS("from", from), JEND});
 		} else {
 			if (IS_ESP32(CFG(d)->platform))
@@ -596,6 +622,12 @@ static void start_connect(struct device *d, usec_t now)
 	if (!IS_ESP32(cfg->platform)) {
 		int one = 1; /* ArduinoOTA (ESP8266) sets TCP_NODELAY on the client */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
+	if (!cfg->fast) {
+		/* lwIP announces its TCP_MSS in the SYN; so does the sim, so the
+		 * host sees the MSS a real device of this build would show. */
+		int mss = cfg->mss;
+		setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss);
 	}
 	uint64_t limit = d->size;
 	if (IS_ESP32(cfg->platform))
@@ -786,6 +818,10 @@ static void data_step32(struct device *d, usec_t now)
 				d->written = w;
 				d->pending_w = w;
 				d->total += w;
+				if (d->up.crashed) {
+					crash(d, now);
+					return;
+				}
 				if (w == 0 || d->up.error) {
 					jlog(d, "error", (struct jlog_field[]){JS("phase", "write"),
 						JI("error", d->up.error), JS("text", esp32_err_text(d->up.error)), JEND});
@@ -974,6 +1010,13 @@ static void fw_step(struct device *d, usec_t now)
 			finish_attempt(d, "no-connect", 0, "");
 			go_idle(d, now);
 			break;
+		case FW_DEAD:
+			/* the host closed the dead connection: drop the socket */
+			if (d->c && d->c->eof) {
+				conn_free(d->c);
+				d->c = NULL;
+			}
+			return;
 		}
 		if (d->fw == before && d->fw != FW_DATA)
 			return;
@@ -1034,6 +1077,7 @@ usec_t device_next_wake(struct device *d, usec_t now)
 	switch (d->fw) {
 	case FW_IDLE:
 	case FW_STALLED:
+	case FW_DEAD:
 		break;
 	case FW_DATA:
 		/* the firmware polls available() only; a FIN is noticed at the

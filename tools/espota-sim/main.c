@@ -37,15 +37,19 @@ static void usage(FILE *f)
 "  --password PW            setPassword(PW)\n"
 "  --password-hash H        setPasswordHash(H): stored verbatim, case-sensitive\n"
 "  --password-file F        read PW from the first line of F\n"
-"  --chip-size SIZE         real (JEDEC) flash size: 512K, 1M, 4M, 16M or bytes\n"
-"  --header-flash-size S    flash size in the running image's header (default chip size)\n"
+"  --chip-size SIZE         real (JEDEC) flash size, a power of two: 512K, 1M, 4M, 16M, bytes\n"
+"  --header-flash-size S    ESP8266: flash size in the running image's header (256K, 512K,\n"
+"                           1M, 2M, 4M, 8M or 16M; default chip size)\n"
 "  --layout NAME            ESP8266 running layout (4M2M, 1M64, eagle.flash.1m64.ld, ...)\n"
 "  --sketch-size BYTES      running sketch size (default 300000)\n"
 "  --flash-map              running firmware built with FLASH_MAP_SUPPORT\n"
 "  --atomic-fs              running firmware built with ATOMIC_FS_UPDATE\n"
 "  --signing SIGLEN         running firmware has a SIGLEN-byte signing key (ESP8266)\n"
 "  --bootstrap              still in UART boot mode since a serial flash (error 11)\n"
-"  --decrypt                ESP32 core with OTA decryption (error 13 for non-E9 images)\n"
+"  --no-decrypt             ESP32 core without OTA decryption (UPDATE_NOCRYPT, or before\n"
+"                           PR #5807): a non-E9 app image fails with 8, not 13\n"
+"  --decrypt                accepted for compatibility: the default (AUTO decryption)\n"
+"  --chip-id N              ESP32 esp_chip_id_t the app image must carry (default 0 = ESP32)\n"
 "  --partitions FILE.csv    ESP32 partition table\n"
 "  --scheme NAME            default|min_spiffs|huge_app|no_ota|default_8MB|default_16MB\n"
 "  --running LABEL          ESP32 running app partition (default: first app slot)\n"
@@ -103,6 +107,17 @@ static int parse_size(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* the sizes of Esp.cpp magicFlashChipSize(): a header can carry no other */
+static int header_size_ok(uint32_t v)
+{
+	static const uint32_t ok[] = {256u << 10, 512u << 10, 1u << 20, 2u << 20, 4u << 20,
+				      8u << 20, 16u << 20};
+	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+		if (v == ok[i])
+			return 1;
+	return 0;
+}
+
 static int parse_num(const char *s, double lo, double hi, double *out)
 {
 	char *end;
@@ -127,7 +142,7 @@ enum {
 	O_PASSWORD_FILE, O_CHIP, O_HEADER, O_LAYOUT, O_PARTITIONS, O_SCHEME, O_SKETCH, O_FLASH_MAP,
 	O_ATOMIC, O_SIGNING, O_BOOTSTRAP, O_DECRYPT, O_OUT, O_LOG, O_READY, O_MAX, O_LIFETIME,
 	O_FAST, O_RTT, O_LOOP, O_BW, O_MSS, O_WINDOW, O_ERASE, O_PROGRAM, O_BLOCK, O_PBKDF2,
-	O_BOOT, O_CONNTO, O_FAULT, O_RUNNING, O_ADOPT, O_MICROS
+	O_BOOT, O_CONNTO, O_FAULT, O_RUNNING, O_ADOPT, O_MICROS, O_NO_DECRYPT, O_CHIP_ID
 };
 
 static const struct option longopts[] = {
@@ -145,6 +160,7 @@ static const struct option longopts[] = {
 	{"block-erase-ms", 1, 0, O_BLOCK}, {"pbkdf2-ms", 1, 0, O_PBKDF2}, {"boot-ms", 1, 0, O_BOOT},
 	{"connect-timeout-ms", 1, 0, O_CONNTO}, {"fault", 1, 0, O_FAULT}, {"running", 1, 0, O_RUNNING},
 	{"adopt", 0, 0, O_ADOPT}, {"fixed-micros", 1, 0, O_MICROS},
+	{"no-decrypt", 0, 0, O_NO_DECRYPT}, {"chip-id", 1, 0, O_CHIP_ID},
 	{"verbose", 0, 0, 'v'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 
 struct raw {
@@ -153,6 +169,7 @@ struct raw {
 	int have_chip, have_mss, have_window, have_bw, have_erase, have_rtt;
 	double rtt, loop, bw, mss, window, erase, program, block, pbkdf2;
 	int have_loop, have_program, have_block, have_pbkdf2;
+	int decrypt, no_decrypt, have_chip_id;
 };
 
 static int parse_args(int argc, char **argv, struct config *cfg, struct raw *r)
@@ -192,11 +209,18 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct raw *r)
 		case O_CHIP:
 			if (parse_size(optarg, &cfg->chip_size) || !cfg->chip_size)
 				return die("--chip-size: bad size '%s'", optarg);
+			if (cfg->chip_size & (cfg->chip_size - 1))
+				return die("--chip-size: %u bytes is not a power of two (flash chips "
+					   "are 256K, 512K, 1M, 2M, 4M, 8M, 16M, ...)", cfg->chip_size);
 			r->have_chip = 1;
 			break;
 		case O_HEADER:
 			if (parse_size(optarg, &cfg->header_flash_size))
 				return die("--header-flash-size: bad size '%s'", optarg);
+			if (!header_size_ok(cfg->header_flash_size))
+				return die("--header-flash-size: %u bytes has no size code in an ESP8266 "
+					   "image header (256K, 512K, 1M, 2M, 4M, 8M or 16M)",
+					   cfg->header_flash_size);
 			cfg->header_set = 1;
 			break;
 		case O_LAYOUT: r->layout = optarg; break;
@@ -213,7 +237,14 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct raw *r)
 			cfg->signing = (long)v;
 			break;
 		case O_BOOTSTRAP: cfg->bootstrap = 1; break;
-		case O_DECRYPT: cfg->decrypt = 1; break;
+		case O_DECRYPT: r->decrypt = 1; break;
+		case O_NO_DECRYPT: r->no_decrypt = 1; break;
+		case O_CHIP_ID:
+			if (parse_num(optarg, 0, 65535, &v) || v != (double)(unsigned)v)
+				return die("--chip-id: expected 0..65535, got '%s'", optarg);
+			cfg->chip_id = (unsigned)v;
+			r->have_chip_id = 1;
+			break;
 		case O_ADOPT: cfg->adopt = 1; break;
 		case O_MICROS:
 			if (parse_num(optarg, 0, 4294967295.0, &v)) return die("--fixed-micros: bad value '%s'", optarg);
@@ -304,8 +335,14 @@ static int finish_config(struct config *cfg, struct raw *r)
 	if (!esp32) {
 		if (r->partitions || r->scheme || r->running)
 			return die("%s", "--partitions/--scheme/--running are for --platform esp32*");
-		if (cfg->decrypt)
-			return die("%s", "--decrypt is for --platform esp32*");
+		if (r->decrypt || r->no_decrypt || r->have_chip_id)
+			return die("%s", "--decrypt/--no-decrypt/--chip-id are for --platform esp32*");
+		if (r->have_chip && cfg->chip_size < (256u << 10))
+			return die("--chip-size: %u bytes is smaller than any ESP8266 flash (256K)",
+				   cfg->chip_size);
+		if (r->have_chip && cfg->chip_size > (16u << 20))
+			return die("--chip-size: %u bytes is more than an ESP8266 can address (16M)",
+				   cfg->chip_size);
 		const struct layout *l = find_layout(r->layout ? r->layout : "4M2M");
 		if (!l)
 			return die("--layout: unknown layout '%s' (see layouts in docs/simulator.md)", r->layout);
@@ -316,8 +353,16 @@ static int finish_config(struct config *cfg, struct raw *r)
 		if (!r->have_chip)
 			cfg->chip_size = l->flash;
 	} else {
-		if (r->layout || cfg->flash_map || cfg->atomic_fs || cfg->bootstrap || cfg->signing)
-			return die("%s", "--layout/--flash-map/--atomic-fs/--bootstrap/--signing are for --platform esp8266");
+		if (r->layout || cfg->flash_map || cfg->atomic_fs || cfg->bootstrap || cfg->signing ||
+		    cfg->header_set)
+			return die("%s", "--layout/--flash-map/--atomic-fs/--bootstrap/--signing/"
+				   "--header-flash-size are for --platform esp8266");
+		if (r->decrypt && r->no_decrypt)
+			return die("%s", "use only one of --decrypt and --no-decrypt");
+		cfg->no_decrypt = r->no_decrypt;
+		if (r->have_chip && cfg->chip_size < (256u << 10))
+			return die("--chip-size: %u bytes is smaller than any ESP32 flash (256K)",
+				   cfg->chip_size);
 		if (!r->have_chip)
 			cfg->chip_size = 0;
 		if (r->partitions && r->scheme)

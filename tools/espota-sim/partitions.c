@@ -227,13 +227,43 @@ int partition_next_update(const struct config *cfg)
 	return order[0];
 }
 
-/* cmd 100: first of spiffs, fat, littlefs (newest U_FLASHFS). */
+/*
+ * cmd 100. Newest Updater (U_FLASHFS = 100): the first spiffs, else fat,
+ * else littlefs partition. 3.x cores up to 3.3.0 (cmd 100 = U_SPIFFS, the
+ * Updater of arduino-esp32 commit 0166ae3): spiffs, else fat; no littlefs.
+ */
 int partition_fs(const struct config *cfg)
 {
 	static const int subs[] = {0x82, 0x81, 0x83};
-	for (size_t s = 0; s < 3; s++)
+	size_t n = cfg->platform == PLAT_ESP32_LEGACY ? 2 : 3;
+	for (size_t s = 0; s < n; s++)
 		for (int i = 0; i < cfg->nparts; i++)
 			if (cfg->parts[i].type == 1 && cfg->parts[i].subtype == subs[s])
 				return i;
 	return -1;
+}
+
+/*
+ * The part of esp_ota_set_boot_partition() after the image check for an
+ * OTA slot (esp_rewrite_ota_data): it needs an otadata partition, and the
+ * slot's number must be below the count of consecutive slots from ota_0.
+ */
+int partition_otadata_ok(const struct config *cfg, int part)
+{
+	int have_otadata = 0, count = 0;
+	for (int i = 0; i < cfg->nparts; i++)
+		if (cfg->parts[i].type == 1 && cfg->parts[i].subtype == 0)
+			have_otadata = 1;
+	if (!have_otadata)
+		return 0;
+	for (int found = 1; found && count < 16;) {
+		found = 0;
+		for (int i = 0; i < cfg->nparts; i++)
+			if (cfg->parts[i].type == 0 && cfg->parts[i].subtype == 0x10 + count)
+				found = 1;
+		if (found)
+			count++;
+	}
+	int sub = cfg->parts[part].subtype;
+	return sub >= 0x10 && sub < 0x20 && sub - 0x10 < count;
 }

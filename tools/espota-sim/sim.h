@@ -80,7 +80,9 @@ struct config {
 	const char *layout_name;
 	uint32_t layout_flash, fs_start, fs_end;
 	uint32_t sketch_size;
-	int flash_map, atomic_fs, bootstrap, decrypt, adopt;
+	int flash_map, atomic_fs, bootstrap, adopt;
+	int no_decrypt;           /* ESP32: core without OTA decryption (error 8, not 13) */
+	unsigned chip_id;         /* ESP32: esp_chip_id_t the image must carry (0 = ESP32) */
 	long signing;             /* 0: no signing key */
 
 	/* ESP32 */
@@ -162,7 +164,8 @@ enum fw_state {
 	FW_PRE_REBOOT,    /* delay(100) then ESP.restart() */
 	FW_REBOOTING,
 	FW_STALLED,       /* fault stall-after: hung until the peer goes away */
-	FW_NOCONNECT      /* fault no-connect: pretend, then give up */
+	FW_NOCONNECT,     /* fault no-connect: pretend, then give up */
+	FW_DEAD           /* crashed with no bootable app: never answers again */
 };
 
 enum data_sub {
@@ -183,6 +186,8 @@ struct updater {
 	char calc_md5[33];
 	int part;             /* ESP32 partition index */
 	int finished_flag;    /* isFinished() */
+	int crashed;          /* ESP32 legacy: erased the running app partition */
+	char why[160];        /* why the ESP32 image check failed (log only) */
 };
 
 struct sim;
@@ -322,14 +327,21 @@ void jlog(struct device *d, const char *event, const struct jlog_field *f);
 /* ---- crypto.c --- */
 void md5_hex(const void *data, size_t len, char out[33]);
 void sha256_hex(const void *data, size_t len, char out[65]);
+void sha256_bin(const void *data, size_t len, unsigned char out[32]);
 int pbkdf2_sha256_hex(const char *pw, size_t pwlen, const char *salt, size_t saltlen,
 		      int iter, char out[65]);
+
+/* ---- esp32img.c --- */
+/* esp_image_verify() of an app image: 0 if valid, else -1 and a reason */
+int esp32_image_verify(const unsigned char *img, size_t len, uint32_t part_size,
+		       unsigned chip_id, char *why, size_t whysz);
 
 /* ---- partitions.c --- */
 int partitions_builtin(struct config *cfg, const char *name);
 int partitions_load_csv(struct config *cfg, const char *path, char *err, size_t errsz);
 int partition_next_update(const struct config *cfg);
 int partition_fs(const struct config *cfg);
+int partition_otadata_ok(const struct config *cfg, int part);
 
 /* ---- misc --- */
 void sockaddr_str(const struct sockaddr_storage *ss, char *out, size_t outsz);

@@ -114,8 +114,13 @@ int updater_begin(struct device *d, uint32_t size, int cmd)
 		int p;
 		if (cmd == CMD_FLASH) {
 			p = partition_next_update(cfg);
-			/* newest Updater also refuses the running slot (single-app tables) */
-			if (p < 0 || p == cfg->running)
+			if (p < 0)
+				return set_error(d, 10), 10;
+			/* The newest Updater (arduino-esp32 PR #12264) refuses the
+			 * running slot, which next_update returns for a table with
+			 * one OTA slot; cores up to 3.3.0 accept it and write into
+			 * the code they run from (see esp32_flush). */
+			if (cfg->platform == PLAT_ESP32 && p == cfg->running)
 				return set_error(d, 10), 10;
 		} else if (cmd == CMD_FS) {
 			p = partition_fs(cfg);
@@ -177,8 +182,17 @@ static int esp32_flush(struct device *d, const unsigned char *blk, usec_t *cost)
 	const struct config *cfg = &d->sim->cfg;
 	struct updater *u = &d->up;
 	if (u->flushed == 0 && u->cmd == CMD_FLASH && blk[0] != 0xE9) {
-		/* AUTO decrypt cores treat it as encrypted and fail without a key */
-		set_error(d, cfg->decrypt ? 13 : 8);
+		/* _writeBuffer() at progress 0: with the default U_AES_DECRYPT_AUTO
+		 * (cores since PR #5807) a first block not starting with 0xE9 is
+		 * taken as encrypted, and decrypting without a key fails (13);
+		 * without decryption support the magic check fails (8) */
+		set_error(d, cfg->no_decrypt ? 8 : 13);
+		return -1;
+	}
+	if (u->cmd == CMD_FLASH && u->part == cfg->running) {
+		/* the first erase hits the running app partition: the device
+		 * crashes (PR #12264: "causes an immediate crash") */
+		u->crashed = 1;
 		return -1;
 	}
 	if (!cfg->fast) {
@@ -267,7 +281,9 @@ int updater_end(struct device *d, const unsigned char *image, size_t len)
 			return 0;
 		}
 		uint32_t size = u->size;
-		if (cfg->signing > 0 && u->cmd == CMD_FLASH) {
+		if (cfg->signing > 0) {
+			/* a signing build verifies every command (U_FS too) and
+			 * then skips the MD5 */
 			/* The sim cannot verify RSA: accept iff the trailer matches. */
 			uint32_t sig = size >= 4 ? le32(image + size - 4) : 0;
 			if (size < 4 || sig != (uint32_t)cfg->signing ||
@@ -317,6 +333,22 @@ int updater_end(struct device *d, const unsigned char *image, size_t len)
 						 ? u->target_md5[i] + 32 : u->target_md5[i]);
 		if (strcmp(want, u->calc_md5) != 0) {
 			set_error(d, 7);
+			return 0;
+		}
+	}
+	if (u->cmd == CMD_FLASH) {
+		/* _verifyEnd(): esp_ota_set_boot_partition() checks the image,
+		 * then records the slot in otadata; either failing is 9 */
+		const struct partition *p = &cfg->parts[u->part];
+		if (esp32_image_verify(image, len < u->size ? len : u->size, p->size, cfg->chip_id,
+				       u->why, sizeof u->why)) {
+			set_error(d, 9);
+			return 0;
+		}
+		if (!partition_otadata_ok(cfg, u->part)) {
+			snprintf(u->why, sizeof u->why, "no otadata partition, or %s is not a usable OTA slot",
+				 p->name);
+			set_error(d, 9);
 			return 0;
 		}
 	}
