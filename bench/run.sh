@@ -33,6 +33,10 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 IMG=$OUT/img1m.bin
 "$PYTHON" "$SRC/tools/scripts/make-image.py" "$IMG" --size 1048576 --flash-size 4M >/dev/null
+# ESP32 devices verify the app image at the end (esp_image_verify), so they get a real one
+IMG32=$OUT/img1m-esp32.bin
+"$PYTHON" "$SRC/tools/scripts/make-image.py" "$IMG32" --chip esp32 --size 1048576 >/dev/null
+img_for() { if [ "$1" = esp32 ]; then echo "$IMG32"; else echo "$IMG"; fi; }
 
 PIDS=()
 cleanup() {
@@ -72,7 +76,7 @@ single() {
 	[ "$mss" != "def" ] && simargs+=(--mss "$mss")
 	start_sim "$name" "${simargs[@]}"
 	local sp=$SIMPID
-	"$BENCH" upload --ready "$OUT/$name.ready" --image "$IMG" --platform "$plat" "$@" >"$OUT/$name.txt" 2>&1 || true
+	"$BENCH" upload --ready "$OUT/$name.ready" --image "$(img_for "$plat")" --platform "$plat" "$@" >"$OUT/$name.txt" 2>&1 || true
 	kill "$sp" 2>/dev/null || true
 }
 
@@ -89,7 +93,7 @@ limits() {
 					local s=()
 					[ $seg = 1 ] && s=(--seg 1)
 					[ $seg = mss ] && s=(--seg 1000000)
-					echo "seg=$seg $("$BENCH" limit --platform "$plat" --rtt "$rtt" "${m[@]}" "${s[@]}" --image "$IMG")" >>"$f"
+					echo "seg=$seg $("$BENCH" limit --platform "$plat" --rtt "$rtt" "${m[@]}" "${s[@]}" --image "$(img_for "$plat")")" >>"$f"
 				done
 			done
 		done
