@@ -22,6 +22,14 @@ static void arduino_info(espota_image_info *in, size_t len, uint8_t size_code)
 	free(b);
 }
 
+/* A `len`-byte LittleFS image in `buf`, parsed. */
+static void littlefs_info(espota_image_info *in, unsigned char *buf, size_t len)
+{
+	memset(buf, 0xFF, len);
+	memcpy(buf + 8, "littlefs", 8);
+	ASSERT_OK(espota_image_parse(in, buf, len));
+}
+
 static espota_fit_device dev8266(const char *layout, espota_target target)
 {
 	espota_fit_device d = ESPOTA_FIT_DEVICE_INIT;
@@ -553,9 +561,7 @@ static void test_non_app_and_unknowns(void)
 	espota_fit_device d;
 	espota_fit_report r;
 
-	memset(fs, 0xFF, sizeof(fs));
-	memcpy(fs + 8, "littlefs", 8);
-	ASSERT_OK(espota_image_parse(&in, fs, sizeof(fs)));
+	littlefs_info(&in, fs, sizeof(fs));
 
 	/* Filesystem image as firmware: error 10 after the upload. */
 	d = dev8266("1M256", ESPOTA_TARGET_APP);
@@ -648,9 +654,7 @@ static void test_signing_order_and_fs(void)
 	espota_fit_device d = dev8266("1M256", ESPOTA_TARGET_APP);
 	espota_fit_report r;
 
-	memset(fs, 0xFF, sizeof(fs));
-	memcpy(fs + 8, "littlefs", 8);
-	ASSERT_OK(espota_image_parse(&in, fs, sizeof(fs)));
+	littlefs_info(&in, fs, sizeof(fs));
 	d.signing_len = 256;
 	/* a filesystem image sent as firmware: 12 comes before 10 */
 	check(&r, &in, &d);
@@ -677,9 +681,7 @@ static void test_atomic_fs_and_v2(void)
 	espota_fit_device d = dev8266("1M512", ESPOTA_TARGET_FS);
 	espota_fit_report r;
 
-	memset(fs, 0xFF, sizeof(fs));
-	memcpy(fs + 8, "littlefs", 8);
-	ASSERT_OK(espota_image_parse(&in, fs, sizeof(fs)));
+	littlefs_info(&in, fs, sizeof(fs));
 	d.running_size = 329008;
 	check(&r, &in, &d);
 	ASSERT_EQ(r.verdict, ESPOTA_FIT_OK);
