@@ -131,8 +131,8 @@ static void need_password(espota__conn *d, espota_auth_scheme scheme)
 	uint64_t now;
 	int rc;
 
-	if (d->on_auth == NULL) {
-		espota__engine_abort(&d->e, espota__now_ms(), ESPOTA_EAUTH,
+	if (d->on_auth == NULL || d->opts->auth == NULL) {
+		espota__engine_decline_password(&d->e, espota__now_ms(), ESPOTA_EAUTH,
 			"the device requires a password and none was given");
 		return;
 	}
@@ -142,9 +142,9 @@ static void need_password(espota__conn *d, espota_auth_scheme scheme)
 	d->s->in_callback--;
 	now = espota__now_ms();
 	if (rc < 0)
-		espota__engine_abort(&d->e, now, rc, "auth callback returned %d", rc);
+		espota__engine_decline_password(&d->e, now, rc, "auth callback returned %d", rc);
 	else if (rc > 0 || !req.set)
-		espota__engine_abort(&d->e, now, ESPOTA_EAUTH,
+		espota__engine_decline_password(&d->e, now, ESPOTA_EAUTH,
 			"the device requires a password and the auth callback gave none");
 	else
 		espota__engine_set_password(&d->e, now, req.password);
@@ -232,6 +232,26 @@ static void on_accept(espota__conn *d, uint64_t now)
 	close_fd(&d->lsn);
 }
 
+static void read_tcp(espota__conn *d, uint64_t now)
+{
+	unsigned char buf[8192];
+	int i;
+
+	for (i = 0; i < 16 && d->tcp >= 0; i++) {
+		ssize_t n = recv(d->tcp, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0) {
+			espota__engine_on_tcp_data(&d->e, now, buf, (size_t)n);
+			if (d->e.finished)
+				return;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		espota__engine_on_tcp_closed(&d->e, now, n == 0 ? 0 : errno);
+		close_fd(&d->tcp);
+	}
+}
+
 static void pump_tx(espota__conn *d)
 {
 	const unsigned char *p;
@@ -240,9 +260,15 @@ static void pump_tx(espota__conn *d)
 	while (d->tcp >= 0 && (n = espota__engine_tx(&d->e, &p)) > 0) {
 		ssize_t w = send(d->tcp, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			int err = errno;
+			if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
 				return;
-			espota__engine_on_tcp_closed(&d->e, espota__now_ms(), errno);
+			/* A device that refuses mid-stream closes with our data
+			 * unread, so its stack resets the connection; its error
+			 * text may already be here: read it before the reset. */
+			read_tcp(d, espota__now_ms());
+			if (d->tcp >= 0 && !d->e.finished)
+				espota__engine_on_tcp_closed(&d->e, espota__now_ms(), err);
 			close_fd(&d->tcp);
 			return;
 		}
@@ -272,26 +298,6 @@ static void read_udp(espota__conn *d, uint64_t now)
 			continue;
 		}
 		espota__engine_on_udp(&d->e, now, buf, (size_t)n);
-	}
-}
-
-static void read_tcp(espota__conn *d, uint64_t now)
-{
-	unsigned char buf[8192];
-	int i;
-
-	for (i = 0; i < 16 && d->tcp >= 0; i++) {
-		ssize_t n = recv(d->tcp, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n > 0) {
-			espota__engine_on_tcp_data(&d->e, now, buf, (size_t)n);
-			if (d->e.finished)
-				return;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return;
-		espota__engine_on_tcp_closed(&d->e, now, n == 0 ? 0 : errno);
-		close_fd(&d->tcp);
 	}
 }
 

@@ -138,7 +138,9 @@ static void succeed(espota__engine *e, uint64_t now)
 	e->result = ESPOTA_OK;
 	e->error[0] = '\0';
 	e->deadline = NO_DEADLINE;
-	(void)now;
+	/* the last count may have come with the OK itself */
+	if (e->transfer_ms == 0 && e->transfer_start != 0)
+		e->transfer_ms = now - e->transfer_start;
 	set_phase(e, ESPOTA_PHASE_DONE);
 	elog(e, ESPOTA_LOG_INFO, "device confirmed the update (%" PRIu64 " bytes)", e->acked);
 	ev = ev_push(e, ESPOTA__EV_DONE);
@@ -281,6 +283,22 @@ static void send_auth(espota__engine *e, uint64_t now)
 	}
 }
 
+void espota__engine_decline_password(espota__engine *e, uint64_t now, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	/* espota.py answers with the empty password's hash; without an answer
+	 * the device keeps waiting for one, and an ESP8266 then takes the next
+	 * invitation for it, which costs the next upload an invitation timeout. */
+	if (e->waiting_password && !e->finished) {
+		sodium_memzero(e->password, sizeof(e->password));
+		send_auth(e, now);
+	}
+	va_start(ap, fmt);
+	vfail(e, code, fmt, ap);
+	va_end(ap);
+}
+
 int espota__engine_set_password(espota__engine *e, uint64_t now, const char *password)
 {
 	size_t n;
@@ -289,8 +307,8 @@ int espota__engine_set_password(espota__engine *e, uint64_t now, const char *pas
 		return ESPOTA_EINVAL;
 	n = password ? strlen(password) : 0;
 	if (n == 0 || n >= sizeof(e->password)) {
-		fail(e, ESPOTA_EAUTH, n == 0 ? "the device requires a password and none was given" :
-			"password too long");
+		espota__engine_decline_password(e, now, ESPOTA_EAUTH, "%s", n == 0 ?
+			"the device requires a password and none was given" : "password too long");
 		return ESPOTA_EAUTH;
 	}
 	memcpy(e->password, password, n + 1);

@@ -150,6 +150,15 @@ void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *dat
 /* EOF (err == 0) or a socket error (errno value) on the data connection. */
 void espota__engine_on_tcp_closed(espota__engine *e, uint64_t now, int err);
 /* Bytes the driver may write now; *ptr points into the image. */
+/* No password will come (none given, the callback declined or failed):
+ * answer the challenge with the empty password so the device is ready for
+ * the next invitation, then fail with `code`. */
+void espota__engine_decline_password(espota__engine *e, uint64_t now, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 4, 5)))
+#endif
+	;
+
 /* The TCP MSS the device announced, once connected (0: unknown). */
 void espota__engine_set_device_mss(espota__engine *e, uint32_t mss);
 size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr);

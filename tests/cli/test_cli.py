@@ -178,6 +178,15 @@ def test_usage_errors(argv, needle):
     assert needle in r.stderr
 
 
+@pytest.mark.parametrize("abbrev", ["--au", "--aut"])
+def test_stock_abbreviations(sim, fw, abbrev):
+    """espota.py (argparse) takes --au for --auth; ours has --auth-env and --auth-file too."""
+    sim.start(["--platform", "esp8266", *FAST, "--password", "pw"])
+    r = run("--i", "127.0.0.1", "--po", sim.port, abbrev, "pw", "--fi", fw, "--deb")
+    assert r.returncode == OK, r.stderr
+    assert sim.app_image() == read_file(fw)
+
+
 def test_help_lists_exit_codes():
     r = run("--help")
     assert r.returncode == 0

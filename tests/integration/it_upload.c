@@ -190,6 +190,33 @@ static void test_auth_schemes(void)
 	auth_case("esp32", "--password", "wrong", ESPOTA_AUTH_PBKDF2_SHA256, ESPOTA_EAUTH, 1);
 }
 
+/* An upload without the password still answers the challenge, so the
+ * device takes the next invitation at once (an ESP8266 left waiting for an
+ * answer would take that invitation for it). */
+static void test_no_password_leaves_device_ready(void)
+{
+	const char *args[] = { "--platform", "esp8266", "--fast", "--port", "0", "--password", "s3cret", NULL };
+	unsigned char *img = make_image(40000, 4);
+	espota_upload_options o;
+	espota_upload_stats st;
+	espota_session *s;
+	sim_harness h;
+
+	start(&h, args);
+	ASSERT_OK(espota_session_new(&s, NULL));
+	o = opts_for(&h, 0);
+	ASSERT_EQ(upload(s, img, 40000, &o), ESPOTA_EAUTH);
+	ASSERT_CONTAINS(espota_session_last_error(s), "none was given");
+	o.password = "s3cret";
+	ASSERT_OK(upload(s, img, 40000, &o));
+	ASSERT_OK(espota_session_stats(s, &st));
+	ASSERT_EQ(st.invitations, 1);
+	assert_received(&h, 0, "app.bin", img, 40000);
+	espota_session_free(s);
+	sim_stop(&h);
+	free(img);
+}
+
 static void test_md5_fallback(void)
 {
 	/* setPasswordHash(MD5("s3cret")) on a >= 3.3.1 device */
@@ -600,6 +627,7 @@ TEST_LIST_BEGIN
 TEST_ENTRY(test_app_and_fs_byte_exact)
 TEST_ENTRY(test_ipv6)
 TEST_ENTRY(test_auth_schemes)
+TEST_ENTRY(test_no_password_leaves_device_ready)
 TEST_ENTRY(test_md5_fallback)
 TEST_ENTRY(test_device_errors)
 TEST_ENTRY(test_faults)

@@ -165,6 +165,9 @@ static void test_coalesced_acks_and_ok(void)
 	ASSERT_EQ(d.done, 1);
 	ASSERT_EQ(d.result, ESPOTA_OK);
 	ASSERT_EQ(e.acks, 4);
+	/* the last count came with the OK: the transfer time is still known
+	 * (connected at 20, data fed at 40) */
+	ASSERT_EQ(e.transfer_ms, 20);
 }
 
 static void test_esp8266_error_after_count(void)
@@ -473,6 +476,24 @@ static void test_auth_needs_password(void)
 	espota__engine_on_udp(&e, 7, "OK", 2);
 	drain(&e, &d);
 	ASSERT_EQ(e.phase, ESPOTA_PHASE_CONNECT);
+	espota__engine_clear(&e);
+
+	/* No password: the challenge is still answered (with the empty
+	 * password, as espota.py does) so the device stops waiting, then
+	 * the upload fails. */
+	memset(&d, 0, sizeof(d));
+	setup(&e, 1000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	espota__engine_start(&e, 0);
+	drain(&e, &d);
+	espota__engine_on_udp(&e, 5, "AUTH 25d55ad283aa400af464c76d713c07ad", 37);
+	drain(&e, &d);
+	ASSERT_EQ(espota__engine_set_password(&e, 6, ""), ESPOTA_EAUTH);
+	drain(&e, &d);
+	ASSERT_EQ(d.nudp, 2);
+	ASSERT(strncmp(d.udp[1], "200 ", 4) == 0);
+	ASSERT_EQ(d.done, 1);
+	ASSERT_EQ(d.result, ESPOTA_EAUTH);
+	ASSERT_CONTAINS(e.error, "none was given");
 }
 
 static void test_bad_replies(void)

@@ -23,6 +23,9 @@
 static const struct config *CFG(const struct device *d) { return &d->sim->cfg; }
 
 /* a fixed firmware delay (delay(n) in the sketch); --fast drops them */
+/* --fast: the pause an ESP8266 keeps between its last count and "OK" */
+#define FAST_OK_PAUSE_MS 20
+
 static usec_t fw_delay(const struct device *d, double ms)
 {
 	return CFG(d)->fast ? 0 : MS(ms);
@@ -246,9 +249,12 @@ static void do_end(struct device *d, usec_t now)
 			return;
 		}
 		if (!esp32) {
-			/* flush; delay(1000); print("OK"); flush; delay(1000); stop() */
+			/* flush; delay(1000); print("OK"); flush; delay(1000); stop().
+			 * --fast keeps a short pause: the delay exists so that the
+			 * last count and "OK" are separate segments, and the stock
+			 * espota.py (which reads them separately) fails without it. */
 			d->fw = FW_FINISH_1;
-			d->until = now + fw_delay(d, 1000);
+			d->until = now + (cfg->fast ? MS(FAST_OK_PAUSE_MS) : MS(1000));
 		} else {
 			/* print("OK"); stop(); delay(10); onEnd; delay(100); restart */
 			tcp_send(d, "OK", 2, now, 0);

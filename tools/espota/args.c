@@ -214,6 +214,19 @@ static int ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* The long options of the stock espota.py (both cores). */
+static int is_stock(const char *lng)
+{
+	static const char *const stock[] = { "ip", "host_ip", "port", "host_port", "auth", "file",
+		"spiffs", "debug", "progress", "timeout", "md5-target" };
+	size_t i;
+
+	for (i = 0; i < sizeof(stock) / sizeof(stock[0]); i++)
+		if (strcmp(lng, stock[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* Find a long option by exact name or unique prefix (argparse allow_abbrev). */
 static const struct opt *find_long(const char *name, size_t len, char *err, size_t errlen)
 {
@@ -236,6 +249,17 @@ static const struct opt *find_long(const char *name, size_t len, char *err, size
 			hit = &opts[i];
 	}
 	if (ambiguous) {
+		/* espota.py (argparse) knows fewer options, so a prefix that is
+		 * unique among its own (--au, --s, --d, --f) means that one. */
+		const struct opt *stock = NULL;
+		int nstock = 0;
+		for (i = 0; i < NOPTS; i++)
+			if (is_stock(opts[i].lng) && strncmp(opts[i].lng, name, len) == 0) {
+				stock = &opts[i];
+				nstock++;
+			}
+		if (nstock == 1)
+			return stock;
 		cli_fail(err, errlen, "ambiguous option: --%.*s", (int)len, name);
 		return NULL;
 	}
