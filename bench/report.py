@@ -194,14 +194,16 @@ def part3():
         for line in open(p):
             if line.startswith("cpu ") or line.startswith("simcpu="):
                 d.update(kv(line))
-        mode = os.path.basename(p)[4:-4]
+        mode = os.path.basename(p)[4:-4].replace("_", ", ")
         if "s_per_gb" not in d:
             errors.append(f"{os.path.basename(p)}: {open(p).read().strip()}")
             continue
         gb = int(d["bytes"]) / 1e9
         eng = float(d['s_per_gb']) - float(d['md5_s_per_gb'])
-        if mode == "pipe":
+        if mode == "pipe, onecore":
             goals["engine"] = (float(d['s_per_gb']), eng)
+        elif mode == "pipe, twocores":
+            goals["engine2"] = (float(d['s_per_gb']), eng)
         print(f"| {mode} | {d['uploads']} | {gb:.3f} | {float(d['cpu']):.3f} | {float(d['s_per_gb']):.3f} |"
               f" {float(d['md5_s_per_gb']):.3f} | **{eng:.3f}** | {float(d['wall']):.2f} | {d.get('simcpu')} |")
 
@@ -221,8 +223,13 @@ def summary():
     if "engine" in goals:
         tot, eng = goals["engine"]
         print(f"- engine under 1 s/GB of host CPU: {eng:.3f} s/GB without the image's MD5, "
-              f"{tot:.3f} s/GB with it -> {'met' if eng < 1 else 'NOT met'} for the engine; the MD5 "
-              f"the invitation requires costs {tot - eng:.3f} s/GB on its own on this CPU")
+              f"{tot:.3f} s/GB with it (sim and uploader on one core) -> {'met' if eng < 1 else 'NOT met'} "
+              f"for the engine; the MD5 the invitation requires costs {tot - eng:.3f} s/GB on its own on "
+              f"this CPU")
+    if "engine2" in goals:
+        tot, eng = goals["engine2"]
+        print(f"  (unpinned, with cross-core wake-ups charged to the uploader: {eng:.3f} s/GB without the "
+              f"MD5, {tot:.3f} with it)")
 
 
 part1()
