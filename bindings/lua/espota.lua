@@ -275,6 +275,7 @@ local function stats(s)
     platform = PLATFORM_NAMES[int(st.platform)], total = int(st.total), original_size = int(st.original_size),
     sent = int(st.sent), acked = int(st.acked), elapsed = st.elapsed_ms / 1000, transfer_time = st.transfer_ms / 1000,
     invitations = int(st.invitations), acks = int(st.acks), local_port = int(st.local_port),
+    device_mss = int(st.device_mss),
   }
 end
 
@@ -376,7 +377,7 @@ local function device_result(i, dev, raw)
       platform = PLATFORM_NAMES[int(st.platform)], total = int(st.total), original_size = int(st.original_size),
       sent = int(st.sent), acked = int(st.acked), elapsed = st.elapsed_ms / 1000,
       transfer_time = st.transfer_ms / 1000, invitations = int(st.invitations), acks = int(st.acks),
-      local_port = int(st.local_port),
+      local_port = int(st.local_port), device_mss = int(st.device_mss),
     },
   }
   if not r.ok then

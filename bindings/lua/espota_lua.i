@@ -185,6 +185,7 @@ static void espota_lua_push_result(lua_State *L, const espota_fleet_result *r)
 	SETI("invitations", st->invitations);
 	SETI("acks", st->acks);
 	SETI("local_port", st->local_port);
+	SETI("device_mss", st->device_mss);
 #undef SETI
 	lua_setfield(L, -2, "stats");
 }

@@ -167,7 +167,7 @@ static int espota_py_fleet_progress(size_t index, const espota_progress *p, void
  * (code, attempts, error, device_error, stats) with device_error None or
  * (platform, code, name, text, explanation, raw) and stats
  * (phase, scheme, platform, total, original_size, sent, acked, elapsed_ms,
- *  transfer_ms, invitations, acks, local_port). */
+ *  transfer_ms, invitations, acks, local_port, device_mss). */
 static PyObject *espota_py_fleet_result(const espota_fleet_result *r)
 {
 	const espota_upload_stats *st = &r->stats;
@@ -182,11 +182,12 @@ static PyObject *espota_py_fleet_result(const espota_fleet_result *r)
 	}
 	if (!de)
 		return NULL;
-	return Py_BuildValue("(iIsN(iiiKKKKKKIIH))", r->code, r->attempts, r->error, de,
+	return Py_BuildValue("(iIsN(iiiKKKKKKIIHI))", r->code, r->attempts, r->error, de,
 		(int)st->phase, (int)st->scheme, (int)st->platform, (unsigned long long)st->total,
 		(unsigned long long)st->original_size, (unsigned long long)st->sent,
 		(unsigned long long)st->acked, (unsigned long long)st->elapsed_ms,
-		(unsigned long long)st->transfer_ms, st->invitations, st->acks, st->local_port);
+		(unsigned long long)st->transfer_ms, st->invitations, st->acks, st->local_port,
+		(unsigned int)st->device_mss);
 }
 
 static void espota_py_fleet_done(size_t index, const espota_fleet_result *r, void *payload)

@@ -115,6 +115,7 @@ def test_compress(sim, fw):
     assert r.returncode == OK, r.stderr
     res = jsonl(r.stdout)[-1]
     assert res["ok"] and res["stats"]["original_size"] == os.path.getsize(fw)
+    assert res["stats"]["device_mss"] > 0
     assert res["stats"]["total"] < res["stats"]["original_size"]
 
 

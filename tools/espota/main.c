@@ -622,6 +622,7 @@ static void report_json_result(struct app *a, struct job *j)
 	cli_json_u64(&js, "transfer_ms", st->transfer_ms);
 	cli_json_u64(&js, "invitations", st->invitations);
 	cli_json_u64(&js, "local_port", st->local_port);
+	cli_json_u64(&js, "device_mss", st->device_mss);
 	cli_json_close(&js);
 	emit_json(a, &js);
 }

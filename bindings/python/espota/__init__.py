@@ -286,6 +286,7 @@ class UploadResult(NamedTuple):
     invitations: int
     acks: int
     local_port: int
+    device_mss: int = 0
 
 
 class DeviceResult(NamedTuple):
@@ -691,7 +692,7 @@ class Session:
             phase=_c.espota_phase_name(st.phase), scheme=_SCHEMES.get(st.scheme),
             platform=_PLATFORM_NAMES.get(st.platform), total=st.total, original_size=st.original_size,
             sent=st.sent, acked=st.acked, elapsed=st.elapsed_ms / 1000.0, transfer_time=st.transfer_ms / 1000.0,
-            invitations=st.invitations, acks=st.acks, local_port=st.local_port)
+            invitations=st.invitations, acks=st.acks, local_port=st.local_port, device_mss=st.device_mss)
 
     @staticmethod
     def _device_error(s) -> dict | None:
@@ -905,7 +906,7 @@ def _device_result(index: int, dev: tuple, raw: tuple) -> DeviceResult:
     stats = UploadResult(
         phase=_c.espota_phase_name(st[0]), scheme=_SCHEMES.get(st[1]), platform=_PLATFORM_NAMES.get(st[2]),
         total=st[3], original_size=st[4], sent=st[5], acked=st[6], elapsed=st[7] / 1000.0,
-        transfer_time=st[8] / 1000.0, invitations=st[9], acks=st[10], local_port=st[11])
+        transfer_time=st[8] / 1000.0, invitations=st[9], acks=st[10], local_port=st[11], device_mss=st[12])
     device_error = None
     if de is not None:
         device_error = {"platform": _PLATFORM_NAMES.get(de[0]), "code": de[1], "name": de[2], "text": de[3],

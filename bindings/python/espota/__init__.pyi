@@ -65,6 +65,7 @@ class UploadResult(NamedTuple):
     invitations: int
     acks: int
     local_port: int
+    device_mss: int
 
 class DeviceResult(NamedTuple):
     index: int

@@ -32,6 +32,7 @@ def test_five_devices_byte_exact(sim, firmware):
         assert r.ok and r.code == 0 and r.error is None and r.message == ""
         assert r.attempts == 1 and r.port == dev.ports[i] and r.host == "127.0.0.1"
         assert r.stats.phase == "done" and r.stats.acked == len(firmware)
+        assert r.stats.device_mss > 0
         assert r.device_error is None and r.exception_type is None
         r.raise_for_status()
         assert dev.app_image(i) == firmware

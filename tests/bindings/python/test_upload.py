@@ -19,6 +19,7 @@ def test_success_byte_exact(sim, firmware):
     res = espota.upload(firmware, "127.0.0.1", dev.port, progress=seen.append)
     assert isinstance(res, espota.UploadResult)
     assert res.phase == "done" and res.acked == res.total == len(firmware)
+    assert isinstance(res.device_mss, int) and res.device_mss > 0  # loopback's, with --fast
     assert dev.app_image() == firmware
     assert all(isinstance(p, espota.Progress) for p in seen)
     assert seen[0].acked == 0 and seen[-1].phase == "done" and seen[-1].fraction == 1.0
