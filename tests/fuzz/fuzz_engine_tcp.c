@@ -10,7 +10,10 @@
  *  - tx() offers the next unsent bytes of the image, never past its end;
  *  - EOF, an error or a passed deadline always ends the upload.
  *
- * Input: flags, image length (2 bytes), chunk, window, then operations:
+ * Input: flags, image length (2 bytes), chunk, window, then operations.
+ * Flags: 1 stop-and-wait, 2-4 device port, 8 chunk, 16 window, 32 short
+ * timeouts, 64 the device announced MSS 536 (block pacing), 128 stream mode
+ * (when not stop-and-wait). Operations:
  *   0: write part   [amount]   write 1 + amount*23 bytes of what tx() offers
  *   1: write all               write everything tx() offers
  *   2-3: device bytes [len][bytes]   (len % 64)
@@ -50,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.host = "10.0.0.9";
 	c.local_port = 41000;
 	c.seeded_cnonce = 1;
-	c.transfer = (flags & 1) ? ESPOTA_TRANSFER_STOP_AND_WAIT : ESPOTA_TRANSFER_PIPELINED;
+	c.transfer = (flags & 1) ? ESPOTA_TRANSFER_STOP_AND_WAIT :
+		(flags & 128) ? ESPOTA_TRANSFER_STREAM : ESPOTA_TRANSFER_PIPELINED;
 	switch ((flags >> 1) & 3) {
 	case 0: c.device_port = ESPOTA_PORT_ESP8266; break;
 	case 1: c.device_port = ESPOTA_PORT_ESP32; break;
@@ -74,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_drain(&d);
 	FUZZ_ASSERT(e.phase == ESPOTA_PHASE_CONNECT);
 	FUZZ_ASSERT(espota__engine_on_connect(&e, d.now) == 0);
+	espota__engine_set_device_mss(&e, (flags & 64) ? 536 : 0);
 	fuzz_drain(&d);
 	FUZZ_ASSERT(e.phase == ESPOTA_PHASE_TRANSFER);
 	/* A second connection is refused. */
