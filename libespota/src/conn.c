@@ -131,6 +131,7 @@ static void need_password(espota__conn *d, espota_auth_scheme scheme)
 	uint64_t now;
 	int rc;
 
+	/* No callback to ask: the hooks are only called when there is one. */
 	if (d->on_auth == NULL || d->opts->auth == NULL) {
 		espota__engine_decline_password(&d->e, espota__now_ms(), ESPOTA_EAUTH,
 			"the device requires a password and none was given");

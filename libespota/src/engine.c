@@ -830,8 +830,9 @@ static void arm_quiet(espota__engine *e, uint64_t now)
 {
 	const unsigned char *ptr;
 
-	/* The same digits never add up later: the device has to say more. */
-	e->quiet_at = (e->ndigits > 0 && e->sent < e->cfg.len && e->quiet_failed != e->digits_seen + 1 &&
+	/* The same digits never add up later: the device has to say more.
+	 * (Pending digits mean digits_seen > 0, so the initial 0 never matches.) */
+	e->quiet_at = (e->ndigits > 0 && e->sent < e->cfg.len && e->quiet_seen != e->digits_seen &&
 		espota__engine_tx(e, &ptr) == 0) ? now + (e->quiet_ms ? e->quiet_ms : ACK_QUIET_MS) : 0;
 }
 
@@ -1040,7 +1041,7 @@ void espota__engine_tick(espota__engine *e, uint64_t now)
 			progress(e);
 			return;
 		}
-		e->quiet_failed = e->digits_seen + 1;
+		e->quiet_seen = e->digits_seen;
 		if (e->quiet_ms < ACK_QUIET_MAX_MS)
 			e->quiet_ms = e->quiet_ms ? e->quiet_ms * 2 : 2 * ACK_QUIET_MS;
 	}

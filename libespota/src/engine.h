@@ -122,7 +122,7 @@ typedef struct espota__engine {
 	int acks_unmatched;         /* counts could not be matched (non-ESP8266) */
 	uint64_t quiet_at;          /* blocked with pending digits: re-read then (0: no) */
 	uint64_t digits_seen;       /* acknowledgement digits received so far */
-	uint64_t quiet_failed;      /* digits_seen + 1 when a quiet reading last failed (0: none) */
+	uint64_t quiet_seen;        /* digits_seen when a quiet reading last failed */
 	unsigned quiet_ms;          /* current quiet delay (doubles after each failure) */
 	uint32_t device_mss;        /* the device's TCP MSS when the driver knows it (0: no) */
 	unsigned int acks;
@@ -149,7 +149,6 @@ int espota__engine_on_connect(espota__engine *e, uint64_t now);
 void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *data, size_t len);
 /* EOF (err == 0) or a socket error (errno value) on the data connection. */
 void espota__engine_on_tcp_closed(espota__engine *e, uint64_t now, int err);
-/* Bytes the driver may write now; *ptr points into the image. */
 /* No password will come (none given, the callback declined or failed):
  * answer the challenge with the empty password so the device is ready for
  * the next invitation, then fail with `code`. */
@@ -161,6 +160,7 @@ void espota__engine_decline_password(espota__engine *e, uint64_t now, int code, 
 
 /* The TCP MSS the device announced, once connected (0: unknown). */
 void espota__engine_set_device_mss(espota__engine *e, uint32_t mss);
+/* Bytes the driver may write now; *ptr points into the image. */
 size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr);
 void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n);
 void espota__engine_tick(espota__engine *e, uint64_t now);

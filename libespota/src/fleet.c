@@ -49,11 +49,10 @@ static int fleet_progress(espota__conn *c, const espota_progress *p)
 	return f->fo->progress ? f->fo->progress(c->index, p, f->fo->payload) : 0;
 }
 
+/* Called only when the options carry an auth callback (conn.c, need_password). */
 static int fleet_auth(espota__conn *c, espota_auth_request *req, espota_auth_scheme scheme)
 {
 	const fleet *f = c->user;
-	if (f->base->auth == NULL)
-		return 1;
 	return f->base->auth(req, c->opts->host, scheme, f->base->payload);
 }
 

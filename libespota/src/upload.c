@@ -142,10 +142,9 @@ static int single_progress(espota__conn *c, const espota_progress *p)
 	return c->opts->progress ? c->opts->progress(p, c->opts->payload) : 0;
 }
 
+/* Called only when opts->auth is set (conn.c, need_password). */
 static int single_auth(espota__conn *c, espota_auth_request *req, espota_auth_scheme scheme)
 {
-	if (c->opts->auth == NULL)
-		return 1;
 	return c->opts->auth(req, c->opts->host, scheme, c->opts->payload);
 }
 
