@@ -19,5 +19,6 @@
 #include "espota/image.h"
 #include "espota/flashfit.h"
 #include "espota/fleet.h"
+#include "espota/file.h"
 
 #endif

@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "espota/file.h"
 #include "espota/flashfit.h"
 #include "conn.h"
 
@@ -298,42 +299,23 @@ int espota_upload_file(espota_session *s, const char *path, const espota_upload_
 {
 	espota_upload_options copy;
 	unsigned char *buf = NULL;
-	struct stat st;
+	char err[ESPOTA__MSG_SIZE];
 	size_t got = 0;
-	FILE *f;
 	int rc;
 
 	if (s == NULL || path == NULL || o == NULL)
 		return ESPOTA_EINVAL;
 	if (s->in_callback || s->running)
 		return ESPOTA_EINVAL;
-	f = fopen(path, "rb");
-	if (f == NULL) {
-		espota__session_error(s, "cannot open %s: %s", path, strerror(errno));
-		return ESPOTA_EIO;
-	}
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-		(uint64_t)st.st_size > (uint64_t)64 * 1024 * 1024) {
-		espota__session_error(s, "%s: not a regular, non-empty file of at most 64 MiB", path);
-		fclose(f);
-		return ESPOTA_EIMAGE;
-	}
-	buf = malloc((size_t)st.st_size);
-	if (buf == NULL) {
-		fclose(f);
-		return ESPOTA_ENOMEM;
-	}
-	got = fread(buf, 1, (size_t)st.st_size, f);
-	fclose(f);
-	if (got != (size_t)st.st_size) {
-		espota__session_error(s, "short read on %s", path);
-		free(buf);
-		return ESPOTA_EIO;
+	rc = espota_file_read(&buf, &got, path, ESPOTA_FILE_MAX, err, sizeof(err));
+	if (rc < 0) {
+		espota__session_error(s, "%s", err);
+		return rc;
 	}
 	copy = *o;
 	if (copy.filename == NULL)
 		copy.filename = path;
 	rc = espota_upload(s, buf, got, &copy);
-	free(buf);
+	espota_file_free(buf);
 	return rc;
 }

@@ -20,7 +20,7 @@
 #include "output.h"
 #include "secret.h"
 
-#define IMAGE_MAX ((size_t)64 * 1024 * 1024)
+#define IMAGE_MAX ESPOTA_FILE_MAX
 #define TTY_REDRAW_MS 100
 #define JSON_PROGRESS_MS 250
 
@@ -873,48 +873,11 @@ out:
 
 /* ---- preparation ---------------------------------------------------------------- */
 
+/* Every file the CLI reads goes through the library's reader: FIFOs,
+ * directories and devices are refused before a byte is read (file.h). */
 static int read_file(const char *path, unsigned char **out, size_t *len, size_t max, char *err, size_t errlen)
 {
-	FILE *f;
-	struct stat st;
-	unsigned char *buf;
-	size_t got;
-
-	*out = NULL;
-	*len = 0;
-	f = fopen(path, "rb");
-	if (f == NULL) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s is not a regular file", path);
-		fclose(f);
-		return -1;
-	}
-	if (st.st_size <= 0 || (uint64_t)st.st_size > max) {
-		snprintf(err, errlen, "%s: %s (%lld bytes)", path, st.st_size <= 0 ? "empty file" : "file too large",
-			(long long)st.st_size);
-		fclose(f);
-		return -1;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		snprintf(err, errlen, "out of memory");
-		fclose(f);
-		return -1;
-	}
-	got = fread(buf, 1, (size_t)st.st_size, f);
-	fclose(f);
-	if (got != (size_t)st.st_size) {
-		snprintf(err, errlen, "short read on %s", path);
-		free(buf);
-		return -1;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
-	return 0;
+	return espota_file_read(out, len, path, max, err, errlen) < 0 ? -1 : 0;
 }
 
 /* Errors before any upload: printed plainly, or as a JSON "error" event. */

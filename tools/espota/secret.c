@@ -3,6 +3,8 @@
  */
 #include "secret.h"
 
+#include <espota.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -39,45 +41,39 @@ char *cli_secret_dup(const char *s)
 	return d;
 }
 
+/* Password files are small; the library's reader refuses FIFOs, directories
+ * and devices before reading (so a FIFO cannot hang the CLI). */
+#define SECRET_FILE_MAX ((size_t)64 * 1024)
+
 int cli_secret_read_file(const char *path, char **out, int *insecure, char *err, size_t errlen)
 {
-	char buf[1024];
+	char ferr[512];
+	unsigned char *buf = NULL;
 	struct stat st;
-	ssize_t got;
 	size_t len = 0, i;
-	int fd;
+	int rc;
 
 	*out = NULL;
 	if (insecure != NULL)
 		*insecure = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open password file %s: %s", path, strerror(errno));
+	rc = espota_file_read(&buf, &len, path, SECRET_FILE_MAX, ferr, sizeof(ferr));
+	if (rc < 0) {
+		snprintf(err, errlen, "password file: %s", ferr);
 		return -1;
 	}
-	if (fstat(fd, &st) == 0 && insecure != NULL && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0)
+	if (insecure != NULL && stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0)
 		*insecure = 1;
-	while (len < sizeof(buf) - 1) {
-		got = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			snprintf(err, errlen, "cannot read password file %s: %s", path, strerror(errno));
-			close(fd);
-			cli_wipe(buf, sizeof(buf));
-			return -1;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
-	close(fd);
-	for (i = 0; i < len; i++)
+	/* The first line, at most 1023 bytes, as before. */
+	for (i = 0; i < len && i < 1023; i++)
 		if (buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\0')
 			break;
-	buf[i] = '\0';
-	*out = cli_secret_dup(buf);
-	cli_wipe(buf, sizeof(buf));
+	*out = malloc(i + 1);
+	if (*out != NULL) {
+		memcpy(*out, buf, i);
+		(*out)[i] = '\0';
+	}
+	cli_wipe(buf, len);
+	espota_file_free(buf);
 	if (*out == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
