@@ -70,6 +70,10 @@
 %ignore espota_partitions_parse_bin;
 %ignore espota_partitions_builtin;
 %ignore espota_fit_report_format;
+/* The file reader is wrapped per language (file_read / _file_read), which
+ * returns the data or the message. */
+%ignore espota_file_read;
+%ignore espota_file_free;
 
 /* Results are read-only in the target language. */
 %immutable espota_device_error::platform;
@@ -123,6 +127,7 @@
 %include "espota/upload.h"
 %include "espota/image.h"
 %include "espota/flashfit.h"
+%include "espota/file.h"
 
 /* ---- the session handle -------------------------------------------------- */
 /* Opaque in C; an empty body lets SWIG wrap it as a class. */

@@ -93,14 +93,15 @@ local function image_data(image, level)
   error("image: expected a string (the image data) or an open file, got " .. type(image), level + 1)
 end
 
+--- read_file(path) -> data | nil, message, code: the library's reader
+--- (espota_file_read): regular files only, at most espota.FILE_MAX bytes;
+--- a FIFO, directory or device is refused with a message naming it.
 local function read_file(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local data = f:read("a")
-  f:close()
-  return data
+  if type(path) ~= "string" then error("path: expected a string, got " .. type(path), 2) end
+  return C._file_read(path)
 end
 M.read_file = read_file
+M.FILE_MAX = int(C.espota_file_max())
 
 function M.layouts()
   local out = {}
@@ -483,10 +484,14 @@ function Session:upload_many(image, devices, o)
 end
 
 --- s:upload_file(path, opts): read `path`, then s:upload(data, opts).
---- A file that cannot be read returns nil, message, espota.EIO.
+--- A file that cannot be opened returns nil, message, espota.EIO; a path
+--- that is not a regular file, empty or over espota.FILE_MAX returns
+--- nil, message, espota.EINVAL.
 function Session:upload_file(path, o)
-  local data, ferr = read_file(path)
-  if not data then return nil, ferr, M.EIO, { code = M.EIO, name = "ESPOTA_EIO", message = ferr } end
+  local data, ferr, code = read_file(path)
+  if not data then
+    return nil, ferr, code, { code = code, name = C.espota_error_name(code), message = ferr }
+  end
   return self:upload(data, o)
 end
 

@@ -497,9 +497,34 @@ static int espota_lua_upload_many(lua_State *L)
 	}
 	return 2;
 }
+
+/*
+ * espota._file_read(path) -> data | nil, message, code: espota_file_read()
+ * (regular files only, at most ESPOTA_FILE_MAX bytes).
+ */
+static int espota_lua_file_read(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	char err[512];
+	int rc;
+
+	rc = espota_file_read(&buf, &len, path, ESPOTA_FILE_MAX, err, sizeof(err));
+	if (rc < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		lua_pushinteger(L, rc);
+		return 3;
+	}
+	lua_pushlstring(L, (const char *)buf, len);
+	espota_file_free(buf);
+	return 1;
+}
 %}
 
 %native(_upload) int espota_lua_upload(lua_State *L);
+%native(_file_read) int espota_lua_file_read(lua_State *L);
 %native(_upload_many) int espota_lua_upload_many(lua_State *L);
 
 /* The natural Lua API, run when the module loads. */

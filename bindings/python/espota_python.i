@@ -581,3 +581,29 @@ int session_upload_many(espota_session *session, espota_py_fleet_call *call, PyO
 	return espota_py_upload_many(session, call, out);
 }
 %}
+
+/* espota_file_read() for the Python layer: (0, bytes) or (code, message).
+ * `path` is str, bytes or os.PathLike (PyUnicode_FSConverter); the read
+ * runs with the GIL released. */
+%inline %{
+PyObject *file_read(PyObject *path)
+{
+	PyObject *fs = NULL, *r;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	char err[512];
+	int rc;
+
+	if (!PyUnicode_FSConverter(path, &fs))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	rc = espota_file_read(&buf, &len, PyBytes_AS_STRING(fs), ESPOTA_FILE_MAX, err, sizeof(err));
+	Py_END_ALLOW_THREADS
+	Py_DECREF(fs);
+	if (rc < 0)
+		return Py_BuildValue("(is)", rc, err);
+	r = Py_BuildValue("(iy#)", 0, (const char *)buf, (Py_ssize_t)len);
+	espota_file_free(buf);
+	return r;
+}
+%}

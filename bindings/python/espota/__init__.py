@@ -38,7 +38,7 @@ __all__ = [
     "Error", "InvalidArgument", "OutOfMemoryError", "NetworkError", "TimeoutError", "DeviceError",
     "AuthError", "ProtocolError", "ImageError", "NoFitError", "CallbackError", "CancelledError",
     "ResolveError", "ConnectionClosedError",
-    "__version__", "version",
+    "__version__", "version", "read_file", "FILE_MAX",
 ]
 
 __version__: str = _c.espota_version_string()
@@ -372,13 +372,26 @@ def boards() -> list[Board]:
 # Images
 # --------------------------------------------------------------------------
 
+FILE_MAX: int = _c.espota_file_max()
+
+
+def read_file(path) -> bytes:
+    """Read a regular file with the library's reader (espota_file_read):
+    at most FILE_MAX bytes. A FIFO, directory or device, an empty file or a
+    larger one raises InvalidArgument naming the path and what it is; a file
+    that cannot be opened or read raises NetworkError (an OSError)."""
+    rc, value = _c.file_read(path)
+    if rc:
+        raise _error_class(rc)(value, rc)
+    return value
+
+
 def _image_bytes(image):
     """bytes-like -> itself; str/PathLike -> file contents; binary file object -> .read()."""
     if isinstance(image, (bytes, bytearray, memoryview)):
         return image
     if isinstance(image, (str, os.PathLike)):
-        with open(image, "rb") as f:
-            return f.read()
+        return read_file(image)
     read = getattr(image, "read", None)
     if callable(read):
         data = read()

@@ -134,6 +134,8 @@ class ImageInfo:
     hash_appended: bool
     detail: str
 
+FILE_MAX: int
+def read_file(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> bytes: ...
 def inspect(image: _Image) -> ImageInfo: ...
 
 class FitDevice:
