@@ -242,4 +242,31 @@ test("upload_many: progress false stops one device; argument errors raise", func
   eq(r, nil); eq(code, espota.ENOFIT, "code"); ok(err.report, "report")
 end)
 
+-- Paths go through the library's reader (issue 14): a directory, a FIFO or a
+-- device is refused with a message naming it; the old read_file returned
+-- nil, nil, EIO for a directory and hung on a FIFO. The FIFO and /dev/zero
+-- run in a child bounded by `timeout 10` and a 2 GiB address space.
+test("upload_file and read_file refuse what is not a regular file", function()
+  local base = os.tmpname(); os.remove(base)
+  assert(os.execute("mkdir " .. base .. " && mkdir " .. base .. "/dir && mkfifo " .. base .. "/fifo"))
+  local s <close> = espota.session()
+  local r, msg, code, err = s:upload_file(base .. "/dir", { host = "127.0.0.1", port = 9 })
+  eq(r, nil); eq(code, espota.EINVAL, "code"); eq(err.name, "ESPOTA_EINVAL", "name")
+  eq(msg, base .. "/dir is a directory, not a regular file", "message")
+  eq(err.message, msg, "err.message")
+  local d, m, c = espota.read_file(base .. "/dir")
+  eq(d, nil); eq(c, espota.EINVAL, "read_file code"); ok(m and m:find("is a directory", 1, true), m)
+  eq(espota.FILE_MAX, 64 * 1024 * 1024, "FILE_MAX")
+  local lua = arg[-1] or "lua5.4"
+  for _, case in ipairs { { base .. "/fifo", "is a FIFO (named pipe), not a regular file" },
+                          { "/dev/zero", "is a character device, not a regular file" } } do
+    local script = string.format("local e = require 'espota'; local s = e.session(); "
+      .. "local r, m = s:upload_file(%q, { host = '127.0.0.1', port = 9 }); io.write(tostring(m))", case[1])
+    local p = io.popen(string.format("ulimit -v 2097152; timeout 10 %s -e %q 2>&1", lua, script))
+    local out = p:read("a"); p:close()
+    eq(out, case[1] .. " " .. case[2], "child message")
+  end
+  os.execute("rm -rf " .. base)
+end)
+
 H.run()
