@@ -40,7 +40,7 @@ for f in "$prefix"/bin/espota "$prefix"/bin/espota-sim \
          ${pydir:+"$prefix/$pydir"/espota/_espota_c*.so} ${luadir:+"$prefix/$luadir"/espota.so}; do
   rp=$(readelf -d "$f" | sed -n 's/.*(\(RUNPATH\|RPATH\)).*\[\(.*\)\]/\1 \2/p')
   echo "   ${f#"$prefix"/}: ${rp:-no RUNPATH}"
-  case $rp in *'$ORIGIN'*) ;; *) echo "FAIL: $f has no \$ORIGIN RUNPATH" >&2; exit 1 ;; esac
+  case $rp in *"\$ORIGIN"*) ;; *) echo "FAIL: $f has no \$ORIGIN RUNPATH" >&2; exit 1 ;; esac
   case $rp in *"$bin"*) echo "FAIL: $f still points into the build tree" >&2; exit 1 ;; esac
 done
 
