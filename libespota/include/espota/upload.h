@@ -156,7 +156,10 @@ ESPOTA_EXTERN(int) espota_upload_options_init(espota_upload_options *opts, unsig
 ESPOTA_EXTERN(int) espota_upload(espota_session *session, const unsigned char *image, size_t len,
 	const espota_upload_options *opts) ESPOTA_NONNULL(1, 4);
 
-/** Read the file at `path` and upload it; see espota_upload(). */
+/** Read the file at `path` with espota_file_read() (file.h: a regular file
+ * of at most ESPOTA_FILE_MAX bytes; a FIFO, directory or device is refused
+ * with ESPOTA_EINVAL before anything is read) and upload it; see
+ * espota_upload(). */
 ESPOTA_EXTERN(int) espota_upload_file(espota_session *session, const char *path,
 	const espota_upload_options *opts) ESPOTA_NONNULL(1, 2, 3);
 
