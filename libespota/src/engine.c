@@ -17,6 +17,8 @@
 
 /* ESP32 reads at most 1460 bytes per loop and acknowledges what it wrote. */
 #define ESP32_MAX_ACK 1460
+/* How long to wait for the end of stream after a device's OK. */
+#define OK_CLOSE_MS 1500u
 
 void espota__timeouts_resolve(espota_timeouts *out, const espota_timeouts *in)
 {
@@ -486,6 +488,7 @@ int espota__engine_on_connect(espota__engine *e, uint64_t now)
 		return -1;
 	}
 	e->transfer_start = now;
+	espota__acks_init(&e->rule, e->platform, e->cfg.len);
 	e->deadline = now + e->cfg.timeouts.stall_ms;
 	set_phase(e, ESPOTA_PHASE_TRANSFER);
 	elog(e, ESPOTA_LOG_INFO, "device connected; sending %zu bytes", e->cfg.len);
@@ -818,13 +821,6 @@ static int is_stale_repeat(const espota__engine *e)
 	return 1;
 }
 
-/* ESP8266 prints each count as its own segment (TCP_NODELAY), so its counts
- * must add up exactly; other devices' counts are informational. */
-static int acks_exact(const espota__engine *e)
-{
-	return e->platform == ESPOTA_PLATFORM_ESP8266;
-}
-
 /* Blocked with unread digits: look again once the device is quiet. */
 static void arm_quiet(espota__engine *e, uint64_t now)
 {
@@ -863,27 +859,19 @@ static void ack_update(espota__engine *e, uint64_t now, int final)
 		} else if (is_stale_repeat(e)) {
 			elog(e, ESPOTA_LOG_DEBUG, "ignoring repeated acknowledgement %" PRIu64, e->last_ack);
 			e->ndigits = 0;
-		} else if (!acks_exact(e)) {
-			/* ESP32 counts (Nagle-coalesced) can be read wrongly; the
-			 * device's final OK, given after its MD5 check over every
-			 * byte, remains the proof (protocol.md 5.8). */
-			if (!e->acks_unmatched)
-				elog(e, ESPOTA_LOG_INFO, "acknowledgement counts could not be matched to the "
-					"bytes sent; relying on the device's final OK");
-			e->acks_unmatched = 1;
-			/* Resynchronise: the device is answering, so take it as caught
+		} else {
+			/* No single reading of the pending digits fits the window
+			 * (merged counts read wrongly, or an ESP32 repeat). The
+			 * acknowledgement rule still holds readings that fit, or the
+			 * digits would have failed already; take the device as caught
 			 * up rather than let an undercount shut the window. */
+			if (!e->acks_unmatched)
+				elog(e, ESPOTA_LOG_DEBUG, "acknowledgement counts could not be matched to "
+					"one reading; the acknowledgement rule decides at the end");
+			e->acks_unmatched = 1;
 			e->acked = e->sent;
 			p = e->acked;
 			e->ndigits = 0;
-		} else {
-			char run[41];
-			size_t n = e->ndigits < 40 ? e->ndigits : 40;
-			memcpy(run, e->digits, n);
-			run[n] = '\0';
-			fail(e, ESPOTA_EPROTO, "the device acknowledged more than was sent (\"%s%s\" with %"
-				PRIu64 " bytes outstanding)", run, e->ndigits > n ? "..." : "", out);
-			return;
 		}
 	}
 	if (p < e->acked)
@@ -906,27 +894,76 @@ static void ack_update(espota__engine *e, uint64_t now, int final)
 	}
 }
 
+/* The device's whole success text: "OK" (current cores), or "OK" and a line
+ * end (older cores use println). 2: complete, 1: may still complete, 0: not
+ * a success text (something follows the OK). */
+static int ok_text(const char *s, size_t n)
+{
+	if (n == 2 || (n == 4 && memcmp(s, "OK\r\n", 4) == 0) || (n == 3 && s[2] == '\n'))
+		return 2;
+	if (n == 3 && s[2] == '\r')
+		return 1;
+	return 0;
+}
+
+/* The device said OK (docs/protocol.md, "The acknowledgement rule"): it
+ * counts only after every byte was sent, when its counts can add up to the
+ * image, and when nothing but the end of stream follows. */
+static void finish_ok(espota__engine *e, uint64_t now, int at_eof)
+{
+	int t = ok_text(e->status, e->nstatus);
+
+	if (t == 0) {
+		char shown[96];
+		printable(shown, sizeof(shown), e->status, e->nstatus);
+		fail(e, ESPOTA_EPROTO, "the device sent a contradictory result \"%s\" (more after its "
+			"OK): the update may or may not have been applied", shown);
+		return;
+	}
+	if (e->sent != e->cfg.len) {
+		fail(e, ESPOTA_EPROTO, "the device reported OK after only %" PRIu64 " of %zu bytes "
+			"were sent", e->sent, e->cfg.len);
+		return;
+	}
+	if (!e->ok_pending) {
+		if (espota__acks_can_total(&e->rule, e->cfg.len)) {
+			e->ack_decided = ESPOTA__ACKS_DECIDED_COUNTS;
+		} else if (e->rule.dropped) {
+			/* Too many readings to keep them all: the device's OK, given
+			 * after its own MD5 check of every byte, decides. */
+			e->ack_decided = ESPOTA__ACKS_DECIDED_DEVICE_OK;
+			elog(e, ESPOTA_LOG_INFO, "acknowledgement counts too ambiguous to add up; the "
+				"device's OK (after its MD5 check of the whole image) decides");
+		} else {
+			uint64_t best = espota__acks_best(&e->rule);
+			e->acked = e->provisional = best < e->cfg.len ? best : e->cfg.len;
+			fail(e, ESPOTA_EPROTO, "the device reported OK, but its acknowledgements add up "
+				"to at most %" PRIu64 " of the %zu bytes sent: it did not read the whole "
+				"image, so the update may or may not have been applied", e->acked, e->cfg.len);
+			return;
+		}
+		e->ok_pending = 1;
+		if (e->transfer_ms == 0 && e->transfer_start != 0)
+			e->transfer_ms = now - e->transfer_start;
+		set_phase(e, ESPOTA_PHASE_RESULT);
+		/* Cores close right after OK (the ESP8266 after a 1 s pause). */
+		e->deadline = now + (e->cfg.timeouts.result_ms < OK_CLOSE_MS ?
+			e->cfg.timeouts.result_ms : OK_CLOSE_MS);
+	}
+	if (at_eof && t == 2) {
+		e->acked = e->provisional = e->cfg.len;
+		succeed(e, now);
+	} else if (at_eof) {
+		fail(e, ESPOTA_EPROTO, "the device closed the connection in the middle of its OK");
+	}
+}
+
 static void finish_status(espota__engine *e, uint64_t now, int at_eof)
 {
 	int c = espota__status_classify(e->status, e->nstatus);
 
 	if (c == 2) {
-		if (e->sent != e->cfg.len) {
-			fail(e, ESPOTA_EPROTO, "the device reported OK after only %" PRIu64 " of %zu bytes "
-				"were sent", e->sent, e->cfg.len);
-			return;
-		}
-		if (e->acked == e->cfg.len || (!acks_exact(e) && (e->acks > 0 || e->acks_unmatched))) {
-			if (e->acked != e->cfg.len)
-				elog(e, ESPOTA_LOG_INFO, "acknowledgement counts covered %" PRIu64 " of %zu "
-					"bytes; the device's OK confirms them all", e->acked, e->cfg.len);
-			e->acked = e->provisional = e->cfg.len;
-			succeed(e, now);
-			return;
-		}
-		fail(e, ESPOTA_EPROTO, "the device reported OK after acknowledging only %" PRIu64
-			" of %zu bytes: its acknowledgements are inconsistent, so the update may or may not "
-			"have been applied", e->acked, e->cfg.len);
+		finish_ok(e, now, at_eof);
 		return;
 	}
 	if (c == 3 || (at_eof && c == 1 && e->nstatus > 1)) {
@@ -969,10 +1006,19 @@ void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *dat
 			e->bnd[e->ndigits] = 0;
 			e->digits[e->ndigits++] = (char)c;
 			e->digits_seen++;
+			espota__acks_digit(&e->rule, (char)c, e->sent);
+			if (espota__acks_dead(&e->rule) && !e->rule.dropped) {
+				e->acked = e->provisional = espota__acks_best(&e->rule);
+				fail(e, ESPOTA_EPROTO, "the device acknowledged more than was sent: its "
+					"counts cannot add up to %" PRIu64 " bytes or fewer (read as at most %"
+					PRIu64 " before this digit)", e->sent, e->acked);
+				return;
+			}
 			continue;
 		}
 		if (e->nstatus == 0) {
 			/* The status text starts: every pending count is complete. */
+			espota__acks_close(&e->rule);
 			ack_update(e, now, 1);
 			if (e->finished)
 				return;
@@ -995,6 +1041,8 @@ void espota__engine_on_tcp_closed(espota__engine *e, uint64_t now, int err)
 {
 	if (e->finished)
 		return;
+	if (e->nstatus == 0)
+		espota__acks_close(&e->rule);
 	ack_update(e, now, 1);
 	if (e->finished)
 		return;
@@ -1075,6 +1123,12 @@ void espota__engine_tick(espota__engine *e, uint64_t now)
 			" of %zu bytes", e->cfg.timeouts.stall_ms, e->provisional, e->cfg.len);
 		return;
 	case ESPOTA_PHASE_RESULT:
+		if (e->ok_pending && ok_text(e->status, e->nstatus) == 2) {
+			elog(e, ESPOTA_LOG_INFO, "the device kept the connection open after its OK");
+			e->acked = e->provisional = e->cfg.len;
+			succeed(e, now);
+			return;
+		}
 		fail(e, ESPOTA_ETIMEOUT, "no result from the device within %u ms after all %zu bytes "
 			"were acknowledged (it may have rebooted; the update may or may not be applied)",
 			e->cfg.timeouts.result_ms, e->cfg.len);

@@ -25,6 +25,7 @@
 
 #include "espota/errors.h"
 #include "espota/upload.h"
+#include "acks.h"
 
 #define ESPOTA__MSG_SIZE 256
 #define ESPOTA__PASSWORD_MAX 256
@@ -126,6 +127,9 @@ typedef struct espota__engine {
 	unsigned quiet_ms;          /* current quiet delay (doubles after each failure) */
 	uint32_t device_mss;        /* the device's TCP MSS when the driver knows it (0: no) */
 	unsigned int acks;
+	espota__acks rule;          /* the acknowledgement rule: what the counts can total */
+	int ack_decided;            /* ESPOTA__ACKS_DECIDED_*: what proved the success */
+	int ok_pending;             /* the device said OK; waiting for the end of stream */
 	char status[ESPOTA_DEVICE_ERROR_RAW_SIZE];
 	size_t nstatus;
 	int device_error_set;

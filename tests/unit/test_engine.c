@@ -78,10 +78,16 @@ static size_t send_all(espota__engine *e)
 	return total;
 }
 
+/* Feeds the device's bytes; a stream that ends in OK ends there, as the
+ * cores close the connection after it. */
 static void feed(espota__engine *e, drained *d, const char *s)
 {
 	espota__engine_on_tcp_data(e, 40, s, strlen(s));
 	drain(e, d);
+	if (e->ok_pending && !e->finished) {
+		espota__engine_on_tcp_closed(e, 41, 0);
+		drain(e, d);
+	}
 }
 
 static void test_invitation_format(void)
@@ -227,7 +233,8 @@ static void test_never_false_success(void)
 	ASSERT_EQ(d.result, ESPOTA_EPROTO);
 	ASSERT_CONTAINS(e.error, "were sent");
 
-	/* ESP32 counts are informational: the OK after every byte is the proof */
+	/* ESP32 counts that cannot add up to the image: its OK proves nothing
+	 * (issue 14: "1000OK" after 60,000 bytes was a success) */
 	memset(&d, 0, sizeof(d));
 	setup(&e, 3000, ESPOTA_TRANSFER_PIPELINED, NULL);
 	e.platform = ESPOTA_PLATFORM_ESP32;
@@ -235,8 +242,9 @@ static void test_never_false_success(void)
 	send_all(&e);
 	feed(&e, &d, "146");
 	feed(&e, &d, "OK");
-	ASSERT_EQ(d.result, ESPOTA_OK);
-	ASSERT_EQ(e.acked, 3000);
+	ASSERT_EQ(d.result, ESPOTA_EPROTO);
+	ASSERT_EQ(e.acked, 146);
+	ASSERT_CONTAINS(e.error, "at most 146 of the 3000 bytes");
 
 	/* closed after all data, no OK */
 	memset(&d, 0, sizeof(d));

@@ -1,0 +1,62 @@
+/*
+ * The acknowledgement rule (docs/protocol.md, "The acknowledgement rule").
+ *
+ * A device answers the data it reads with bare decimal counts and no
+ * separator, then a status text. Where counts merge ("10721072") the digits
+ * can be read several ways. This module keeps, digit by digit, the set of
+ * totals the digits can mean for the device's platform, never more than was
+ * sent when each digit arrived. It is pure: no I/O, no clock, no allocation.
+ *
+ * The engine uses it to decide the end: an OK counts only when the image
+ * length is one of the totals.
+ */
+#ifndef ESPOTA_SRC_ACKS_H
+#define ESPOTA_SRC_ACKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "espota/upload.h"
+
+/* Readings kept at most; past it, the ones with the lowest totals go (a
+ * real device reads close behind the sender). */
+#define ESPOTA__ACKS_STATES 512
+
+/* What decided a success: the counts add up to the image, or (readings
+ * dropped at the cap) the device's OK after its own MD5 check. */
+#define ESPOTA__ACKS_DECIDED_COUNTS 1
+#define ESPOTA__ACKS_DECIDED_DEVICE_OK 2
+
+typedef struct espota__acks_state {
+	uint64_t sum;   /* counts closed so far */
+	uint32_t open;  /* the count being read (0: none) */
+	uint32_t last;  /* the last closed count (ESP32 repeats it) */
+	uint8_t reps;   /* repeats of last in a row */
+} espota__acks_state;
+
+typedef struct espota__acks {
+	espota__acks_state st[ESPOTA__ACKS_STATES];      /* the readings */
+	espota__acks_state next[3 * ESPOTA__ACKS_STATES]; /* each has 3 successors at most */
+	size_t n;            /* states in st */
+	uint64_t maxcount;   /* the largest single count the platform prints */
+	unsigned maxreps;    /* repeats of the last count allowed in a row */
+	uint64_t digits;     /* digits fed */
+	uint64_t sent;       /* bytes sent when the last digit came */
+	int dropped;         /* 1: readings were dropped at the cap */
+	uint64_t dead_at;    /* digits fed when no reading was left (0: never) */
+	uint64_t best;       /* highest total of the last live reading set */
+} espota__acks;
+
+void espota__acks_init(espota__acks *a, espota_platform platform, uint64_t len);
+/* One digit of the device's stream, and what had been sent when it came. */
+void espota__acks_digit(espota__acks *a, char d, uint64_t sent);
+/* The current count is complete (a status byte, or the end of stream). */
+void espota__acks_close(espota__acks *a);
+/* 1 when the digits so far can add up to total. */
+int espota__acks_can_total(const espota__acks *a, uint64_t total);
+/* 1 when no reading is left: the digits cannot be counts of what was sent. */
+int espota__acks_dead(const espota__acks *a);
+/* The highest total the digits can mean (at the point they died, if so). */
+uint64_t espota__acks_best(const espota__acks *a);
+
+#endif
