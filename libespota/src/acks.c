@@ -121,7 +121,13 @@ static void finish_step(espota__acks *a, size_t m)
 	}
 	memcpy(a->st, out, w * sizeof(out[0]));
 	a->n = w;
-	a->best = total_of(&out[0]);
+	/* an open count past what was sent can only be a repeat: it adds 0 */
+	a->best = 0;
+	for (i = 0; i < w; i++) {
+		uint64_t t = total_of(&out[i]) <= a->sent ? total_of(&out[i]) : out[i].sum;
+		if (t > a->best)
+			a->best = t;
+	}
 }
 
 void espota__acks_digit(espota__acks *a, char d, uint64_t sent)
