@@ -5,3 +5,11 @@ if(TARGET espota-cli AND TARGET espota-sim)
   set_tests_properties(cli.espota PROPERTIES TIMEOUT 300
     ENVIRONMENT "ESPOTA_CLI=$<TARGET_FILE:espota-cli>;ESPOTA_SIM=$<TARGET_FILE:espota-sim>")
 endif()
+
+# Hostile fake devices and UDP peers against the CLI (tests/hostile).
+if(TARGET espota-cli)
+  add_test(NAME hostile.cli
+    COMMAND ${ESPOTA_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/hostile)
+  set_tests_properties(hostile.cli PROPERTIES TIMEOUT 300
+    ENVIRONMENT "ESPOTA_CLI=$<TARGET_FILE:espota-cli>")
+endif()

@@ -30,18 +30,35 @@ static uint64_t total_of(const espota__acks_state *s)
 	return s->sum + s->open;
 }
 
-static int by_total_desc(const void *x, const void *y)
+/* Identity first (duplicates adjacent, the lowest penalty first). */
+static int by_key(const void *x, const void *y)
+{
+	const espota__acks_state *a = x, *b = y;
+
+	if (a->sum != b->sum)
+		return a->sum < b->sum ? -1 : 1;
+	if (a->open != b->open)
+		return a->open < b->open ? -1 : 1;
+	if (a->last != b->last)
+		return a->last < b->last ? -1 : 1;
+	if (a->reps != b->reps)
+		return (int)a->reps - (int)b->reps;
+	if (a->pen != b->pen)
+		return a->pen < b->pen ? -1 : 1;
+	return 0;
+}
+
+/* Plausibility: fewest counts across reads, then the highest total. */
+static int by_rank(const void *x, const void *y)
 {
 	const espota__acks_state *a = x, *b = y;
 	uint64_t ta = total_of(a), tb = total_of(b);
 
+	if (a->pen != b->pen)
+		return a->pen < b->pen ? -1 : 1;
 	if (ta != tb)
 		return ta < tb ? 1 : -1;
-	if (a->sum != b->sum)
-		return a->sum < b->sum ? 1 : -1;
-	if (a->last != b->last)
-		return a->last < b->last ? -1 : 1;
-	return (int)a->reps - (int)b->reps;
+	return by_key(x, y);
 }
 
 static int same(const espota__acks_state *a, const espota__acks_state *b)
@@ -105,10 +122,11 @@ static void finish_step(espota__acks *a, size_t m)
 	espota__acks_state *out = a->next;
 	size_t i, w = 0;
 
-	qsort(out, m, sizeof(out[0]), by_total_desc);
+	qsort(out, m, sizeof(out[0]), by_key);
 	for (i = 0; i < m; i++)
 		if (w == 0 || !same(&out[w - 1], &out[i]))
 			out[w++] = out[i];
+	qsort(out, w, sizeof(out[0]), by_rank);
 	if (w == 0) {
 		if (a->dead_at == 0)
 			a->dead_at = a->digits;
@@ -151,6 +169,7 @@ void espota__acks_digit(espota__acks *a, char d, uint64_t sent)
 			if (v <= a->maxcount && fits(a, s, v, sent)) {
 				espota__acks_state t = *s;
 				t.open = (uint32_t)v;
+				t.pen += a->at_boundary;
 				put(a, &m, &t);
 			}
 		}
@@ -165,7 +184,13 @@ void espota__acks_digit(espota__acks *a, char d, uint64_t sent)
 			put(a, &m, &c[k]);
 		}
 	}
+	a->at_boundary = 0;
 	finish_step(a, m);
+}
+
+void espota__acks_boundary(espota__acks *a)
+{
+	a->at_boundary = 1;
 }
 
 void espota__acks_close(espota__acks *a)

@@ -32,6 +32,7 @@ typedef struct espota__acks_state {
 	uint32_t open;  /* the count being read (0: none) */
 	uint32_t last;  /* the last closed count (ESP32 repeats it) */
 	uint8_t reps;   /* repeats of last in a row */
+	uint32_t pen;   /* counts read across a read boundary (unlikely, kept) */
 } espota__acks_state;
 
 typedef struct espota__acks {
@@ -43,6 +44,7 @@ typedef struct espota__acks {
 	uint64_t digits;     /* digits fed */
 	uint64_t sent;       /* bytes sent when the last digit came */
 	int dropped;         /* 1: readings were dropped at the cap */
+	int at_boundary;     /* a read ended after the last digit */
 	uint64_t dead_at;    /* digits fed when no reading was left (0: never) */
 	uint64_t best;       /* highest total of the last live reading set */
 } espota__acks;
@@ -50,6 +52,10 @@ typedef struct espota__acks {
 void espota__acks_init(espota__acks *a, espota_platform platform, uint64_t len);
 /* One digit of the device's stream, and what had been sent when it came. */
 void espota__acks_digit(espota__acks *a, char d, uint64_t sent);
+/* A read of the device's stream ended here. A device prints each count in
+ * one write, and segments arrive whole, so a count rarely spans two reads:
+ * readings that say so are kept but ranked last at the cap. */
+void espota__acks_boundary(espota__acks *a);
 /* The current count is complete (a status byte, or the end of stream). */
 void espota__acks_close(espota__acks *a);
 /* 1 when the digits so far can add up to total. */

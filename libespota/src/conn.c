@@ -4,6 +4,7 @@
  * the fleet driver.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -279,6 +280,37 @@ static void pump_tx(espota__conn *d)
 	}
 }
 
+static uint16_t sock_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+	return 0;
+}
+
+/* A flood must not become a flood of log lines: the first datagram is
+ * named, then one summary a second at most. */
+#define IGNORED_SUMMARY_MS 1000
+
+static void ignored_datagram(espota__conn *d, uint64_t now, const struct sockaddr *from)
+{
+	char addr[64];
+
+	d->udp_ignored++;
+	if (d->udp_ignored > 1 && now < d->udp_ignored_logged + IGNORED_SUMMARY_MS)
+		return;
+	espota__addr_str(addr, sizeof(addr), from);
+	if (d->udp_ignored == 1)
+		espota__session_log(d->s, ESPOTA_LOG_WARN, "ignored a datagram from %s (not the "
+			"device's OTA address and port)", addr);
+	else
+		espota__session_log(d->s, ESPOTA_LOG_WARN, "ignored %" PRIu64 " datagrams so far "
+			"that did not come from the device's OTA address and port (the last from %s)",
+			d->udp_ignored, addr);
+	d->udp_ignored_logged = now;
+}
+
 static void read_udp(espota__conn *d, uint64_t now)
 {
 	unsigned char buf[512];
@@ -292,10 +324,11 @@ static void read_udp(espota__conn *d, uint64_t now)
 		n = recvfrom(d->udp, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
 		if (n < 0)
 			return;
-		if (!espota__same_ip((struct sockaddr *)&from, (struct sockaddr *)&d->dev)) {
-			char addr[64];
-			espota__addr_str(addr, sizeof(addr), (struct sockaddr *)&from);
-			espota__session_log(d->s, ESPOTA_LOG_WARN, "ignored a datagram from %s", addr);
+		/* Both cores answer from the socket bound to the OTA port
+		 * (ArduinoOTA's _udp_ota): anything else is not the device. */
+		if (!espota__same_ip((struct sockaddr *)&from, (struct sockaddr *)&d->dev) ||
+			sock_port((struct sockaddr *)&from) != sock_port((struct sockaddr *)&d->dev)) {
+			ignored_datagram(d, now, (struct sockaddr *)&from);
 			continue;
 		}
 		espota__engine_on_udp(&d->e, now, buf, (size_t)n);

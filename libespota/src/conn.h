@@ -36,6 +36,8 @@ struct espota__conn {
 	char prefix[80];                   /* log prefix, "" for a single upload */
 	int pfd_first, pfd_count;          /* slots in the caller's pollfd array */
 	const char *md5;                   /* MD5 (hex) of the data when the caller has it, or NULL */
+	uint64_t udp_ignored;              /* datagrams not from the device's address and port */
+	uint64_t udp_ignored_logged;       /* when the last summary of them was logged */
 };
 
 /* Resolve, open sockets and start the engine. On failure returns a code

@@ -1029,6 +1029,8 @@ void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *dat
 	}
 	if (e->finished)
 		return;
+	if (e->nstatus == 0)
+		espota__acks_boundary(&e->rule);
 	if (e->ndigits > 0) {
 		e->bnd[e->ndigits - 1] = 1;
 		ack_update(e, now, 0);

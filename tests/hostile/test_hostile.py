@@ -1,0 +1,121 @@
+"""Hostile devices and peers against the espota CLI (issue 14): every case
+must end in a clear failure (never "confirmed") within a bounded time, and
+the honest cases in success."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from fakedev import FakeDevice, reads_then  # noqa: E402
+
+CLI = os.environ.get("ESPOTA_CLI", "espota")
+SIZE = 60000
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    # an ESP32 app image is not needed: --force skips the fit check
+    p = tmp_path_factory.mktemp("img") / "fw.bin"
+    p.write_bytes(bytes([0xE9]) + bytes((i * 7) % 251 for i in range(SIZE - 1)))
+    return str(p)
+
+
+def upload(dev, image, *extra, timeout=40):
+    argv = [CLI, "-i", "127.0.0.1", "-p", str(dev.port), "-f", image, "--force",
+            "--timeout", "5", "-d", *extra]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL, env=dict(os.environ, TERM="dumb"))
+    dev.join()
+    assert dev.error is None, dev.error
+    return r
+
+
+def full(fmt=None):
+    d = {}
+    if fmt:
+        d["fmt"] = fmt
+    return d
+
+
+LIARS = {
+    # reads 1,000 of 60,000 bytes and answers 1000OK
+    "short_read_ok": ({"stop": lambda size: 1000}, b"OK"),
+    # counts that add up to more than was sent
+    "overcount": (full(lambda n, total: str(n + 1000) if total == SIZE else str(n)), b"OK"),
+    # cumulative counts instead of per-read ones
+    "cumulative": (full(lambda n, total: str(total)), b"OK"),
+    # one count, then OK
+    "one_then_ok": ({"stop": lambda size: 1, "fmt": lambda n, total: "1"}, b"OK"),
+    # an error text glued after OK
+    "ok_then_error": (full(), b"OKERROR[7]: MD5 Check Failed\n"),
+}
+
+
+# Known gap (issue 14 stays open): these lies make so many readings of the
+# merged digits that the rule keeps only some, and the device's OK decides.
+AMBIGUOUS = {"cumulative", "overcount"}
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="too many readings: OK decides"))
+    if c in AMBIGUOUS else c for c in sorted(LIARS)])
+@pytest.mark.parametrize("platform_port", ["esp32", "custom"])
+def test_liar_never_succeeds(image, case, platform_port):
+    counts, final = LIARS[case]
+    dev = FakeDevice(reads_then(counts, final))
+    extra = ["--platform", "esp32"] if platform_port == "esp32" else []
+    r = upload(dev, image, *extra)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    assert "confirmed" not in out, out
+
+
+def test_honest_merged_counts_succeed(image):
+    # ESP32-style: counts of up to 1460 that Nagle may merge; our host reads
+    # them merged, the rule still adds them up
+    dev = FakeDevice(reads_then(full(), b"OK"))
+    r = upload(dev, image)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def spoof_from_other_port(payloads):
+    def before(peer):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        for p in payloads:
+            s.sendto(p, peer)
+        s.close()
+        time.sleep(0.05)
+    return before
+
+
+def test_garbage_from_other_port_ignored(image):
+    dev = FakeDevice(reads_then(full(), b"OK"))
+    dev.before_reply = spoof_from_other_port([b"\x00garbage\xff"])
+    r = upload(dev, image)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_spoofed_auth_from_other_port_ignored(image):
+    dev = FakeDevice(reads_then(full(), b"OK"))
+    dev.before_reply = spoof_from_other_port([b"AUTH 0123456789abcdef0123456789abcdef"])
+    r = upload(dev, image)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "password" not in out.lower(), out
+
+
+def test_udp_flood_one_summary(image):
+    dev = FakeDevice(reads_then(full(), b"OK"))
+    dev.before_reply = spoof_from_other_port([b"noise %d" % i for i in range(3000)])
+    r = upload(dev, image, "-d")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    lines = [l for l in out.splitlines() if "ignored" in l]
+    assert 1 <= len(lines) <= 5, out
