@@ -17,6 +17,11 @@
 
 /* ESP32 reads at most 1460 bytes per loop and acknowledges what it wrote. */
 #define ESP32_MAX_ACK 1460
+/* The data phase may take at most DATA_BASE_MS plus one millisecond per
+ * DATA_MIN_RATE bytes, so a device that drips one digit every few seconds
+ * cannot hold an upload forever (a real device writes 20-100 KiB/s). */
+#define DATA_BASE_MS 60000u
+#define DATA_MIN_RATE 1 /* bytes per ms: 1000 B/s */
 /* How long to wait for the end of stream after a device's OK. */
 #define OK_CLOSE_MS 1500u
 
@@ -832,6 +837,19 @@ static void arm_quiet(espota__engine *e, uint64_t now)
 		espota__engine_tx(e, &ptr) == 0) ? now + (e->quiet_ms ? e->quiet_ms : ACK_QUIET_MS) : 0;
 }
 
+static uint64_t data_deadline(const espota__engine *e)
+{
+	return e->transfer_start + DATA_BASE_MS + e->cfg.len / DATA_MIN_RATE;
+}
+
+/* The stall deadline, never past the bound on the whole data phase. */
+static void arm_stall(espota__engine *e, uint64_t now)
+{
+	uint64_t d = now + e->cfg.timeouts.stall_ms, dd = data_deadline(e);
+
+	e->deadline = d < dd ? d : dd;
+}
+
 static void ack_update(espota__engine *e, uint64_t now, int final)
 {
 	uint64_t out = e->sent - e->acked, before = e->provisional, p = e->acked;
@@ -882,7 +900,7 @@ static void ack_update(espota__engine *e, uint64_t now, int final)
 	if (e->provisional > e->sent)
 		e->provisional = e->sent;
 	if (e->provisional != before) {
-		e->deadline = now + e->cfg.timeouts.stall_ms;
+		arm_stall(e, now);
 		progress(e);
 	}
 	if (!final)
@@ -1087,7 +1105,7 @@ void espota__engine_tick(espota__engine *e, uint64_t now)
 			ack_commit(e, e->reading.count);
 			e->quiet_ms = ACK_QUIET_MS;
 			e->provisional = e->acked;
-			e->deadline = now + e->cfg.timeouts.stall_ms;
+			arm_stall(e, now);
 			progress(e);
 			return;
 		}
@@ -1121,6 +1139,12 @@ void espota__engine_tick(espota__engine *e, uint64_t now)
 			(unsigned)e->cfg.local_port, e->cfg.timeouts.connect_ms);
 		return;
 	case ESPOTA_PHASE_TRANSFER:
+		if (now >= data_deadline(e)) {
+			fail(e, ESPOTA_ETIMEOUT, "the device took more than %" PRIu64 " s for %zu bytes "
+				"(at %" PRIu64 "; under 1000 bytes/s): giving up", (data_deadline(e) -
+				e->transfer_start) / 1000, e->cfg.len, e->provisional);
+			return;
+		}
 		fail(e, ESPOTA_ETIMEOUT, "the device stopped acknowledging for %u ms at %" PRIu64
 			" of %zu bytes", e->cfg.timeouts.stall_ms, e->provisional, e->cfg.len);
 		return;

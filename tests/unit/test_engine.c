@@ -288,6 +288,38 @@ static void test_never_false_success(void)
 	ASSERT_CONTAINS(e.error, "at 1460 of 3000");
 }
 
+/* Issue 14: a device that drips one digit every 9 s never stalls long
+ * enough for the stall timeout, but the data phase is bounded. */
+static void test_slow_drip_bounded(void)
+{
+	espota__engine e;
+	drained d = { 0 };
+	uint64_t t = 20;
+	unsigned i;
+
+	setup(&e, 3000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	e.platform = ESPOTA_PLATFORM_ESP8266;
+	/* a stall timeout long enough never to fire: only the bound ends it */
+	e.cfg.timeouts.stall_ms = 1000000000u;
+	connect_ok(&e, &d);
+	send_all(&e);
+	for (i = 0; i < 1000 && !e.finished; i++) {
+		uint64_t next = t + 9000, dl = espota__engine_deadline(&e);
+		if (dl <= next) {
+			t = dl;
+			espota__engine_tick(&e, dl);
+			drain(&e, &d);
+			continue;
+		}
+		t = next;
+		espota__engine_on_tcp_data(&e, t, "1", 1);
+		drain(&e, &d);
+	}
+	ASSERT_EQ(d.result, ESPOTA_ETIMEOUT);
+	ASSERT_CONTAINS(e.error, "under 1000 bytes/s");
+	ASSERT(t <= 20 + 60000 + 3000 + 9000);
+}
+
 static void test_blocked_sender_quiet_reading(void)
 {
 	/* Large ESP8266 drain counts coalesced into one read: no per-read
@@ -564,6 +596,7 @@ TEST_ENTRY(test_stop_and_wait_split_acks)
 TEST_ENTRY(test_coalesced_acks_and_ok)
 TEST_ENTRY(test_esp8266_error_after_count)
 TEST_ENTRY(test_esp32_magic_midstream)
+TEST_ENTRY(test_slow_drip_bounded)
 TEST_ENTRY(test_never_false_success)
 TEST_ENTRY(test_blocked_sender_quiet_reading)
 TEST_ENTRY(test_block_pacing)
