@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "session_internal.h"
+#include "fileio.h"
 
 uint64_t espota__now_ms(void)
 {
@@ -160,7 +161,10 @@ int espota__resolve(struct sockaddr_storage *out, socklen_t *outlen, const char 
 	snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
 	rc = getaddrinfo(host, portstr, &hints, &res);
 	if (rc != 0 || res == NULL) {
-		snprintf(err, errlen, "cannot resolve \"%s\": %s", host, gai_strerror(rc));
+		char shown[200];
+		/* the reason first: a long host name must not push it out */
+		snprintf(err, errlen, "cannot resolve the host name (%s): \"%s\"", gai_strerror(rc),
+			espota__escape(shown, sizeof(shown), host, 64));
 		return ESPOTA_ERESOLVE;
 	}
 	memcpy(out, res->ai_addr, res->ai_addrlen);

@@ -119,3 +119,22 @@ def test_udp_flood_one_summary(image):
     assert r.returncode == 0, out
     lines = [l for l in out.splitlines() if "ignored" in l]
     assert 1 <= len(lines) <= 5, out
+
+
+def run_cli(*argv, timeout=20):
+    return subprocess.run([CLI, *argv], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, env=dict(os.environ, TERM="dumb"))
+
+
+def test_long_host_keeps_the_reason(image):
+    r = run_cli("-i", "a" * 10000, "-f", image, "--force")
+    assert r.returncode == 2, r.stderr
+    assert "too long (10000 characters)" in r.stderr, r.stderr
+    assert len(r.stderr) < 1000, len(r.stderr)
+
+
+def test_control_bytes_in_host_never_raw(image):
+    r = run_cli("-i", "bad\x1b[31mhost.invalid", "-f", image, "--force")
+    assert r.returncode == 2, r.stderr
+    assert "\x1b" not in r.stderr and "\x1b" not in r.stdout, repr(r.stderr)
+    assert "0x1B at position 4" in r.stderr, r.stderr

@@ -80,7 +80,8 @@ int cli_host_parse(struct cli_host *out, const char *spec, size_t len, char *err
 		return cli_fail(err, errlen, "host name too long (%zu characters)", hlen);
 	for (i = 0; i < hlen; i++)
 		if (!host_char_ok(host[i]))
-			return cli_fail(err, errlen, "invalid character in host '%.*s'", (int)(hlen > 64 ? 64 : hlen), host);
+			return cli_fail(err, errlen, "invalid character 0x%02X at position %zu of the host",
+				(unsigned)(unsigned char)host[i], i + 1);
 	memcpy(out->host, host, hlen);
 	out->host[hlen] = '\0';
 	out->port = port;

@@ -26,6 +26,23 @@
 
 /* ---- signals ------------------------------------------------------------- */
 
+/* A host as the user gave it, fit to quote: printable ASCII only (others
+ * as '?'), at most 48 characters and then "...". */
+static const char *shown_host(char *dst, size_t dstlen, const char *host)
+{
+	size_t i, n = 0, max = dstlen > 4 ? dstlen - 4 : 0;
+
+	for (i = 0; host[i] != '\0' && n < max && i < 48; i++)
+		dst[n++] = (host[i] >= 0x20 && host[i] < 0x7F) ? host[i] : '?';
+	if (host[i] != '\0' && dstlen >= 4) {
+		memcpy(dst + n, "...", 3);
+		n += 3;
+	}
+	if (dstlen > 0)
+		dst[n < dstlen ? n : dstlen - 1] = '\0';
+	return dst;
+}
+
 static espota_session *volatile g_session;
 static volatile sig_atomic_t g_cancelled;
 
@@ -1229,7 +1246,11 @@ static int load_hosts(struct app *a)
 			char msg[700];
 
 			free(list);
-			snprintf(msg, sizeof(msg), "-i %s: %s", c->hosts[i], err);
+			char shown[80];
+
+			/* the reason stays whole; the host is cut and never raw */
+			snprintf(msg, sizeof(msg), "-i %s: %s", shown_host(shown, sizeof(shown),
+				c->hosts[i]), err);
 			return early_error(a, CLI_EXIT_USAGE, "ESPOTA_EINVAL", msg, NULL);
 		}
 		n++;
