@@ -571,7 +571,8 @@ class FitReport:
     ("before-data", "first-block", "after-upload", "during-upload" or
     None), mistakes / warnings / assumptions (frozensets of names such as
     "FIRMWARE_AS_FS"), size, limit, margin, shrink_by, same_size_limit,
-    same_size_margin, summary, advice, image (ImageInfo).
+    same_size_margin, summary, advice (what to do, a list of lines), image
+    (ImageInfo).
     str(report) is the full multi-line report."""
 
     def __init__(self, raw, info: ImageInfo, dev: FitDevice):
@@ -591,7 +592,7 @@ class FitReport:
         self.same_size_limit: int = raw.same_size_limit
         self.same_size_margin: int = raw.same_size_margin
         self.summary: str = raw.summary
-        self.advice: str = raw.advice
+        self.advice: list[str] = _lines(raw.advice)
 
     def __str__(self) -> str:
         text = _c.espota_swig_fit_format(self.image._raw, self._device._dev, self._raw)
@@ -599,6 +600,24 @@ class FitReport:
 
     def __repr__(self) -> str:
         return f"<espota.FitReport verdict={self.verdict!r} device_error={self.device_error} summary={self.summary!r}>"
+
+
+def _lines(text: str) -> list[str]:
+    """Advice text ("- a\n  more\n- b\n") as ["a more", "b"]: the items of
+    the CLI's JSON "advice" and of the Lua report's advice."""
+    out: list[str] = []
+    for line in (text or "").splitlines():
+        cont = line[:1].isspace()
+        line = line.strip()
+        if not cont and line.startswith("- "):
+            line = line[2:]
+        if not line:
+            continue
+        if cont and out:
+            out[-1] += " " + line
+        else:
+            out.append(line)
+    return out
 
 
 def check(image, *, layout: str | None = None, board: str | None = None, target: str = "app",
