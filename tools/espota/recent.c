@@ -54,6 +54,19 @@ static int recent_path(char *out, size_t n, int create)
 	return 0;
 }
 
+/* One "<time> <port> <host>" line (newline stripped): 1 when it parses and
+ * names host:port, 0 when it parses and names another device, -1 else. */
+static int parse_line(char *line, const char *host, uint16_t port, long long *t)
+{
+	unsigned p;
+	int off = 0;
+
+	line[strcspn(line, "\n")] = '\0';
+	if (sscanf(line, "%lld %u %n", t, &p, &off) < 2 || off == 0)
+		return -1;
+	return p == port && strcmp(line + off, host) == 0;
+}
+
 uint64_t cli_recent_success_ms(const char *host, uint16_t port)
 {
 	char path[4200], line[RECENT_LINE];
@@ -65,13 +78,8 @@ uint64_t cli_recent_success_ms(const char *host, uint16_t port)
 		return 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		long long t;
-		unsigned p;
-		int off = 0;
 
-		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "%lld %u %n", &t, &p, &off) < 2 || off == 0)
-			continue;
-		if (p == port && strcmp(line + off, host) == 0 && t <= (long long)now && t > 0)
+		if (parse_line(line, host, port, &t) == 1 && t <= (long long)now && t > 0)
 			best = (uint64_t)t;
 	}
 	fclose(f);
@@ -95,14 +103,10 @@ void cli_recent_success_record(const char *host, uint16_t port)
 
 		while (fgets(line, sizeof(line), f) != NULL) {
 			long long t;
-			unsigned p;
-			int off = 0;
 
-			line[strcspn(line, "\n")] = '\0';
-			if (sscanf(line, "%lld %u %n", &t, &p, &off) < 2 || off == 0)
+			/* a bad line goes; this device's is replaced by the new one */
+			if (parse_line(line, host, port, &t) != 0)
 				continue;
-			if (p == port && strcmp(line + off, host) == 0)
-				continue; /* replaced by the new line */
 			if (n == RECENT_MAX) {
 				memmove(lines[0], lines[1], sizeof(lines[0]) * (RECENT_MAX - 1));
 				n--;
