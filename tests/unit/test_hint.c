@@ -7,6 +7,7 @@
  */
 #include <espota.h>
 
+#include "fit_builders.h"
 #include "test.h"
 
 #ifndef ESPOTA_DOCS
@@ -251,8 +252,166 @@ static void test_flag_names(void)
 	ASSERT_EQ(named, 11 + 7 + 6);
 }
 
+/* ---- preflight: one row per flash-fit mistake --------------------------- */
+
+#define MB (1024u * 1024u)
+
+typedef struct {
+	const char *id;
+	uint32_t mistake;
+	espota_fit_report r;
+} pcase;
+
+static espota_fit_device dev8266(const char *layout, espota_target target)
+{
+	espota_fit_device d = ESPOTA_FIT_DEVICE_INIT;
+
+	d.platform = ESPOTA_PLATFORM_ESP8266;
+	d.target = target;
+	d.layout = espota_layout_find(layout);
+	ASSERT(d.layout != NULL);
+	return d;
+}
+
+static void fit(pcase *c, const char *id, uint32_t mistake, const unsigned char *img, size_t len,
+	const espota_fit_device *d)
+{
+	espota_image_info in;
+	int rc = espota_image_parse(&in, img, len);
+
+	ASSERT(rc == ESPOTA_OK || in.kind == ESPOTA_IMAGE_ESP8266_V2);
+	c->id = id;
+	c->mistake = mistake;
+	ASSERT_OK(espota_fit_check(&c->r, &in, d));
+	if (!(c->r.mistakes & mistake))
+		TEST_FAIL_("row %s: the situation does not give mistake 0x%x (got 0x%x): %s", id,
+			(unsigned)mistake, (unsigned)c->r.mistakes, c->r.summary);
+}
+
+static size_t build_preflight(pcase *pc)
+{
+	size_t n = 0, zn;
+	unsigned char *app = build_arduino(329008, 2, 3, 0), *big4m = build_arduino(329008, 4, 3, 0);
+	unsigned char *e32 = build_esp32(1318256, 2, 0, 1), *z;
+	static unsigned char fs[65536], v2[64];
+	espota_partition_table t;
+	espota_fit_device d;
+
+	memset(fs, 0xFF, sizeof(fs));
+	memcpy(fs + 8, "littlefs", 8);
+	memset(v2, 0, sizeof(v2));
+	v2[0] = 0xEA;
+	v2[1] = 4;
+
+	d = dev8266("1M256", ESPOTA_TARGET_FS);
+	fit(&pc[n++], "F1", ESPOTA_FIT_MISTAKE_FIRMWARE_AS_FS, app, 329008, &d);
+	d = dev8266("1M256", ESPOTA_TARGET_APP);
+	fit(&pc[n++], "F2", ESPOTA_FIT_MISTAKE_FS_AS_FIRMWARE, fs, sizeof(fs), &d);
+	d = dev8266("1M64", ESPOTA_TARGET_APP);
+	d.chip_size = 1 * MB;
+	d.device_header_size = 4 * MB;
+	fit(&pc[n++], "F3", ESPOTA_FIT_MISTAKE_DEVICE_HEADER, app, 329008, &d);
+	d = dev8266("1M256", ESPOTA_TARGET_APP);
+	d.chip_size = 1 * MB;
+	d.device_header_size = 1 * MB;
+	d.running_size = 329008;
+	fit(&pc[n++], "F4", ESPOTA_FIT_MISTAKE_IMAGE_HEADER, big4m, 329008, &d);
+	d = dev8266("4M2M", ESPOTA_TARGET_APP);
+	fit(&pc[n++], "F5", ESPOTA_FIT_MISTAKE_WRONG_PLATFORM, e32, 1318256, &d);
+	d = dev8266("1M64", ESPOTA_TARGET_APP);
+	d.running_size = 700000;
+	fit(&pc[n++], "F6", ESPOTA_FIT_MISTAKE_TOO_BIG, app, 329008, &d);
+	z = gzip_buf(app, 329008, 0, &zn);
+	d = dev8266("1M256", ESPOTA_TARGET_APP);
+	d.gzip_support = 0;
+	fit(&pc[n++], "F7", ESPOTA_FIT_MISTAKE_GZIP_UNSUPPORTED, z, zn, &d);
+	free(z);
+	d = dev8266("1M256", ESPOTA_TARGET_APP);
+	d.signing_len = 256;
+	fit(&pc[n++], "F8", ESPOTA_FIT_MISTAKE_NOT_SIGNED, app, 329008, &d);
+	d = (espota_fit_device)ESPOTA_FIT_DEVICE_INIT;
+	ASSERT_OK(espota_partitions_builtin(&t, "huge_app"));
+	d.partitions = &t;
+	fit(&pc[n++], "F9", ESPOTA_FIT_MISTAKE_NO_OTA_SLOT, e32, 1318256, &d);
+	d = dev8266("4M1M", ESPOTA_TARGET_FS);
+	d.chip_size = 1 * MB;
+	d.device_header_size = 1 * MB;
+	d.running_size = 329008;
+	fit(&pc[n++], "F10", ESPOTA_FIT_MISTAKE_LAYOUT_BEYOND_CHIP, app, 329008, &d);
+	d = dev8266("1M256", ESPOTA_TARGET_APP);
+	fit(&pc[n++], "F11", ESPOTA_FIT_MISTAKE_WRONG_FORMAT, v2, sizeof(v2), &d);
+	free(app);
+	free(big4m);
+	free(e32);
+	return n;
+}
+
+/* "## Preflight advice": | row | situation | mistake | advice says | never says |,
+ * checked against the report's summary and advice. */
+static void test_preflight_table(void)
+{
+	pcase pc[16];
+	size_t n = build_preflight(pc), i;
+	FILE *f = fopen(ESPOTA_DOCS "/errors.md", "r");
+	char line[2048], text[4096];
+	int in_table = 0, rows = 0, seen[16] = { 0 };
+
+	ASSERT(f != NULL);
+	if (getenv("ESPOTA_HINT_PRINT"))
+		for (i = 0; i < n; i++)
+			fprintf(stderr, "%s: %s\n%s\n", pc[i].id, pc[i].r.summary, pc[i].r.advice);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		const char *cols[6], *p, *idend;
+		size_t ncol = 0;
+		char id[16];
+		const pcase *c = NULL;
+		int must = 0, mustnot = 0, named = 0;
+
+		if (strncmp(line, "## Preflight advice", 19) == 0) {
+			in_table = 1;
+			continue;
+		}
+		if (in_table && strncmp(line, "## ", 3) == 0)
+			break;
+		if (!in_table || strncmp(line, "| `", 3) != 0)
+			continue;
+		idend = strchr(line + 3, '`');
+		ASSERT(idend != NULL && (size_t)(idend - line - 3) < sizeof(id));
+		memcpy(id, line + 3, (size_t)(idend - line - 3));
+		id[idend - line - 3] = '\0';
+		for (i = 0; i < n; i++)
+			if (strcmp(pc[i].id, id) == 0)
+				c = &pc[i];
+		if (c == NULL)
+			TEST_FAIL_("docs/errors.md preflight row %s has no case in test_hint.c", id);
+		seen[c - pc] = 1;
+		for (p = line; *p != '\0' && ncol < 6; p++)
+			if (*p == '|')
+				cols[ncol++] = p + 1;
+		ASSERT_EQ(ncol, 6);
+		/* the mistake column names the flag the situation raises */
+		snprintf(text, sizeof(text), "`%s`", espota_fit_flag_name('m', c->mistake));
+		if (strstr(cols[2], text) == NULL || strstr(cols[2], text) > cols[3])
+			TEST_FAIL_("row %s: the mistake column does not name %s", id, text);
+		named = 1;
+		snprintf(text, sizeof(text), "%s\n%s", c->r.summary, c->r.advice);
+		check_cell(id, cols[3], (size_t)(cols[4] - cols[3] - 1), text, 1, &must);
+		check_cell(id, cols[4], (size_t)(cols[5] - cols[4] - 1), text, 0, &mustnot);
+		ASSERT(must > 0 && named);
+		rows++;
+	}
+	fclose(f);
+	ASSERT_EQ(rows, (int)n);
+	for (i = 0; i < n; i++)
+		if (!seen[i])
+			TEST_FAIL_("case %s is not a row of the preflight table in docs/errors.md", pc[i].id);
+	/* one row per mistake the fit check knows */
+	ASSERT_EQ(n, 11);
+}
+
 TEST_LIST_BEGIN
 	TEST_ENTRY(test_advice_table)
+	TEST_ENTRY(test_preflight_table)
 	TEST_ENTRY(test_truncation_and_args)
 	TEST_ENTRY(test_flag_names)
 TEST_LIST_END
