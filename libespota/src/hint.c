@@ -82,7 +82,10 @@ static void device_error(out *o, const espota_hint_input *in)
 
 	if (d == NULL)
 		return;
-	if (d->code == 4) {
+	/* The numbers mean different things on the two cores (device_errors.c):
+	 * 4 is "no room" only on ESP8266, the magic byte is 10 there and 8 (or
+	 * 13, decrypt) on ESP32. */
+	if (d->code == 4 && d->platform == ESPOTA_PLATFORM_ESP8266) {
 		if (in->target == ESPOTA_TARGET_FS)
 			line(o, "The filesystem image is larger than the filesystem area of the firmware "
 				"running on the device. Build the image for that area (the board's flash "
@@ -94,7 +97,9 @@ static void device_error(out *o, const espota_hint_input *in)
 				"layout leaves more room for updates (a smaller filesystem); %s gives the "
 				"exact limit.", OPT(in, "--compress", "compress=True"),
 				OPT(in, "'espota check --board/--layout'", "check()"));
-	} else if (d->code == 10 && in->target == ESPOTA_TARGET_APP) {
+	} else if (in->target == ESPOTA_TARGET_APP &&
+		((d->code == 10 && d->platform == ESPOTA_PLATFORM_ESP8266) ||
+		 ((d->code == 8 || d->code == 13) && d->platform == ESPOTA_PLATFORM_ESP32))) {
 		line(o, "If this is a filesystem image, send it as one (%s).",
 			OPT(in, "-s", "target=\"fs\""));
 	}

@@ -54,6 +54,7 @@ static hcase *device_error(const char *id, int n, espota_target target)
 
 	c->in.target = target;
 	c->de.platform = ESPOTA_PLATFORM_ESP8266;
+	c->st.platform = ESPOTA_PLATFORM_ESP8266;
 	c->de.code = n;
 	c->has_de = 1;
 	return c;
@@ -88,6 +89,11 @@ static void build_cases(void)
 	device_error("D2", 4, ESPOTA_TARGET_FS);
 	device_error("D3", 10, ESPOTA_TARGET_APP);
 	device_error("D4", 8, ESPOTA_TARGET_APP);
+	device_error("D5", 7, ESPOTA_TARGET_APP);
+	device_error("D6", 4, ESPOTA_TARGET_APP)->de.platform = ESPOTA_PLATFORM_ESP32;
+	device_error("D7", 8, ESPOTA_TARGET_APP)->de.platform = ESPOTA_PLATFORM_ESP32;
+	device_error("D8", 10, ESPOTA_TARGET_APP)->de.platform = ESPOTA_PLATFORM_ESP32;
+	device_error("D9", 5, ESPOTA_TARGET_APP)->de.platform = ESPOTA_PLATFORM_ESP32;
 	c = add("P1", ESPOTA_ENOFIT, ESPOTA_PHASE_PREFLIGHT);
 	c->rep.mistakes = ESPOTA_FIT_MISTAKE_TOO_BIG;
 	c->rep.shrink_by = 100;
