@@ -426,6 +426,17 @@ static void device_refused(espota__engine *e, const char *text, size_t n)
 		fail(e, ESPOTA_EREFUSED, "device error: %s", de->raw);
 }
 
+void espota__engine_on_udp_unreachable(espota__engine *e, uint64_t now)
+{
+	(void)now;
+	/* Only while a datagram of ours is unanswered; later the answer has
+	 * come and a stray error means nothing. */
+	if (e->finished || (e->phase != ESPOTA_PHASE_INVITE && e->phase != ESPOTA_PHASE_AUTH))
+		return;
+	fail(e, ESPOTA_EIO, "nothing listens on UDP port %u of the device (its address answered "
+		"ICMP port unreachable)", (unsigned)e->cfg.device_port);
+}
+
 void espota__engine_on_udp(espota__engine *e, uint64_t now, const void *data, size_t len)
 {
 	const char *s = data;

@@ -156,6 +156,9 @@ void espota__engine_on_udp_cut(espota__engine *e, uint64_t now, const void *data
  * not expect a connection (the driver closes it). */
 int espota__engine_on_connect(espota__engine *e, uint64_t now);
 void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *data, size_t len);
+/* The device's own address answered an invitation or auth datagram with
+ * ICMP "port unreachable": nothing listens on its OTA port. */
+void espota__engine_on_udp_unreachable(espota__engine *e, uint64_t now);
 /* EOF (err == 0) or a socket error (errno value) on the data connection. */
 void espota__engine_on_tcp_closed(espota__engine *e, uint64_t now, int err);
 /* No password will come (none given, the callback declined or failed):
