@@ -141,11 +141,11 @@ int espota_hint(char *buf, size_t buflen, const espota_hint_input *in)
 		} else if (st->phase <= ESPOTA_PHASE_INVITE) {
 			rebooting(&o, in);
 			line(&o, "No answer to the invitation from %s port %u. Check the address and the "
-				"port (%s: 8266 on ESP8266, 3232 on ESP32), that the sketch is running and "
+				"port (%s8266 on ESP8266, 3232 on ESP32), that the sketch is running and "
 				"calls ArduinoOTA.handle() often, and that host and device are on the same "
 				"network. A device still waiting for an earlier authentication ignores "
 				"invitations for a while; wait and retry.", in->host ? in->host : "the device",
-				(unsigned)in->port, OPT(in, "-p", "port"));
+				(unsigned)in->port, OPT(in, "-p: ", ""));
 		} else if (st->phase == ESPOTA_PHASE_AUTH) {
 			line(&o, "The device did not answer the authentication. Retry; if it keeps "
 				"happening, restart the device.");
@@ -190,9 +190,9 @@ int espota_hint(char *buf, size_t buflen, const espota_hint_input *in)
 		else if (st->phase == ESPOTA_PHASE_INVITE || st->phase == ESPOTA_PHASE_AUTH) {
 			rebooting(&o, in);
 			line(&o, "The host at %s is up but nothing listens on UDP port %u. Check the port "
-				"(%s: 8266 on ESP8266, 3232 on ESP32) and that the sketch has called "
+				"(%s8266 on ESP8266, 3232 on ESP32) and that the sketch has called "
 				"ArduinoOTA.begin().", in->host ? in->host : "the device's address",
-				(unsigned)in->port, OPT(in, "-p", "port"));
+				(unsigned)in->port, OPT(in, "-p: ", ""));
 		}
 		break;
 	case ESPOTA_EREFUSED:
