@@ -207,11 +207,15 @@ def test_ctrl_c_at_the_password_prompt():
                 status = st
                 break
         if status is None:
-            try:
-                _, status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-            if not status:
+            # EOF on the pty can come just before the exit: wait for it
+            # (bounded) rather than take "still running" for a status.
+            for _ in range(100):
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = st
+                    break
+                time.sleep(0.05)
+            else:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
         os.close(fd)
