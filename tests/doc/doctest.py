@@ -162,7 +162,9 @@ def main() -> int:
         d = os.path.join(work, f"block{n:02d}")
         scratch_tree(src, d)
         env = {"PATH": f"{prefix}/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": os.path.join(d, "home"),
-               "LANG": "C.UTF-8", "TERM": "dumb", "DOCTEST_SRC": src, "DOCTEST_BUILD": build}
+               "LANG": "C.UTF-8", "TERM": "dumb", "DOCTEST_SRC": src, "DOCTEST_BUILD": build,
+               # compiles in documented commands (pip, python3 -m build) at -O0: the docs are under test
+               "CFLAGS": "-O0 -g0"}
         if pysite:
             env["PYTHONPATH"] = pysite[0]
         if luadir:

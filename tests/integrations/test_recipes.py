@@ -72,6 +72,14 @@ def free_tcp_port() -> int:
         return s.getsockname()[1]
 
 
+def start_device(sim, platform, password):
+    """A virtual device: ESP8266 as a 1 MB board with the 1M64 layout, or an ESP32."""
+    args = ["--platform", platform, *FAST] + (["--password", password] if password else [])
+    if platform == "esp8266":
+        args += ["--layout", "1M64", "--chip-size", "1M"]
+    sim.start(args)
+
+
 def images(tmp_path, platform):
     fw = tmp_path / "firmware.bin"
     fw.write_bytes(esp8266_image(200000) if platform == "esp8266" else esp32_image(200000))
@@ -103,10 +111,7 @@ PIO_CASES = [
 @pytest.mark.parametrize("pio_platform,sim_platform,uploadfs,password,flags", PIO_CASES)
 def test_platformio_espota_protocol(tmp_path, sim, bindir, pio_platform, sim_platform, uploadfs, password, flags):
     fw, fs = images(tmp_path, sim_platform)
-    args = ["--platform", sim_platform, *FAST] + (["--password", password] if password else [])
-    if sim_platform == "esp8266":
-        args += ["--layout", "1M64", "--chip-size", "1M"]
-    sim.start(args)
+    start_device(sim, sim_platform, password)
     values = {"port": sim.port, "hp": free_tcp_port()}
     env = platformio_env(pio_platform, "127.0.0.1", fs if uploadfs else fw, PYTHON,
                          upload_flags=[f % values for f in flags], uploadfs=uploadfs,
@@ -141,7 +146,7 @@ def test_platformio_launcher_without_espota(tmp_path):
 def test_platformio_custom_upload_command(tmp_path, sim, bindir):
     """The documented upload_protocol = custom recipe keeps $UPLOAD_FLAGS."""
     fw, _ = images(tmp_path, "esp8266")
-    sim.start(["--platform", "esp8266", *FAST, "--password", "pw", "--layout", "1M64", "--chip-size", "1M"])
+    start_device(sim, "esp8266", "pw")
     env = platformio_env("espressif8266", "127.0.0.1", fw, PYTHON,
                          upload_flags=[f"--port={sim.port}", "--auth=pw"],
                          upload_command="espota $UPLOAD_FLAGS -i $UPLOAD_PORT -f $SOURCE")
@@ -173,10 +178,7 @@ ARDUINO_CASES = [
 @pytest.mark.parametrize("core,platform_txt,tool,key,password", ARDUINO_CASES)
 def test_arduino_platform_local(tmp_path, sim, bindir, core, platform_txt, tool, key, password):
     fw, _ = images(tmp_path, core)
-    args = ["--platform", core, *FAST] + (["--password", password] if password else [])
-    if core == "esp8266":
-        args += ["--layout", "1M64", "--chip-size", "1M"]
-    sim.start(args)
+    start_device(sim, core, password)
     build = tmp_path / "build"
     build.mkdir()
     os.replace(fw, build / "Blink.ino.bin")

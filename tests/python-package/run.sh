@@ -16,6 +16,9 @@ sim_pid=
 cleanup() { if [ -n "$sim_pid" ]; then kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 step() { echo "== $*"; }
+# What is under test is the packaging, not the optimiser: compiling the SWIG
+# wrapper at -O0 takes about 6 s for both builds instead of 16 s.
+export CFLAGS="${CFLAGS:-} -O0 -g0"
 
 step "cmake --install $bin --prefix $prefix"
 timeout 120 cmake --install "$bin" --prefix "$prefix" >"$work/install.log"

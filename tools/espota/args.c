@@ -9,6 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The device facts of the fit check: in the tool's help and in check's. */
+#define FIT_OPTIONS_HELP \
+	"      --board NAME        board alias (esp8285, nodemcuv2, d1_mini, esp32dev, ...)\n" \
+	"      --layout NAME       ESP8266 flash layout of the running firmware (1M64, 4M2M, ...)\n" \
+	"      --scheme NAME       ESP32 built-in partition scheme (default, min_spiffs, ...)\n" \
+	"      --partitions CSV    ESP32 partition table (gen_esp32part.py CSV)\n" \
+	"      --chip-size SIZE    real flash chip size (e.g. 1M, 4M)\n" \
+	"      --device-header-size SIZE  flash size in the header of the running firmware\n" \
+	"      --running-size SIZE size of the running sketch\n" \
+	"      --flash-map         running firmware built with FLASH_MAP_SUPPORT\n"
+
 const char cli_usage_text[] =
 "usage: espota -i HOST -f FILE [options]\n"
 "       espota check FILE [--board B | --layout L] [-s] [fit options]\n"
@@ -45,14 +56,7 @@ const char cli_usage_text[] =
 "      --force             send even when the preflight check refuses the image\n"
 "\n"
 "Preflight fit check (refuses an image the device would reject):\n"
-"      --board NAME        board alias (esp8285, nodemcuv2, d1_mini, esp32dev, ...)\n"
-"      --layout NAME       ESP8266 flash layout of the running firmware (1M64, 4M2M, ...)\n"
-"      --scheme NAME       ESP32 built-in partition scheme (default, min_spiffs, ...)\n"
-"      --partitions CSV    ESP32 partition table (gen_esp32part.py CSV)\n"
-"      --chip-size SIZE    real flash chip size (e.g. 1M, 4M)\n"
-"      --device-header-size SIZE  flash size in the header of the running firmware\n"
-"      --running-size SIZE size of the running sketch\n"
-"      --flash-map         running firmware built with FLASH_MAP_SUPPORT\n"
+FIT_OPTIONS_HELP
 "      --list-boards       list known boards and layouts\n"
 "\n"
 "Transfer:\n"
@@ -93,14 +97,7 @@ static const char check_help_text[] =
 "Options:\n"
 "  -s, --spiffs            FILE is a filesystem image (SPIFFS/LittleFS)\n"
 "      --platform P        esp8266 or esp32 (default: from --board or the image)\n"
-"      --board NAME        board alias (esp8285, nodemcuv2, d1_mini, esp32dev, ...)\n"
-"      --layout NAME       ESP8266 flash layout of the running firmware (1M64, 4M2M, ...)\n"
-"      --scheme NAME       ESP32 built-in partition scheme (default, min_spiffs, ...)\n"
-"      --partitions CSV    ESP32 partition table (gen_esp32part.py CSV)\n"
-"      --chip-size SIZE    real flash chip size (e.g. 1M, 4M)\n"
-"      --device-header-size SIZE  flash size in the header of the running firmware\n"
-"      --running-size SIZE size of the running sketch\n"
-"      --flash-map         running firmware built with FLASH_MAP_SUPPORT\n"
+FIT_OPTIONS_HELP
 "      --compress          the upload would gzip the image (ESP8266)\n"
 "      --json              one `check` JSON event on stdout instead of the report\n"
 "  -h, --help              this help\n"
