@@ -5,7 +5,8 @@ Convention (also in tests/doc/README.md and /work/helpers/NOTES.md):
   - fenced blocks tagged sh, bash or shell are run, each in a fresh
     `bash -e -o pipefail`; in `console` blocks only lines starting with "$ "
     are run; blocks with any other tag (text, ini, c, python, json, ...) or none
-    are never run, so commands must be in a tagged block;
+    are never run, so commands must be in a tagged block; an untagged block
+    is an error;
   - HTML comments on the lines right before a fence direct it:
       <!-- doctest: skip REASON -->   not run (REASON is required: network,
                                       hardware, root-only installs, ...);
@@ -86,6 +87,11 @@ def blocks_of(path: str, rel: str) -> list[Block]:
         body = [ln[len(indent):] if ln.startswith(indent) else ln for ln in lines[i + 1:j]]
         if tag in RUN_TAGS or tag == "console":
             out.append(Block(rel, i + 1, tag, body, directives))
+        elif not tag:
+            # an untagged block may hold commands nobody runs: say what it is
+            b = Block(rel, i + 1, tag, body, directives)
+            b.errors.append("untagged code block: tag it sh (run), or text/ini/c/... (never run)")
+            out.append(b)
         elif directives:
             b = Block(rel, i + 1, tag, body, directives)
             b.errors.append(f"doctest directive on a `{tag or 'untagged'}` block, which is never run")
