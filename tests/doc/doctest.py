@@ -143,7 +143,7 @@ def main() -> int:
         print(f"ERROR {b.where}: {'; '.join(b.errors)}")
     if a.list:
         for b in blocks:
-            state = f"skip: {b.skip}" if b.skip else "run" + (f" (setup {' '.join(b.setups)})" if b.setups else "")
+            state = "ERROR" if b.errors else f"skip: {b.skip}" if b.skip else "run" + (f" (setup {' '.join(b.setups)})" if b.setups else "")
             print(f"{b.where:28} {state}")
         return 1 if bad else 0
 
