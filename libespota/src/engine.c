@@ -595,6 +595,13 @@ static void pace_learn(espota__engine *e)
 	e->pace_drains++;
 	if ((p - a) % FLASH_BLOCK != 0)
 		e->pace_partial++;
+	if (p - a >= 2 * (uint64_t)FLASH_BLOCK && (p - a) % FLASH_BLOCK != 0) {
+		/* one drain took more than a block and a sub-block window can
+		 * hold without a round trip: the window is large (or the round
+		 * trip tiny), and pacing cannot pay */
+		pace_decide(e, p - a, "one drain of more than two blocks");
+		return;
+	}
 	b = (p - 1) / FLASH_BLOCK * FLASH_BLOCK; /* the last boundary below p */
 	if (b > a) {
 		/* the drain crossed a boundary, so it flushed there; a drain that
@@ -605,8 +612,13 @@ static void pace_learn(espota__engine *e)
 	} else if ((p - a) % FLASH_BLOCK != 0 && p - a > e->pace_window) {
 		e->pace_window = (uint32_t)(p - a);
 	}
-	if (p >= (uint64_t)PACE_LEARN_BLOCKS * FLASH_BLOCK)
-		pace_decide(e, e->pace_window, "learnt from the acknowledgements");
+	if (p >= (uint64_t)PACE_LEARN_BLOCKS * FLASH_BLOCK) {
+		/* A part is a lower bound (with a round trip longer than the
+		 * flush, some of the window is still on its way), and lwIP
+		 * windows are whole segments (TCP_WND = k x TCP_MSS): round up. */
+		uint64_t w = e->pace_window, m = pace_mss(e);
+		pace_decide(e, (w + m - 1) / m * m, "learnt from the acknowledgements");
+	}
 }
 
 /* Returns the stream offset to send up to, or 0 for no pacing. */

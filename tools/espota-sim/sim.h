@@ -100,6 +100,7 @@ struct config {
 	/* timing model */
 	double rtt_ms, loop_ms, bandwidth, erase_ms, program_us, block_erase_ms, pbkdf2_ms;
 	double boot_ms, connect_timeout_ms;
+	double verify_ms_per_mb;  /* ESP32: image read-back and SHA-256 at end() */
 	int mss, window;
 
 	struct fault faults[32];
@@ -158,6 +159,7 @@ enum fw_state {
 	FW_PRE_CONNECT,   /* ESP8266: delay(100) after OK; ESP32: SYN in flight */
 	FW_CONNECTING,
 	FW_DATA,
+	FW_VERIFY32,      /* ESP32: Update.end() reads the image back (esp_image_verify) */
 	FW_FINISH_1,      /* ESP8266: delay(1000) before OK */
 	FW_FINISH_2,      /* ESP8266: delay(1000) before close */
 	FW_POST,          /* ESP32 delay(10) / ESP8266 delay(10) before onEnd */
@@ -235,6 +237,7 @@ struct device {
 	uint32_t pending_w;      /* ESP32 write result awaiting its ack */
 	int attempt_open;        /* an upload attempt is in progress */
 	int end_ok;              /* result of the last Update.end() */
+	int verified;            /* ESP32: the end() read-back time has passed */
 	long attempt;            /* upload attempts on this device */
 	long acks;
 

@@ -87,6 +87,7 @@ struct cli {
 	long parallel;                    /* --parallel N: uploads in flight at once; default 16 */
 	long retries;                     /* --retries N: extra attempts per device; default 0 */
 	long device_timeout_s;            /* --device-timeout SEC: budget per device; 0 = none */
+	long wait_back_s;                 /* --wait-back SEC: wait for the device after OK; 0 = no */
 
 	/* Output */
 	int debug;                        /* -d/--debug */
