@@ -258,6 +258,30 @@ static int cmd_upload(const struct args *a)
 
 /* ---- fleet ---------------------------------------------------------------- */
 
+/* How many uploads ran at once (the concurrency the fleet chose). */
+struct conc { size_t n, *started; long active, peak; };
+
+static int conc_progress(size_t index, const espota_progress *p, void *payload)
+{
+	struct conc *c = payload;
+	if (index < c->n && !c->started[index] && p->phase >= ESPOTA_PHASE_INVITE) {
+		c->started[index] = 1;
+		if (++c->active > c->peak)
+			c->peak = c->active;
+	}
+	return 0;
+}
+
+static void conc_done(size_t index, const espota_fleet_result *r, void *payload)
+{
+	struct conc *c = payload;
+	(void)r;
+	if (index < c->n && c->started[index] == 1) {
+		c->started[index] = 2;
+		c->active--;
+	}
+}
+
 static int cmd_fleet(const struct args *a)
 {
 	size_t len, ndev;
@@ -277,6 +301,10 @@ static int cmd_fleet(const struct args *a)
 	espota_fleet_options fo;
 	espota_fleet_options_init(&fo, ESPOTA_FLEET_OPTIONS_VERSION);
 	fo.max_concurrent = a->max_conc; /* 0 = library default */
+	struct conc cc = { ndev, calloc(ndev, sizeof(size_t)), 0, 0 };
+	fo.progress = conc_progress;
+	fo.done = conc_done;
+	fo.payload = &cc;
 	long rss0 = maxrss_kb();
 	double t0 = now_s(), c0 = cpu_s();
 	int rc = espota_fleet_upload(s, img, len, &o, fd, ndev, &fo, res);
@@ -291,8 +319,9 @@ static int cmd_fleet(const struct args *a)
 		if (res[i].stats.elapsed_ms / 1e3 > slowest)
 			slowest = res[i].stats.elapsed_ms / 1e3;
 	}
-	printf("fleet n=%zu ok=%zu rc=%d wall=%.4f slowest=%.4f cpu=%.4f maxrss_kb=%ld rss_before_kb=%ld\n",
-		ndev, ok, rc, t1 - t0, slowest, c1 - c0, maxrss_kb(), rss0);
+	printf("fleet n=%zu ok=%zu rc=%d wall=%.4f slowest=%.4f cpu=%.4f maxrss_kb=%ld rss_before_kb=%ld peak=%ld\n",
+		ndev, ok, rc, t1 - t0, slowest, c1 - c0, maxrss_kb(), rss0, cc.peak);
+	free(cc.started);
 	espota_session_free(s);
 	free(fd);
 	free(res);

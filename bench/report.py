@@ -242,6 +242,46 @@ def part2():
               f" {cpu:.3f} | {rss:.1f} | {sim:.2f} | {sim / wall:.2f} |")
 
 
+def air():
+    files = glob.glob(os.path.join(OUT, "air_*.txt"))
+    if not files:
+        return
+    print("\n## 2b. One access point: every device shares the air (espota-sim --airtime), 256 KiB each\n")
+    print("all = every device at once (max_concurrent = N, the old default); chosen = the fleet's policy "
+          "(max_concurrent 0, libespota/src/fleet_policy.c). ideal = N × 256 KiB / airtime.\n")
+    print("| device | N | ideal s | all: wall s | all: ok | chosen: wall s | chosen: ok | chosen concurrency |"
+          " chosen / all | chosen / ideal | s per device (chosen) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    air_bps = float(os.environ.get("AIRTIME", "1000000"))
+    for plat in ("esp8266", "esp32"):
+        one = first_kv(os.path.join(OUT, f"air_{plat}_n1_all.txt"))
+        for n in (1, 10, 25, 50, 100, 200):
+            a = {}
+            for mc in ("all", "policy"):
+                p = os.path.join(OUT, f"air_{plat}_n{n}_{mc}.txt")
+                d = {}
+                if os.path.exists(p):
+                    for line in open(p):
+                        if line.startswith("fleet "):
+                            d = kv(line)
+                a[mc] = d
+            if not a["all"]:
+                continue
+            if n == 1:
+                a["policy"] = a["all"]
+            ideal = n * 262144 / air_bps
+            wa = float(a["all"]["wall"]) if a["all"] else None
+            wp = float(a["policy"]["wall"]) if a["policy"] else None
+            for mc in ("all", "policy"):
+                if a[mc] and int(a[mc]["ok"]) != n:
+                    errors.append(f"air_{plat}_n{n}_{mc}: {a[mc]['ok']}/{n} ok")
+            print(f"| {plat} | {n} | {ideal:.1f} | {f(wa)} | {a['all'].get('ok', '—')}/{n} | {f(wp)} |"
+                  f" {a['policy'].get('ok', '—')}/{n} | {a['policy'].get('peak', '—')} |"
+                  f" {f(ratio(wp, wa), '{:.3f}')}× | {f(ratio(wp, ideal), '{:.2f}')}× |"
+                  f" {f(None if wp is None else wp / n, '{:.3f}')} |")
+        del one
+
+
 def part3():
     files = sorted(glob.glob(os.path.join(OUT, "cpu_*.txt")))
     if not files:
@@ -304,6 +344,7 @@ grid()
 part1()
 windows()
 part2()
+air()
 part3()
 summary()
 if errors:

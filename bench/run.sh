@@ -4,11 +4,12 @@
 #
 #   bench/run.sh                 # everything (about 8 min on 2 cores)
 #   REPS=5 bench/run.sh          # more repetitions per single-upload cell
-#   PARTS="single" bench/run.sh  # only some parts: grid, single, windows, fleet, cpu
+#   PARTS="single" bench/run.sh  # only some parts: grid, single, windows, fleet, air, cpu
 #
 # Environment: BUILD (default /tmp/build-bench), OUT (results dir, default
 # $BUILD/bench-results), REPS (3), FLEET_REPS (2), CPU_MB (1024), GRID_REPS (1),
-# GRID_JOBS (uploads at once in the grid, 24),
+# GRID_JOBS (uploads at once in the grid, 24), AIRTIME (shared air, bytes/s, 1000000),
+# LOSS (segment loss per device, 0.005),
 # PYTHON (/usr/bin/python3).
 set -euo pipefail
 
@@ -20,7 +21,9 @@ REPS=${REPS:-3}
 FLEET_REPS=${FLEET_REPS:-2}
 CPU_MB=${CPU_MB:-1024}
 PYTHON=${PYTHON:-/usr/bin/python3}
-PARTS=${PARTS:-"grid single windows fleet cpu"}
+PARTS=${PARTS:-"grid single windows fleet air cpu"}
+AIRTIME=${AIRTIME:-1000000}
+LOSS=${LOSS:-0.005}
 GRID_REPS=${GRID_REPS:-1}
 GRID_JOBS=${GRID_JOBS:-24}
 
@@ -119,13 +122,13 @@ grid_cell() {
 	kill "$sp" 2>/dev/null || true
 }
 grid_img() { if [ "$1" = esp32 ]; then echo "$GIMG32"; else echo "$GIMG"; fi; }
+GIMG=$OUT/img256k.bin
+GIMG32=$OUT/img256k-esp32.bin
+"$PYTHON" "$SRC/tools/scripts/make-image.py" "$GIMG" --size 262144 --flash-size 4M >/dev/null
+"$PYTHON" "$SRC/tools/scripts/make-image.py" "$GIMG32" --chip esp32 --size 262144 >/dev/null
 
 if [[ " $PARTS " == *" grid "* ]]; then
 	echo "== part 0: pacing grid, 256 KiB, windows 1..8 x MSS, RTT 1/20/100 ms, $GRID_REPS run(s) per cell, $GRID_JOBS at a time"
-	GIMG=$OUT/img256k.bin
-	GIMG32=$OUT/img256k-esp32.bin
-	"$PYTHON" "$SRC/tools/scripts/make-image.py" "$GIMG" --size 262144 --flash-size 4M >/dev/null
-	"$PYTHON" "$SRC/tools/scripts/make-image.py" "$GIMG32" --chip esp32 --size 262144 >/dev/null
 	cells=()
 	for rtt in 1 20 100; do
 		for mss in 536 1460; do
@@ -204,6 +207,26 @@ if [[ " $PARTS " == *" fleet "* ]]; then
 				[ $mc = all ] && mcarg=(--max-concurrent "$n")
 				"$BENCH" fleet --ready "$OUT/$name.ready" --image "$IMG" "${mcarg[@]}" >"$OUT/$name.txt" 2>&1 || true
 				echo "simcpu=$(awk -v a="$(proc_cpu "$sp")" -v b="$c0" 'BEGIN{printf "%.3f", a-b}')" >>"$OUT/$name.txt"
+				kill "$sp" 2>/dev/null || true
+				wait "$sp" 2>/dev/null || true
+			done
+		done
+	done
+fi
+
+if [[ " $PARTS " == *" air "* ]]; then
+	echo "== part 2b: one access point: --airtime $AIRTIME shared, --loss $LOSS per device, 256 KiB each"
+	for plat in esp8266 esp32; do
+		for n in 1 10 25 50 100 200; do
+			for mc in all policy; do
+				[ "$n" = 1 ] && [ $mc = policy ] && continue
+				name="air_${plat}_n${n}_${mc}"
+				start_sim "$name" --platform "$plat" --count "$n" --airtime "$AIRTIME" --loss "$LOSS"
+				sp=$SIMPID
+				mcarg=()
+				[ $mc = all ] && mcarg=(--max-concurrent "$n")
+				"$BENCH" fleet --platform "$plat" --ready "$OUT/$name.ready" --image "$(grid_img "$plat")" \
+					"${mcarg[@]}" >"$OUT/$name.txt" 2>&1 || true
 				kill "$sp" 2>/dev/null || true
 				wait "$sp" 2>/dev/null || true
 			done
