@@ -652,6 +652,10 @@ static void start_connect(struct device *d, usec_t now)
 	if (st && (uint64_t)st->value < limit)
 		limit = (uint64_t)st->value;
 	d->c = conn_new(fd, limit);
+	if (d->c) {
+		d->c->dev = d->index;
+		d->c->loss = CFG(d)->fast ? 0 : link_loss_for(CFG(d), d->index);
+	}
 	if (!d->c) {
 		close(fd);
 		connect_failed(d, now, "out of memory");

@@ -102,6 +102,10 @@ struct config {
 	double boot_ms, connect_timeout_ms;
 	double verify_ms_per_mb;  /* ESP32: image read-back and SHA-256 at end() */
 	int mss, window;
+	double airtime;           /* bytes/s of one medium all instances share; 0 = none */
+	double loss;              /* probability that a data segment is lost (every instance) */
+	struct { int dev; double p; } loss_dev[32]; /* --loss P@DEV overrides */
+	int nloss_dev;
 
 	struct fault faults[32];
 	int nfaults;
@@ -147,6 +151,9 @@ struct conn {
 	struct outmsg *out_head, *out_tail;
 	int blocked;               /* last send hit EAGAIN: wait for POLLOUT */
 	int stalled;               /* fault stall-after: never read again */
+	int dev;                   /* instance index (loss pattern) */
+	double loss;               /* this device's segment loss probability */
+	uint64_t lost;             /* segments lost (and resent) so far */
 };
 
 /* ---- device --------------------------------------------------------------- */
@@ -288,6 +295,7 @@ uint64_t conn_available(struct conn *c, const struct config *cfg, usec_t t);
 usec_t conn_next_avail(struct conn *c, const struct config *cfg);
 const unsigned char *conn_take(struct conn *c, size_t n, usec_t t);
 int conn_peer_gone(const struct conn *c, const struct config *cfg, usec_t t);
+double link_loss_for(const struct config *cfg, int dev);
 void out_push(struct outmsg **head, struct outmsg **tail, usec_t when,
 	      const void *data, size_t len, int close_after,
 	      const struct sockaddr_storage *to, socklen_t tolen);
