@@ -47,6 +47,19 @@ expect="libespota${real#libespota.so.}"
 head -1 "$root/debian/symbols" | grep -q "^$real $pkg " ||
   { echo "build-debs: debian/symbols does not start with '$real $pkg'" >&2; exit 1; }
 
+# New public symbols show as a dpkg-gensymbols diff in build.log (removed ones
+# fail the build). ESPOTA_UPDATE_SYMBOLS=1 writes the built list back to
+# debian/symbols (then review the diff: a new symbol's version is the release
+# that adds it).
+if grep -q 'new symbols appeared' "$out/build.log"; then
+  if [ "${ESPOTA_UPDATE_SYMBOLS:-0}" = 1 ]; then
+    cp "$out/src/debian/$pkg/DEBIAN/symbols" "$root/debian/symbols"
+    echo "debian/symbols updated from the build"
+  else
+    echo "note: new public symbols, not yet in debian/symbols (ESPOTA_UPDATE_SYMBOLS=1 adds them; see $out/build.log)"
+  fi
+fi
+
 if command -v lintian >/dev/null; then
   echo "lintian:"
   (cd "$out" && lintian --fail-on error,warning --suppress-tags-from-file "$root/debian/lintian-accepted" ./*.deb) ||
