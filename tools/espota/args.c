@@ -68,6 +68,7 @@ FIT_OPTIONS_HELP
 "      --stream            pipelined, but never paced to the device's flash blocks\n"
 "      --window BYTES      unacknowledged bytes in flight (default 65536)\n"
 "      --chunk BYTES       bytes per write (default 1460)\n"
+"      --wait-back SEC     after OK, wait until the device answers again (one device)\n"
 "\n"
 "Output:\n"
 "  -d, --debug             library debug log on stderr\n"
@@ -131,7 +132,7 @@ enum opt_id {
 	O_AUTH, O_AUTH_ENV, O_AUTH_FILE, O_NO_PROMPT, O_MD5, O_SHA256,
 	O_FILE, O_SPIFFS, O_COMPRESS, O_FORCE,
 	O_BOARD, O_LAYOUT, O_SCHEME, O_PARTITIONS, O_CHIP, O_DEVHDR, O_RUNNING, O_FLASHMAP, O_LIST,
-	O_TIMEOUT, O_ATTEMPTS, O_SAW, O_STREAM, O_WINDOW, O_CHUNK,
+	O_TIMEOUT, O_ATTEMPTS, O_SAW, O_STREAM, O_WINDOW, O_CHUNK, O_WAIT_BACK,
 	O_DEBUG, O_PROGRESS, O_JSON, O_QUIET, O_HELP, O_VERSION
 };
 
@@ -180,6 +181,7 @@ static const struct opt opts[] = {
 	{ "stream", 0, 0, O_STREAM },
 	{ "window", 0, 1, O_WINDOW },
 	{ "chunk", 0, 1, O_CHUNK },
+	{ "wait-back", 0, 1, O_WAIT_BACK },
 	{ "debug", 'd', 0, O_DEBUG },
 	{ "progress", 'r', 0, O_PROGRESS },
 	{ "json", 0, 0, O_JSON },
@@ -436,6 +438,11 @@ static int apply(struct cli *c, const struct opt *o, const char *val, char *err,
 		if (parse_long(val, 1, 100, &n) < 0)
 			return cli_fail(err, errlen, "%s: invalid count '%s' (1-100)", name, val);
 		c->attempts = n;
+		break;
+	case O_WAIT_BACK:
+		if (parse_long(val, 1, 3600, &n) < 0)
+			return cli_fail(err, errlen, "%s: invalid seconds '%s' (1-3600)", name, val);
+		c->wait_back_s = n;
 		break;
 	case O_SAW: c->stop_and_wait = 1; break;
 	case O_STREAM: c->stream = 1; break;
