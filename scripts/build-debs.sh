@@ -32,10 +32,11 @@ rm -rf "$out/src" "$out"/*.deb "$out"/*.buildinfo "$out"/*.changes
 mkdir -p "$out/src"
 (cd "$root" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -x -C "$out/src"
 
-opts=${DEB_BUILD_OPTIONS:-}
-[ "${ESPOTA_DEB_CHECK:-0}" = 1 ] || opts="$opts nocheck"
+read -ra opts <<<"${DEB_BUILD_OPTIONS:-}"
+opts+=(parallel=2)
+[ "${ESPOTA_DEB_CHECK:-0}" = 1 ] || opts+=(nocheck)
 start=$(date +%s)
-(cd "$out/src" && DEB_BUILD_OPTIONS="$opts parallel=2" dpkg-buildpackage -b -us -uc >"$out/build.log" 2>&1) ||
+(cd "$out/src" && DEB_BUILD_OPTIONS="${opts[*]}" dpkg-buildpackage -b -us -uc >"$out/build.log" 2>&1) ||
   { tail -40 "$out/build.log" >&2; echo "build-debs: dpkg-buildpackage failed (log: $out/build.log)" >&2; exit 1; }
 echo "built in $(($(date +%s) - start)) s:"
 (cd "$out" && ls -1 ./*.deb)
