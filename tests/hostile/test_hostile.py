@@ -206,14 +206,16 @@ def test_ctrl_c_at_the_password_prompt():
             if done:
                 status = st
                 break
+        reap_by = time.monotonic() + 10
+        while status is None and time.monotonic() < reap_by:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+            else:
+                time.sleep(0.05)
         if status is None:
-            try:
-                _, status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-            if not status:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
         os.close(fd)
         dev.join()
         text = out.decode("utf-8", "replace")
