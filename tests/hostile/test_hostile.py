@@ -72,6 +72,8 @@ def test_liar_never_succeeds(image, case, platform_port):
     out = r.stdout + r.stderr
     assert r.returncode != 0, out
     assert "confirmed" not in out, out
+    # the figure in the message is one the counts can mean, never the image
+    assert f"at most {SIZE} of them" not in out, out
 
 
 def test_honest_merged_counts_succeed(image):
