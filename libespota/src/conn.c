@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "conn.h"
+#include "tcpinfo.h"
 
 static void close_fd(int *fd)
 {
@@ -242,6 +243,8 @@ static void on_accept(espota__conn *d, uint64_t now)
 	set_nonblock(fd);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	espota__engine_set_device_mss(&d->e, peer_mss(fd));
+	/* lwIP announces its whole TCP_WND in its SYN: the pacing input */
+	espota__engine_set_peer_window(&d->e, espota__tcp_peer_window(fd));
 	d->tcp = fd;
 	/* No second connection is wanted: later ones now get a reset. */
 	close_fd(&d->lsn);

@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "output.h"
+#include "waitback.h"
 #include "secret.h"
 
 #define IMAGE_MAX ESPOTA_FILE_MAX
@@ -771,6 +772,32 @@ static void run_single(struct app *a, struct job *j)
 	finish_job(a, j, rc, &st, espota_session_last_error(a->session), espota_session_device_error(a->session));
 }
 
+/* --wait-back (waitback.c): the device answering again after its OK. */
+static void wait_back(struct app *a, struct job *j)
+{
+	uint16_t port = j->port ? j->port : (j->stats.platform == ESPOTA_PLATFORM_ESP32 ?
+		ESPOTA_PORT_ESP32 : ESPOTA_PORT_ESP8266);
+	char err[256] = "", buf[1024];
+	double back = 0;
+	int r = cli_wait_back(j->host.host, port, (double)a->cli.wait_back_s, &back, err, sizeof(err));
+
+	if (a->view == VIEW_JSON) {
+		struct cli_json js;
+		json_head(&js, buf, sizeof(buf), "back", j);
+		cli_json_bool(&js, "back", r == 0);
+		cli_json_u64(&js, "ms", r == 0 ? (uint64_t)(back * 1000.0) : 0);
+		cli_json_str(&js, "error", r == 0 ? NULL : err);
+		emit_json(a, &js);
+	} else if (r == 0) {
+		if (a->view != VIEW_QUIET)
+			say(a, j, "%s: back after %.1f s", j->label, back);
+	} else {
+		say(a, j, "%s: %s", j->label, err);
+	}
+	if (r != 0)
+		j->exit_code = r > 0 ? CLI_EXIT_TIMEOUT : CLI_EXIT_FAILED;
+}
+
 /* ---- several devices: one espota_fleet_upload() ------------------------------------ */
 
 static int on_fleet_progress(size_t index, const espota_progress *p, void *payload)
@@ -1440,7 +1467,7 @@ int main(int argc, char **argv)
 	}
 	switch (a->cli.mode) {
 	case CLI_MODE_HELP:
-		fputs(cli_usage_text, stdout);
+		fputs(cli_help_text(&a->cli), stdout);
 		return CLI_EXIT_OK;
 	case CLI_MODE_VERSION:
 		printf("espota %s (libespota %s)\n", ESPOTA_VERSION_STRING, espota_version_string());
@@ -1520,6 +1547,8 @@ int main(int argc, char **argv)
 		run_fleet(a);
 	else
 		run_single(a, &a->jobs[0]);
+	if (!a->fleet && a->cli.wait_back_s > 0 && a->jobs[0].exit_code == 0)
+		wait_back(a, &a->jobs[0]);
 	code = summary(a);
 
 out:
