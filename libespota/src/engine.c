@@ -573,9 +573,6 @@ static void arm_quiet(espota__engine *e, uint64_t now);
  */
 #define FLASH_BLOCK 4096u
 #define PACE_LEARN_BLOCKS 3
-/* Below this first-acknowledgement delay (ms: a round trip plus a drain)
- * streaming beats pacing in the grid of bench/RESULTS.md. */
-#define PACE_MIN_RTT_MS 8
 
 static uint32_t pace_mss(const espota__engine *e)
 {
@@ -602,8 +599,6 @@ static int pace_pays(const espota__engine *e, uint64_t w)
 	return m * w < FLASH_BLOCK + pace_mss(e);
 }
 
-static void pace_clock(espota__engine *e, uint64_t now);
-
 static void pace_decide(espota__engine *e, uint64_t w, const char *why)
 {
 	if (e->pace_partial == 0 && e->pace_drains >= PACE_LEARN_BLOCKS && w == 0) {
@@ -614,15 +609,17 @@ static void pace_decide(espota__engine *e, uint64_t w, const char *why)
 	}
 	e->pace_window = (uint32_t)w;
 	e->pace_state = pace_pays(e, w) ? ESPOTA__PACE_BLOCKS : ESPOTA__PACE_STREAM;
-	if (e->pace_state == ESPOTA__PACE_BLOCKS && e->pace_rtt != 0 && e->pace_rtt < PACE_MIN_RTT_MS) {
-		/* a misplaced segment then costs less than waiting for the
-		 * acknowledgements that pacing needs (bench/RESULTS.md, RTT 1 ms) */
+	if (e->pace_state == ESPOTA__PACE_BLOCKS && e->pace_pre > w) {
+		/* A drain took more than a window before its flush: data kept
+		 * coming within the drain, so the round trip is shorter than a
+		 * few ms, where a misplaced segment costs less than pacing's
+		 * waits for acknowledgements (bench/RESULTS.md, RTT 1 ms). */
 		e->pace_state = ESPOTA__PACE_STREAM;
-		why = "round trip too short for pacing to pay";
+		why = "drains run on: a round trip of a few ms";
 	}
-	elog(e, ESPOTA_LOG_DEBUG, "pacing: device window %" PRIu64 " bytes (%s, MSS %u): %s", w, why,
-		(unsigned)pace_mss(e), e->pace_state == ESPOTA__PACE_BLOCKS ? "paced to the flash blocks" :
-		"streaming");
+	elog(e, ESPOTA_LOG_DEBUG, "pacing: device window %" PRIu64 " bytes (%s, MSS %u, at most %u "
+		"before a flush): %s", w, why, (unsigned)pace_mss(e), e->pace_pre,
+		e->pace_state == ESPOTA__PACE_BLOCKS ? "paced to the flash blocks" : "streaming");
 }
 
 /* Look at the acknowledgement steps since the last call (one per drain,
@@ -638,15 +635,21 @@ static void pace_learn(espota__engine *e)
 	e->pace_drains++;
 	if ((p - a) % FLASH_BLOCK != 0)
 		e->pace_partial++;
-	if (p - a >= 2 * (uint64_t)FLASH_BLOCK && (p - a) % FLASH_BLOCK != 0) {
+	if ((p - a >= 2 * (uint64_t)FLASH_BLOCK && (p - a) % FLASH_BLOCK != 0) ||
+		(a % FLASH_BLOCK == 0 && p > a + FLASH_BLOCK)) {
 		/* one drain took more than a block and a sub-block window can
-		 * hold without a round trip: the window is large (or the round
-		 * trip tiny), and pacing cannot pay */
-		pace_decide(e, p - a, "one drain of more than two blocks");
+		 * hold without a round trip, or a whole block before flushing it:
+		 * the window is a block or more (or the round trip tiny), and
+		 * pacing cannot pay */
+		pace_decide(e, p - a, "one drain of more than a block at once");
 		return;
 	}
 	b = (p - 1) / FLASH_BLOCK * FLASH_BLOCK; /* the last boundary below p */
 	if (b > a) {
+		/* what it took before the first flush of the drain */
+		uint64_t pre = (a / FLASH_BLOCK + 1) * FLASH_BLOCK - a;
+		if (pre > e->pace_pre)
+			e->pace_pre = (uint32_t)pre;
 		/* the drain crossed a boundary, so it flushed there; a drain that
 		 * ends on a boundary is only whole blocks (w stays 0 for them) */
 		part = p - b;
@@ -662,18 +665,6 @@ static void pace_learn(espota__engine *e)
 		uint64_t w = e->pace_window, m = pace_mss(e);
 		pace_decide(e, (w + m - 1) / m * m, "learnt from the acknowledgements");
 	}
-}
-
-/* The time from the first write to the first acknowledgement the learner
- * saw (a round trip plus the device's first drain), which is all it needs
- * to know of time. Called from tx_done and tick (drivers tick after every
- * batch of input). */
-static void pace_clock(espota__engine *e, uint64_t now)
-{
-	if (e->pace_t0 == 0)
-		e->pace_t0 = now ? now : 1;
-	else if (e->pace_rtt == 0 && e->pace_drains > 0)
-		e->pace_rtt = now > e->pace_t0 ? now - e->pace_t0 : 1;
 }
 
 /* Returns the stream offset to send up to, or 0 for no pacing. */
@@ -754,7 +745,6 @@ void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n)
 	if (n > e->cfg.len - e->sent)
 		n = (size_t)(e->cfg.len - e->sent);
 	e->sent += n;
-	pace_clock(e, now);
 	arm_quiet(e, now);
 }
 
@@ -1289,7 +1279,6 @@ uint64_t espota__engine_deadline(const espota__engine *e)
 
 void espota__engine_tick(espota__engine *e, uint64_t now)
 {
-	pace_clock(e, now);
 	if (!e->finished && e->quiet_at != 0 && now >= e->quiet_at) {
 		uint64_t out = e->sent - e->acked;
 		e->quiet_at = 0;
