@@ -33,9 +33,9 @@ typedef struct {
 	int result, done;
 	int state;
 	uint32_t learnt;
-} run;
+} pace_run;
 
-static void drain_events(espota__engine *e, run *r)
+static void drain_events(espota__engine *e, pace_run *r)
 {
 	espota__event ev;
 	while (espota__engine_next_event(e, &ev))
@@ -47,7 +47,7 @@ static void drain_events(espota__engine *e, run *r)
 
 struct msg { int at; char text[24]; };
 
-static void simulate(run *r, uint32_t mss, uint32_t peer_window)
+static void simulate(pace_run *r, uint32_t mss, uint32_t peer_window)
 {
 	espota__engine e;
 	espota__engine_config c;
@@ -191,7 +191,7 @@ static void test_learns_window(void)
 	size_t k;
 
 	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		run r;
+		pace_run r;
 		memset(&r, 0, sizeof(r));
 		r.window = cases[k].window;
 		simulate(&r, cases[k].mss, 0);
@@ -217,7 +217,7 @@ static void test_learns_window(void)
  * (a host kernel's) is not trusted and the acknowledgements decide. */
 static void test_peer_window(void)
 {
-	run r;
+	pace_run r;
 
 	memset(&r, 0, sizeof(r));
 	r.window = 1072;
@@ -239,7 +239,7 @@ static void test_peer_window(void)
  * pacing's waits: the engine streams although the window is in range. */
 static void test_short_round_trip_streams(void)
 {
-	run r;
+	pace_run r;
 
 	memset(&r, 0, sizeof(r));
 	r.window = 2144;
@@ -254,7 +254,7 @@ static void test_short_round_trip_streams(void)
  * the engine falls back to one block at a time. */
 static void test_block_acks_stop_and_wait(void)
 {
-	run r;
+	pace_run r;
 
 	memset(&r, 0, sizeof(r));
 	r.window = 65536;
