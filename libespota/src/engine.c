@@ -635,12 +635,12 @@ static void pace_learn(espota__engine *e)
 	e->pace_drains++;
 	if ((p - a) % FLASH_BLOCK != 0)
 		e->pace_partial++;
-	if ((p - a >= 2 * (uint64_t)FLASH_BLOCK && (p - a) % FLASH_BLOCK != 0) ||
-		(a % FLASH_BLOCK == 0 && p > a + FLASH_BLOCK)) {
-		/* one drain took more than a block and a sub-block window can
-		 * hold without a round trip, or a whole block before flushing it:
-		 * the window is a block or more (or the round trip tiny), and
-		 * pacing cannot pay */
+	if (p - a >= 2 * (uint64_t)FLASH_BLOCK || (a % FLASH_BLOCK == 0 && p > a + FLASH_BLOCK)) {
+		/* one drain took two blocks (more than a block and a sub-block
+		 * window can hold without a round trip), or a whole block before
+		 * flushing it: the window is a block or more (or the round trip
+		 * tiny), and pacing cannot pay. A device that acknowledges whole
+		 * blocks prints one count per block, so this is not one of those. */
 		pace_decide(e, p - a, "one drain of more than a block at once");
 		return;
 	}
