@@ -258,13 +258,24 @@ static int cmd_upload(const struct args *a)
 
 /* ---- fleet ---------------------------------------------------------------- */
 
-/* How many uploads ran at once (the concurrency the fleet chose). */
-struct conc { size_t n, *started; long active, peak; };
+/* How many uploads ran at once (the concurrency the fleet chose): the
+ * peak, and the time-weighted mean while the first half of the devices ran
+ * (before the tail, where fewer are left than the fleet would run). */
+struct conc { size_t n, *started, ndone; long active, peak; double t_last, area, t_half; };
+
+static void conc_tick(struct conc *c)
+{
+	double t = now_s();
+	if (c->t_last > 0 && c->ndone * 2 < c->n)
+		c->area += (double)c->active * (t - c->t_last), c->t_half = t;
+	c->t_last = t;
+}
 
 static int conc_progress(size_t index, const espota_progress *p, void *payload)
 {
 	struct conc *c = payload;
 	if (index < c->n && !c->started[index] && p->phase >= ESPOTA_PHASE_INVITE) {
+		conc_tick(c);
 		c->started[index] = 1;
 		if (++c->active > c->peak)
 			c->peak = c->active;
@@ -277,8 +288,10 @@ static void conc_done(size_t index, const espota_fleet_result *r, void *payload)
 	struct conc *c = payload;
 	(void)r;
 	if (index < c->n && c->started[index] == 1) {
+		conc_tick(c);
 		c->started[index] = 2;
 		c->active--;
+		c->ndone++;
 	}
 }
 
@@ -301,12 +314,13 @@ static int cmd_fleet(const struct args *a)
 	espota_fleet_options fo;
 	espota_fleet_options_init(&fo, ESPOTA_FLEET_OPTIONS_VERSION);
 	fo.max_concurrent = a->max_conc; /* 0 = library default */
-	struct conc cc = { ndev, calloc(ndev, sizeof(size_t)), 0, 0 };
+	struct conc cc = { ndev, calloc(ndev, sizeof(size_t)), 0, 0, 0, 0, 0, 0 };
 	fo.progress = conc_progress;
 	fo.done = conc_done;
 	fo.payload = &cc;
 	long rss0 = maxrss_kb();
 	double t0 = now_s(), c0 = cpu_s();
+	cc.t_last = cc.t_half = t0;
 	int rc = espota_fleet_upload(s, img, len, &o, fd, ndev, &fo, res);
 	double t1 = now_s(), c1 = cpu_s();
 	size_t ok = 0;
@@ -319,8 +333,9 @@ static int cmd_fleet(const struct args *a)
 		if (res[i].stats.elapsed_ms / 1e3 > slowest)
 			slowest = res[i].stats.elapsed_ms / 1e3;
 	}
-	printf("fleet n=%zu ok=%zu rc=%d wall=%.4f slowest=%.4f cpu=%.4f maxrss_kb=%ld rss_before_kb=%ld peak=%ld\n",
-		ndev, ok, rc, t1 - t0, slowest, c1 - c0, maxrss_kb(), rss0, cc.peak);
+	printf("fleet n=%zu ok=%zu rc=%d wall=%.4f slowest=%.4f cpu=%.4f maxrss_kb=%ld rss_before_kb=%ld peak=%ld mean_conc=%.1f\n",
+		ndev, ok, rc, t1 - t0, slowest, c1 - c0, maxrss_kb(), rss0, cc.peak,
+		cc.t_half > t0 ? cc.area / (cc.t_half - t0) : 0.0);
 	free(cc.started);
 	espota_session_free(s);
 	free(fd);
