@@ -206,6 +206,20 @@ def test_help_lists_exit_codes():
         assert s in r.stdout
 
 
+def test_subcommand_help_is_its_own(fw):
+    whole = run("--help").stdout
+    assert "check " in whole and "SUBCOMMAND --help" in whole
+    # --help anywhere after the subcommand, even with a file and other options
+    for args in (("check", "--help"), ("check", "-h"), ("check", fw, "--layout", "1M64", "--help")):
+        r = run(*args)
+        assert r.returncode == OK, r.stderr
+        assert r.stdout.startswith("usage: espota check FILE"), r.stdout
+        assert "--layout NAME" in r.stdout and "--running-size" in r.stdout
+        # the upload-only options are not in the subcommand's help
+        assert "--host_port" not in r.stdout and "--parallel" not in r.stdout
+        assert r.stdout != whole
+
+
 # ---- error classes and exit codes -------------------------------------------------
 
 def test_wrong_password(sim, fw):

@@ -1467,7 +1467,7 @@ int main(int argc, char **argv)
 	}
 	switch (a->cli.mode) {
 	case CLI_MODE_HELP:
-		fputs(cli_usage_text, stdout);
+		fputs(cli_help_text(&a->cli), stdout);
 		return CLI_EXIT_OK;
 	case CLI_MODE_VERSION:
 		printf("espota %s (libespota %s)\n", ESPOTA_VERSION_STRING, espota_version_string());
