@@ -307,6 +307,42 @@ def air():
         del one
 
 
+def back():
+    import json as _json
+    rows = []
+    for plat in ("esp8266", "esp32"):
+        p = os.path.join(OUT, f"back_{plat}.json")
+        if not os.path.exists(p):
+            continue
+        ev = {}
+        for line in open(p):
+            try:
+                e = _json.loads(line)
+            except ValueError:
+                continue
+            if e.get("event") in ("result", "back"):
+                ev[e["event"]] = e
+        rows.append((plat, ev))
+    if not rows:
+        return
+    print("\n## 4. Time to the device being back after its OK (espota --wait-back 60), 1 MB, RTT 20\n")
+    print("model = what docs/simulator.md documents for the reboot: ESP8266 100 ms, then eboot copies "
+          "the staged image (256 × (45 + 16 × 0.7) ms = 14.39 s); ESP32 10 + 100 ms (its image "
+          "read-back, 50 ms per MiB, comes before the OK).\n")
+    print("| device | upload ok | back | back after s | model s | back / model |")
+    print("|---|---|---|---|---|---|")
+    model = {"esp8266": 0.1 + 256 * 0.0562, "esp32": 0.11}
+    for plat, ev in rows:
+        r, b = ev.get("result", {}), ev.get("back", {})
+        ms = b.get("ms") if b.get("back") else None
+        if not b.get("back"):
+            errors.append(f"back_{plat}: {b.get('error') or 'no back event'}")
+        sec = None if ms is None else ms / 1000
+        goals.setdefault("back", []).append((plat, sec, model[plat]))
+        print(f"| {plat} | {r.get('ok')} | {b.get('back')} | {f(sec)} | {model[plat]:.2f} |"
+              f" {f(ratio(sec, model[plat]), '{:.3f}')}× |")
+
+
 def part3():
     files = sorted(glob.glob(os.path.join(OUT, "cpu_*.txt")))
     if not files:
@@ -371,6 +407,7 @@ windows()
 gzip_real()
 part2()
 air()
+back()
 part3()
 summary()
 if errors:

@@ -4,7 +4,7 @@
 #
 #   bench/run.sh                 # everything (about 8 min on 2 cores)
 #   REPS=5 bench/run.sh          # more repetitions per single-upload cell
-#   PARTS="single" bench/run.sh  # only some parts: grid, single, windows, gzip, fleet, air, cpu
+#   PARTS="single" bench/run.sh  # only some parts: grid, single, windows, gzip, fleet, air, back, cpu
 #
 # Environment: BUILD (default /tmp/build-bench), OUT (results dir, default
 # $BUILD/bench-results), REPS (3), FLEET_REPS (2), CPU_MB (1024), GRID_REPS (1),
@@ -21,7 +21,7 @@ REPS=${REPS:-3}
 FLEET_REPS=${FLEET_REPS:-2}
 CPU_MB=${CPU_MB:-1024}
 PYTHON=${PYTHON:-/usr/bin/python3}
-PARTS=${PARTS:-"grid single windows gzip fleet air cpu"}
+PARTS=${PARTS:-"grid single windows gzip fleet air back cpu"}
 AIRTIME=${AIRTIME:-1000000}
 LOSS=${LOSS:-0.005}
 GRID_REPS=${GRID_REPS:-1}
@@ -31,10 +31,11 @@ echo "== build (Release) in $BUILD"
 cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DESPOTA_BUILD_BENCH=ON \
 	-DESPOTA_BUILD_TESTS=OFF -DESPOTA_BUILD_EXAMPLES=OFF -DESPOTA_BINDINGS=OFF \
 	>/dev/null
-cmake --build "$BUILD" -j2 --target espota-bench espota-closed espota-sim >/dev/null
+cmake --build "$BUILD" -j2 --target espota-bench espota-closed espota-sim espota-cli >/dev/null
 SIM=$BUILD/tools/espota-sim/espota-sim
 BENCH=$BUILD/bench/espota-bench
 CLOSED=$BUILD/bench/espota-closed
+CLI=$BUILD/tools/espota/espota
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -252,6 +253,18 @@ if [[ " $PARTS " == *" air "* ]]; then
 				wait "$sp" 2>/dev/null || true
 			done
 		done
+	done
+fi
+
+if [[ " $PARTS " == *" back "* ]]; then
+	echo "== part 4: time to the device being back (espota --wait-back), 1 MB, RTT 20"
+	for plat in esp8266 esp32; do
+		name="back_$plat"
+		start_sim "$name" --platform "$plat" --rtt 20
+		"$CLI" -i 127.0.0.1 -p "$(awk '{print $3}' "$OUT/$name.ready")" -f "$(img_for "$plat")" \
+			--wait-back 60 --json >"$OUT/$name.json" 2>"$OUT/$name.err" || true
+		kill "$SIMPID" 2>/dev/null || true
+		wait "$SIMPID" 2>/dev/null || true
 	done
 fi
 
