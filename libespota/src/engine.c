@@ -559,13 +559,16 @@ static void arm_quiet(espota__engine *e, uint64_t now);
  * drain of everything visible, and the part of a drain after a block
  * boundary is what arrived while that block was flashing: a whole window
  * when the sender was far enough ahead, since a flush (45 ms and more)
- * outlasts a LAN round trip. While it streams the first PACE_LEARN_BLOCKS
- * blocks, the largest such part is W. Then:
- *  - W < (4096 + MSS) / 2: a round trip after a flush brings less than the
- *    rest of the block plus one segment, so where segments are cut decides
- *    whether the flush waits another round trip: pace with W;
- *  - otherwise the next segment always fits, and pacing only delays writes
- *    until an acknowledgement: stream;
+ * outlasts a LAN round trip. While it sends the first PACE_LEARN_BLOCKS
+ * blocks a block and two segments ahead, the largest such part is W. Then:
+ *  - where the windows that refill a block end within one segment past it
+ *    (pace_pays), the cut of the segments decides whether the flush waits
+ *    another round trip: pace with W;
+ *  - otherwise any cut fits, and pacing only delays writes until an
+ *    acknowledgement: stream. So too when one drain takes two blocks or a
+ *    whole block before its flush (a window of a block or more), or more
+ *    than a window before a flush (a round trip shorter than the drain
+ *    loop, where a misplaced segment costs less than pacing's waits);
  *  - a device whose counts are only ever whole blocks shows no window:
  *    send one block at a time (stop-and-wait in blocks).
  * A receive window the driver read from TCP_INFO decides at once when it is
