@@ -223,7 +223,7 @@ static int cmd_upload(const struct args *a)
 	struct pace_seen pace;
 	espota_session_options so;
 	espota_session_options_init(&so, ESPOTA_SESSION_OPTIONS_VERSION);
-	so.log_level = ESPOTA_LOG_DEBUG;
+	so.log_level = ESPOTA_LOG_INFO; /* the pacing decision; debug lines would cost CPU */
 	so.log = pace_log;
 	so.log_payload = &pace;
 	if (espota_session_new(&s, &so) != ESPOTA_OK)

@@ -606,7 +606,7 @@ static void pace_decide(espota__engine *e, uint64_t w, const char *why)
 {
 	if (e->pace_partial == 0 && e->pace_drains >= PACE_LEARN_BLOCKS && w == 0) {
 		e->pace_state = ESPOTA__PACE_BLOCK_SAW;
-		elog(e, ESPOTA_LOG_DEBUG, "pacing: the device acknowledges whole flash blocks only: "
+		elog(e, ESPOTA_LOG_INFO, "pacing: the device acknowledges whole flash blocks only: "
 			"one block at a time");
 		return;
 	}
@@ -620,7 +620,7 @@ static void pace_decide(espota__engine *e, uint64_t w, const char *why)
 		e->pace_state = ESPOTA__PACE_STREAM;
 		why = "drains run on: a round trip of a few ms";
 	}
-	elog(e, ESPOTA_LOG_DEBUG, "pacing: device window %" PRIu64 " bytes (%s, MSS %u, at most %u "
+	elog(e, ESPOTA_LOG_INFO, "pacing: device window %" PRIu64 " bytes (%s, MSS %u, at most %u "
 		"before a flush): %s", w, why, (unsigned)pace_mss(e), e->pace_pre,
 		e->pace_state == ESPOTA__PACE_BLOCKS ? "paced to the flash blocks" : "streaming");
 }
