@@ -62,6 +62,7 @@
 %ignore ESPOTA_UPLOAD_OPTIONS_INIT;
 %ignore ESPOTA_SESSION_OPTIONS_INIT;
 %ignore ESPOTA_FIT_DEVICE_INIT;
+%ignore ESPOTA_UPLOAD_STATS_INIT;
 /* Array members are reached through the %extend accessors below. */
 %ignore espota_image_info::segments;
 %ignore espota_partition_table::entries;
@@ -132,6 +133,16 @@
 /* ---- the session handle -------------------------------------------------- */
 /* Opaque in C; an empty body lets SWIG wrap it as a class. */
 struct espota_session {};
+/* The library fills a stats struct only up to the size it carries. */
+%extend espota_upload_stats {
+	espota_upload_stats() {
+		espota_upload_stats *st = (espota_upload_stats *)calloc(1, sizeof(*st));
+		if (st)
+			st->size = sizeof(*st);
+		return st;
+	}
+}
+
 %extend espota_session {
 	espota_session() {
 		espota_session *s = NULL;

@@ -268,9 +268,9 @@ end
 
 function Session:last_error() return C.espota_session_last_error(handle(self)) end
 
-local function stats(s)
-  local st = C.espota_upload_stats()
-  C.espota_session_stats(s, st)
+-- The one place a stats struct (SWIG espota_upload_stats, from a session or
+-- a fleet device) becomes a table: a new stats field is added here only.
+local function stats_table(st)
   return {
     phase = C.espota_phase_name(st.phase), scheme = SCHEMES[int(st.scheme)],
     platform = PLATFORM_NAMES[int(st.platform)], total = int(st.total), original_size = int(st.original_size),
@@ -278,6 +278,12 @@ local function stats(s)
     invitations = int(st.invitations), acks = int(st.acks), local_port = int(st.local_port),
     device_mss = int(st.device_mss),
   }
+end
+
+local function stats(s)
+  local st = C.espota_upload_stats()
+  C.espota_session_stats(s, st)
+  return stats_table(st)
 end
 
 function Session:stats() return stats(handle(self)) end
@@ -369,17 +375,9 @@ local FLEET_KEYS = { max_concurrent = true, retries = true, device_timeout = tru
 
 -- A raw fleet result from C as the per-device result table.
 local function device_result(i, dev, raw)
-  local st = raw.stats
   local r = {
     index = i, host = dev.host, port = dev.port, ok = int(raw.code) == 0, code = int(raw.code),
-    attempts = int(raw.attempts),
-    stats = {
-      phase = C.espota_phase_name(st.phase), scheme = SCHEMES[int(st.scheme)],
-      platform = PLATFORM_NAMES[int(st.platform)], total = int(st.total), original_size = int(st.original_size),
-      sent = int(st.sent), acked = int(st.acked), elapsed = st.elapsed_ms / 1000,
-      transfer_time = st.transfer_ms / 1000, invitations = int(st.invitations), acks = int(st.acks),
-      local_port = int(st.local_port), device_mss = int(st.device_mss),
-    },
+    attempts = int(raw.attempts), stats = stats_table(raw.stats),
   }
   if not r.ok then
     r.name = C.espota_error_name(r.code)

@@ -31,6 +31,7 @@ typedef struct espota_lua_call {
 	int progress_ref, auth_ref, err_ref, tb_ref, done_ref;
 	int has_err;
 	espota_session *session;   /* fleet: cancelled when a callback raises */
+	int results_idx;           /* fleet: stack index of the results table, 0: none */
 	char host[256], bind_address[64], password[256], filename[256];
 } espota_lua_call;
 
@@ -140,63 +141,52 @@ static int espota_lua_fleet_progress(size_t index, const espota_progress *p, voi
 	return espota_lua_progress_common((espota_lua_call *)payload, (lua_Integer)index + 1, p);
 }
 
-/* Push a fleet result as a raw table: code, attempts, error, device_error
- * ({platform, code, name, text, explanation, raw} or absent), stats fields
- * (numbers; the Lua layer names them). */
-static void espota_lua_push_result(lua_State *L, const espota_fleet_result *r)
+/* Push a fleet result as a raw table: code, attempts, message,
+ * device_error (a copy as the SWIG espota_device_error, or absent) and
+ * stats (a copy as the SWIG espota_upload_stats: the Lua layer reads it with
+ * the same function as a session's stats). */
+static void espota_lua_push_result(lua_State *L, const espota_transfer *t)
 {
-	const espota_upload_stats *st = &r->stats;
+	const espota_device_error *d = espota_transfer_device_error(t);
+	espota_upload_stats *st;
 
-	lua_createtable(L, 0, 6);
-	lua_pushinteger(L, r->code);
+	lua_createtable(L, 0, 5);
+	lua_pushinteger(L, espota_transfer_result(t));
 	lua_setfield(L, -2, "code");
-	lua_pushinteger(L, (lua_Integer)r->attempts);
+	lua_pushinteger(L, (lua_Integer)espota_transfer_attempts(t));
 	lua_setfield(L, -2, "attempts");
-	lua_pushstring(L, r->error);
+	lua_pushstring(L, espota_transfer_error(t));
 	lua_setfield(L, -2, "message");
-	if (r->device_error_set) {
-		const espota_device_error *d = &r->device_error;
-		lua_createtable(L, 0, 6);
-		lua_pushinteger(L, (lua_Integer)d->platform);
-		lua_setfield(L, -2, "platform");
-		lua_pushinteger(L, d->code);
-		lua_setfield(L, -2, "code");
-		lua_pushstring(L, d->name);
-		lua_setfield(L, -2, "name");
-		lua_pushstring(L, d->text);
-		lua_setfield(L, -2, "text");
-		lua_pushstring(L, d->explanation);
-		lua_setfield(L, -2, "explanation");
-		lua_pushstring(L, d->raw);
-		lua_setfield(L, -2, "raw");
-		lua_setfield(L, -2, "device_error");
+	if (d != NULL) {
+		espota_device_error *copy = (espota_device_error *)malloc(sizeof(*copy));
+		if (copy != NULL) {
+			*copy = *d;
+			SWIG_NewPointerObj(L, copy, SWIGTYPE_p_espota_device_error, 1);
+			lua_setfield(L, -2, "device_error");
+		}
 	}
-	lua_createtable(L, 0, 12);
-#define SETI(name, val) lua_pushinteger(L, (lua_Integer)(val)); lua_setfield(L, -2, name)
-	SETI("phase", st->phase);
-	SETI("scheme", st->scheme);
-	SETI("platform", st->platform);
-	SETI("total", st->total);
-	SETI("original_size", st->original_size);
-	SETI("sent", st->sent);
-	SETI("acked", st->acked);
-	SETI("elapsed_ms", st->elapsed_ms);
-	SETI("transfer_ms", st->transfer_ms);
-	SETI("invitations", st->invitations);
-	SETI("acks", st->acks);
-	SETI("local_port", st->local_port);
-	SETI("device_mss", st->device_mss);
-#undef SETI
-	lua_setfield(L, -2, "stats");
+	st = (espota_upload_stats *)calloc(1, sizeof(*st));
+	if (st != NULL) {
+		st->size = sizeof(*st);
+		espota_transfer_stats(t, st);
+		SWIG_NewPointerObj(L, st, SWIGTYPE_p_espota_upload_stats, 1);
+		lua_setfield(L, -2, "stats");
+	}
 }
 
-static void espota_lua_fleet_done(size_t index, const espota_fleet_result *r, void *payload)
+static void espota_lua_fleet_done(size_t index, const espota_transfer *r, void *payload)
 {
 	espota_lua_call *c = (espota_lua_call *)payload;
 	lua_State *L = c->L;
 	int top;
 
-	if (c->has_err || c->done_ref == LUA_NOREF || !lua_checkstack(L, 8))
+	if (c->has_err || !lua_checkstack(L, 8))
+		return;
+	if (c->results_idx) {
+		espota_lua_push_result(L, r);
+		lua_rawseti(L, c->results_idx, (lua_Integer)index + 1);
+	}
+	if (c->done_ref == LUA_NOREF)
 		return;
 	top = lua_gettop(L);
 	lua_pushcfunction(L, espota_lua_msgh);
@@ -421,7 +411,6 @@ static int espota_lua_upload_many(lua_State *L)
 	espota_session *session = NULL;
 	espota_fleet_options fo;
 	espota_fleet_device *devs;
-	espota_fleet_result *results;
 	const unsigned char *image;
 	size_t len, n, i;
 	lua_Integer v;
@@ -440,7 +429,7 @@ static int espota_lua_upload_many(lua_State *L)
 	if (n == 0)
 		return luaL_error(L, "devices: empty");
 	devs = (espota_fleet_device *)lua_newuserdata(L, n * sizeof(*devs));
-	results = (espota_fleet_result *)lua_newuserdata(L, n * sizeof(*results));
+	lua_createtable(L, (int)n, 0); /* results, filled by the done callback */
 	memset(devs, 0, n * sizeof(*devs));
 	for (i = 0; i < n; i++) {
 		size_t hl;
@@ -479,22 +468,18 @@ static int espota_lua_upload_many(lua_State *L)
 		c.done_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
 	c.session = session;
+	c.results_idx = 6;
 	c.opts.progress = NULL;
 	fo.progress = espota_lua_fleet_progress;
 	fo.done = espota_lua_fleet_done;
 	fo.payload = &c;
-	rc = espota_fleet_upload(session, image, len, &c.opts, devs, n, &fo, results);
+	rc = espota_fleet_upload(session, image, len, &c.opts, devs, n, &fo);
 	espota_lua_call_finish(L, &c);
 	lua_pushinteger(L, rc);
-	if (rc == ESPOTA_OK || rc == ESPOTA_ERROR || rc == ESPOTA_ECANCELLED) {
-		lua_createtable(L, (int)n, 0);
-		for (i = 0; i < n; i++) {
-			espota_lua_push_result(L, &results[i]);
-			lua_rawseti(L, -2, (lua_Integer)i + 1);
-		}
-	} else {
+	if ((rc == ESPOTA_OK || rc == ESPOTA_ERROR || rc == ESPOTA_ECANCELLED) && lua_rawlen(L, 6) == n)
+		lua_pushvalue(L, 6);
+	else
 		lua_pushnil(L);
-	}
 	return 2;
 }
 

@@ -37,7 +37,7 @@ typedef struct espota_py_call {
 	/* fleet uploads only (session_upload_many) */
 	espota_session *session;
 	PyObject *done;          /* borrowed: callable(index, raw result tuple) */
-	PyObject *result_type;   /* borrowed: callable(*raw) building the per-device result */
+	PyObject *results;       /* borrowed: list, results[index] = raw result tuple */
 	espota_fleet_device *devices; /* owned array; strings borrowed from the dict */
 	size_t ndevices;
 	espota_fleet_options fleet;
@@ -163,41 +163,58 @@ static int espota_py_fleet_progress(size_t index, const espota_progress *p, void
 	return espota_py_progress_common((espota_py_call *)payload, (Py_ssize_t)index, p);
 }
 
-/* A fleet result as a tuple (GIL held):
- * (code, attempts, error, device_error, stats) with device_error None or
- * (platform, code, name, text, explanation, raw) and stats
- * (phase, scheme, platform, total, original_size, sent, acked, elapsed_ms,
- *  transfer_ms, invitations, acks, local_port, device_mss). */
-static PyObject *espota_py_fleet_result(const espota_fleet_result *r)
+/* A fleet result (GIL held) as (code, attempts, error, device_error, stats):
+ * device_error and stats are copies wrapped as the SWIG structs
+ * (espota_device_error or None, espota_upload_stats), so the Python layer
+ * reads named fields, the same way as for a session's stats. */
+static PyObject *espota_py_fleet_result(const espota_transfer *t)
 {
-	const espota_upload_stats *st = &r->stats;
-	PyObject *de;
+	const espota_device_error *d = espota_transfer_device_error(t);
+	espota_upload_stats *st;
+	PyObject *de, *sto;
 
-	if (r->device_error_set) {
-		const espota_device_error *d = &r->device_error;
-		de = Py_BuildValue("(iizzzz)", (int)d->platform, d->code, d->name, d->text, d->explanation, d->raw);
+	if (d != NULL) {
+		espota_device_error *copy = (espota_device_error *)malloc(sizeof(*copy));
+		if (!copy)
+			return PyErr_NoMemory();
+		*copy = *d;
+		de = SWIG_NewPointerObj(copy, SWIGTYPE_p_espota_device_error, SWIG_POINTER_OWN);
 	} else {
 		de = Py_None;
 		Py_INCREF(de);
 	}
 	if (!de)
 		return NULL;
-	return Py_BuildValue("(iIsN(iiiKKKKKKIIHI))", r->code, r->attempts, r->error, de,
-		(int)st->phase, (int)st->scheme, (int)st->platform, (unsigned long long)st->total,
-		(unsigned long long)st->original_size, (unsigned long long)st->sent,
-		(unsigned long long)st->acked, (unsigned long long)st->elapsed_ms,
-		(unsigned long long)st->transfer_ms, st->invitations, st->acks, st->local_port,
-		(unsigned int)st->device_mss);
+	st = (espota_upload_stats *)calloc(1, sizeof(*st));
+	if (!st) {
+		Py_DECREF(de);
+		return PyErr_NoMemory();
+	}
+	st->size = sizeof(*st);
+	espota_transfer_stats(t, st);
+	sto = SWIG_NewPointerObj(st, SWIGTYPE_p_espota_upload_stats, SWIG_POINTER_OWN);
+	if (!sto) {
+		Py_DECREF(de);
+		return NULL;
+	}
+	return Py_BuildValue("(iIsNN)", espota_transfer_result(t), espota_transfer_attempts(t),
+		espota_transfer_error(t), de, sto);
 }
 
-static void espota_py_fleet_done(size_t index, const espota_fleet_result *r, void *payload)
+static void espota_py_fleet_done(size_t index, const espota_transfer *r, void *payload)
 {
 	espota_py_call *c = (espota_py_call *)payload;
 	SWIG_PYTHON_THREAD_BEGIN_BLOCK;
-	if (!c->exc && c->done) {
+	if (!c->exc) {
 		PyObject *raw = espota_py_fleet_result(r), *res = NULL;
-		if (raw)
+		if (raw && c->results && (Py_ssize_t)index < PyList_GET_SIZE(c->results)) {
+			Py_INCREF(raw);
+			PyList_SetItem(c->results, (Py_ssize_t)index, raw); /* steals the new reference */
+		}
+		if (raw && c->done)
 			res = PyObject_CallFunction(c->done, "nO", (Py_ssize_t)index, raw);
+		else if (raw)
+			res = Py_None, Py_INCREF(res);
 		Py_XDECREF(raw);
 		if (!res) {
 			espota_py_store_exception(c);
@@ -539,34 +556,20 @@ static int espota_py_fleet_init(espota_py_call *c, espota_session *session, PyOb
 %{
 typedef struct espota_py_fleet_call espota_py_fleet_call; /* an espota_py_call with fleet fields set */
 
-/* Run the fleet with the GIL released; then, with the GIL, append one raw
- * result tuple per device to `out` (a list). Returns the libespota code. */
+/* Run the fleet with the GIL released. `out` is a list with one slot per
+ * device; the done callback stores each device's raw result in its slot
+ * (GIL held). Returns the libespota code. */
 static int espota_py_upload_many(espota_session *session, espota_py_fleet_call *fc, PyObject *out)
 {
 	espota_py_call *c = (espota_py_call *)fc;
-	espota_fleet_result *results;
-	size_t i;
 	int rc;
 
-	results = (espota_fleet_result *)calloc(c->ndevices, sizeof(*results));
-	if (!results)
-		return ESPOTA_ENOMEM;
+	c->results = out;
 	Py_BEGIN_ALLOW_THREADS
 	rc = espota_fleet_upload(session, (const unsigned char *)c->view.buf, (size_t)c->view.len, &c->opts,
-		c->devices, c->ndevices, &c->fleet, results);
+		c->devices, c->ndevices, &c->fleet);
 	Py_END_ALLOW_THREADS
-	if (rc == ESPOTA_OK || rc == ESPOTA_ERROR || rc == ESPOTA_ECANCELLED) {
-		for (i = 0; i < c->ndevices && !c->exc; i++) {
-			PyObject *t = espota_py_fleet_result(&results[i]);
-			if (!t || PyList_Append(out, t) < 0) {
-				Py_XDECREF(t);
-				espota_py_store_exception(c);
-				break;
-			}
-			Py_DECREF(t);
-		}
-	}
-	free(results);
+	c->results = NULL;
 	return rc;
 }
 %}
@@ -577,7 +580,7 @@ static int espota_py_upload_many(espota_session *session, espota_py_fleet_call *
 int session_upload_many(espota_session *session, espota_py_fleet_call *call, PyObject *out)
 {
 	if (!PyList_Check(out))
-		return ESPOTA_EINVAL; /* the Python layer always passes a list */
+		return ESPOTA_EINVAL; /* the Python layer always passes a list of len(devices) */
 	return espota_py_upload_many(session, call, out);
 }
 %}

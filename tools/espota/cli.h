@@ -79,7 +79,6 @@ struct app {
 	size_t njobs;
 	int fleet;                  /* uploads run through espota_fleet_upload() */
 	espota_session *session;    /* the one session (single thread, one poll() loop) */
-	espota_fleet_result *results; /* fleet: one per job */
 
 	char *prompted;             /* password typed at the prompt, shared by all devices */
 	int prompt_failed;

@@ -701,19 +701,11 @@ class Session:
     def _stats(s) -> UploadResult:
         st = _c.espota_upload_stats()
         _c.espota_session_stats(s, st)
-        return UploadResult(
-            phase=_c.espota_phase_name(st.phase), scheme=_SCHEMES.get(st.scheme),
-            platform=_PLATFORM_NAMES.get(st.platform), total=st.total, original_size=st.original_size,
-            sent=st.sent, acked=st.acked, elapsed=st.elapsed_ms / 1000.0, transfer_time=st.transfer_ms / 1000.0,
-            invitations=st.invitations, acks=st.acks, local_port=st.local_port, device_mss=st.device_mss)
+        return _upload_result(st)
 
     @staticmethod
     def _device_error(s) -> dict | None:
-        d = _c.espota_session_device_error(s)
-        if d is None:
-            return None
-        return {"platform": _PLATFORM_NAMES.get(d.platform), "code": d.code, "name": d.name, "text": d.text,
-                "explanation": d.explanation, "raw": d.raw}
+        return _device_error_dict(_c.espota_session_device_error(s))
 
     def upload(self, image, host: str, port: int | None = None, *, target: str = "app",
                password: str | bytes | None = None, auth=None, progress=None, timeouts: dict | None = None,
@@ -833,12 +825,12 @@ class Session:
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("espota.Session: an upload is already running on this session "
                       "(use one session per thread)")
-        out: list = []
+        out: list = [None] * len(devs)
         try:
             # Releases the GIL; callbacks re-acquire it. A callback's exception
             # (or KeyboardInterrupt) is re-raised from here.
             rc = _c.session_upload_many(s, call, out)
-            if rc in (_c.ESPOTA_OK, _c.ESPOTA_ERROR, _c.ESPOTA_ECANCELLED) and len(out) == len(devs):
+            if rc in (_c.ESPOTA_OK, _c.ESPOTA_ERROR, _c.ESPOTA_ECANCELLED) and None not in out:
                 return [_device_result(i, devs[i], raw) for i, raw in enumerate(out)]
             detail = _c.espota_session_last_error(s) or _c.espota_strerror(rc)
             err = _error_class(rc)(detail, rc)
@@ -914,16 +906,28 @@ def _device_tuple(i: int, dev, default_port: int) -> tuple:
     return (host, port, password)
 
 
+# The one place a stats struct (SWIG espota_upload_stats, from a session or a
+# fleet device) becomes an UploadResult: a new stats field is added here and
+# in UploadResult, nowhere else.
+def _upload_result(st) -> UploadResult:
+    return UploadResult(
+        phase=_c.espota_phase_name(st.phase), scheme=_SCHEMES.get(st.scheme),
+        platform=_PLATFORM_NAMES.get(st.platform), total=st.total, original_size=st.original_size,
+        sent=st.sent, acked=st.acked, elapsed=st.elapsed_ms / 1000.0, transfer_time=st.transfer_ms / 1000.0,
+        invitations=st.invitations, acks=st.acks, local_port=st.local_port, device_mss=st.device_mss)
+
+
+def _device_error_dict(d) -> dict | None:
+    if d is None:
+        return None
+    return {"platform": _PLATFORM_NAMES.get(d.platform), "code": d.code, "name": d.name, "text": d.text,
+            "explanation": d.explanation, "raw": d.raw}
+
+
 def _device_result(index: int, dev: tuple, raw: tuple) -> DeviceResult:
     code, attempts, message, de, st = raw
-    stats = UploadResult(
-        phase=_c.espota_phase_name(st[0]), scheme=_SCHEMES.get(st[1]), platform=_PLATFORM_NAMES.get(st[2]),
-        total=st[3], original_size=st[4], sent=st[5], acked=st[6], elapsed=st[7] / 1000.0,
-        transfer_time=st[8] / 1000.0, invitations=st[9], acks=st[10], local_port=st[11], device_mss=st[12])
-    device_error = None
-    if de is not None:
-        device_error = {"platform": _PLATFORM_NAMES.get(de[0]), "code": de[1], "name": de[2], "text": de[3],
-                        "explanation": de[4], "raw": de[5]}
+    stats = _upload_result(st)
+    device_error = _device_error_dict(de)
     ok = code == _c.ESPOTA_OK
     return DeviceResult(index=index, host=dev[0], port=dev[1], ok=ok, code=code,
                         error=None if ok else _c.espota_error_name(code),

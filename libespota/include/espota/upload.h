@@ -73,6 +73,7 @@ typedef struct espota_progress {
 	uint64_t elapsed_ms; /**< since the upload started */
 	unsigned int attempt;/**< invitation attempt, 1-based */
 	uint16_t local_port; /**< TCP port the device is asked to connect back to (open it in a firewall) */
+	unsigned int tries;  /**< uploads tried for this device so far, 1-based (fleet retries) */
 } espota_progress;
 
 /**
@@ -163,8 +164,14 @@ ESPOTA_EXTERN(int) espota_upload(espota_session *session, const unsigned char *i
 ESPOTA_EXTERN(int) espota_upload_file(espota_session *session, const char *path,
 	const espota_upload_options *opts) ESPOTA_NONNULL(1, 2, 3);
 
-/** Statistics of the last upload on a session. Append-only. */
+/**
+ * Statistics of an upload. The caller owns the struct and sets `size` to
+ * sizeof(espota_upload_stats) (ESPOTA_UPLOAD_STATS_INIT does): the library
+ * fills only the first `size` bytes, so a program built against an older,
+ * smaller struct keeps working. Fields are only ever appended.
+ */
 typedef struct espota_upload_stats {
+	size_t size;                 /**< set by the caller: sizeof(espota_upload_stats) */
 	espota_phase phase;          /**< phase reached (where it failed, or DONE) */
 	espota_auth_scheme scheme;   /**< scheme that authenticated, or NONE */
 	espota_platform platform;    /**< as guessed from the exchange */
@@ -181,7 +188,14 @@ typedef struct espota_upload_stats {
 	                                  ESP8266 upload is paced to its flash blocks */
 } espota_upload_stats;
 
-/** Copy the statistics of the last upload into `out`. */
+#define ESPOTA_UPLOAD_STATS_INIT { sizeof(espota_upload_stats), ESPOTA_PHASE_NONE, ESPOTA_AUTH_NONE, \
+	ESPOTA_PLATFORM_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+/**
+ * Copy the statistics of the last upload on `session` into `out`, at most
+ * `out->size` bytes. ESPOTA_EINVAL when `out->size` is smaller than the
+ * `size` field itself plus `phase` (nothing useful fits).
+ */
 ESPOTA_EXTERN(int) espota_session_stats(const espota_session *session, espota_upload_stats *out) ESPOTA_NONNULL(1, 2);
 
 ESPOTA_END_DECL
