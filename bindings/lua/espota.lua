@@ -125,10 +125,11 @@ end
 
 -- Images ---------------------------------------------------------------
 
-local function image_info(raw)
+local function image_info(obj)
+  local raw = obj.info
   local segs = {}
   for i = 0, int(raw.segment_count) - 1 do
-    local s = raw:segment(i)
+    local s = obj:segment(i)
     if s then segs[#segs + 1] = { addr = int(s.addr), len = int(s.len), offset = int(s.offset) } end
   end
   local ck = int(raw.checksum_ok)
@@ -140,15 +141,17 @@ local function image_info(raw)
     flash_freq_code = int(raw.flash_freq_code), header_flash_size = int(raw.header_flash_size),
     app_offset = int(raw.app_offset), entry = int(raw.entry), segments = segs, app_end = int(raw.app_end),
     checksum_ok = (ck < 0) and nil or (ck == 1), irom0_len = int(raw.irom0_len), chip_id = int(raw.chip_id),
-    hash_appended = raw.hash_appended ~= 0, detail = raw.detail,
+    hash_appended = raw.hash_appended ~= 0, detail = obj:detail(),
   }
 end
 
+-- parse(data) -> info, obj: obj holds the code, the facts (obj.info) and
+-- the image object; keep it alive while obj.info is used.
 local function parse(data)
-  local raw = C.espota_image_info()
-  local rc = int(C.espota_image_parse(raw, data))
-  if rc ~= 0 then return nil, (raw.detail ~= "" and raw.detail or C.espota_strerror(rc)), rc end
-  return image_info(raw), raw
+  local obj = C.espota_swig_image(data)
+  local rc = int(obj.rc)
+  if rc ~= 0 then local d = obj:detail(); return nil, (d ~= "" and d or C.espota_strerror(rc)), rc end
+  return image_info(obj), obj
 end
 
 --- inspect(image) -> info | nil, message, code. `image` is the data or an open file.
@@ -187,13 +190,13 @@ local function fit_device(o, level)
   local tbl
   if partitions ~= nil then
     if type(partitions) ~= "string" then error("partitions: expected a scheme name, CSV text or a binary table", level) end
-    tbl = C.espota_partition_table()
+    tbl = C.espota_swig_partitions()
     local kind = 0
     if partitions:find("\0", 1, true) or partitions:byte(1) == 0xAA then kind = 2
     elseif partitions:find("[\n,]") then kind = 1 end
     local err = C.espota_swig_partitions_load(tbl, kind, partitions)
     if err then error("partitions: " .. err, level) end
-    dev.partitions = tbl
+    C.espota_swig_fit_set_partitions(dev, tbl)
   end
   if o.chip_size ~= nil then dev.chip_size = size("chip_size", o.chip_size) end
   dev.device_header_size = size("device_header_size", o.device_header_size)
@@ -216,7 +219,7 @@ function M.check(image, o)
   local info, raw, code = parse(image_data(image, 2))
   if not info then return nil, raw, code end
   local r = C.espota_fit_report()
-  local rc = int(C.espota_fit_check(r, raw, dev))
+  local rc = int(C.espota_fit_check(r, raw.info, dev))
   if rc ~= 0 then error(C.espota_strerror(rc), 2) end
   local verdict = int(r.verdict)
   local rep = setmetatable({
@@ -229,7 +232,7 @@ function M.check(image, o)
     same_size_limit = int(r.same_size_limit), same_size_margin = int(r.same_size_margin),
     summary = r.summary, advice = r.advice, image = info,
   }, Report)
-  rep.text = C.espota_swig_fit_format(raw, dev, r) or rep.summary
+  rep.text = C.espota_swig_fit_format(raw.info, dev, r) or rep.summary
   local _ = tbl -- the partition table stayed alive up to here
   return rep
 end

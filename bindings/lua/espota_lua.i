@@ -167,7 +167,7 @@ static void espota_lua_push_result(lua_State *L, const espota_transfer *t)
 	}
 	st = (espota_upload_stats *)calloc(1, sizeof(*st));
 	if (st != NULL) {
-		st->size = sizeof(*st);
+		st->struct_size = sizeof(*st);
 		espota_transfer_stats(t, st);
 		SWIG_NewPointerObj(L, st, SWIGTYPE_p_espota_upload_stats, 1);
 		lua_setfield(L, -2, "stats");

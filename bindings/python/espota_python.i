@@ -190,7 +190,7 @@ static PyObject *espota_py_fleet_result(const espota_transfer *t)
 		Py_DECREF(de);
 		return PyErr_NoMemory();
 	}
-	st->size = sizeof(*st);
+	st->struct_size = sizeof(*st);
 	espota_transfer_stats(t, st);
 	sto = SWIG_NewPointerObj(st, SWIGTYPE_p_espota_upload_stats, SWIG_POINTER_OWN);
 	if (!sto) {

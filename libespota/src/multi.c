@@ -15,6 +15,7 @@
 
 #include "espota/flashfit.h"
 #include "multi_internal.h"
+#include "util.h"
 
 /* ---- options and preparation ---------------------------------------------- */
 
@@ -48,34 +49,36 @@ int espota__check_options(const espota_upload_options *opts, char *err, size_t e
 static int preflight(espota_session *s, const espota_upload_options *o, const unsigned char *data,
 	size_t len, char *err, size_t errlen, espota_fit_report *out, int *out_set)
 {
-	espota_image_info *info;
+	espota_image *img = NULL;
+	espota_image_info info = ESPOTA_IMAGE_INFO_INIT;
 	espota_fit_report *rep;
 	int rc = ESPOTA_OK;
 
-	/* Both structs are a few KiB: keep them off small thread stacks. */
-	info = malloc(sizeof(*info));
+	/* The report is a few KiB: keep it off small thread stacks. */
 	rep = malloc(sizeof(*rep));
-	if (info == NULL || rep == NULL) {
+	if (rep == NULL) {
 		snprintf(err, errlen, "out of memory");
-		rc = ESPOTA_ENOMEM;
-		goto out;
+		return ESPOTA_ENOMEM;
 	}
-	rc = espota_image_parse(info, data, len);
+	rep->struct_size = sizeof(*rep);
+	rc = espota_image_parse(&img, data, len);
 	if (rc < 0) {
-		if (o->force) {
+		const char *why = img != NULL ? espota_image_error(img) : espota_strerror(rc);
+		if (o->force && rc == ESPOTA_EIMAGE) {
 			espota__session_log(s, ESPOTA_LOG_WARN, "the image looks malformed (%s); "
-				"sending anyway (force)", info->detail);
+				"sending anyway (force)", why);
 			rc = ESPOTA_OK;
 			goto out;
 		}
-		snprintf(err, errlen, "invalid image: %s", info->detail);
-		rc = ESPOTA_EIMAGE;
+		snprintf(err, errlen, "invalid image: %s", why);
+		rc = rc == ESPOTA_ENOMEM ? rc : ESPOTA_EIMAGE;
 		goto out;
 	}
+	espota_image_get_info(img, &info);
 	{
 		espota_fit_device dev = *o->fit;
 		dev.target = o->target;
-		rc = espota_fit_check(rep, info, &dev);
+		rc = espota_fit_check(rep, &info, &dev);
 	}
 	if (rc < 0) {
 		snprintf(err, errlen, "fit check failed: %s", espota_strerror(rc));
@@ -95,7 +98,7 @@ static int preflight(espota_session *s, const espota_upload_options *o, const un
 		}
 	}
 out:
-	free(info);
+	espota_image_free(img);
 	free(rep);
 	return rc;
 }
@@ -180,7 +183,7 @@ static void fill_stats(espota_transfer *t, uint64_t now)
 
 	if (t->c.open)
 		espota__conn_stats(&t->c, &t->stats);
-	t->stats.size = sizeof(t->stats);
+	t->stats.struct_size = sizeof(t->stats);
 	t->stats.total = total;
 	t->stats.original_size = t->original_size;
 	t->stats.elapsed_ms = now - origin;
@@ -271,7 +274,7 @@ int espota__multi_add(espota_multi *m, espota_transfer **out, const unsigned cha
 	t->opts = *o;
 	t->start = espota__now_ms();
 	t->original_size = t->hooks.original_size ? t->hooks.original_size : len;
-	t->stats.size = sizeof(t->stats);
+	t->stats.struct_size = sizeof(t->stats);
 	t->stats.phase = ESPOTA_PHASE_PREFLIGHT;
 	t->code = 1;
 	t->running = 1;
@@ -350,7 +353,7 @@ espota_transfer *espota__multi_add_failed(espota_multi *m, const espota_upload_o
 	t->m = m;
 	t->opts = *o;
 	t->start = espota__now_ms();
-	t->stats.size = sizeof(t->stats);
+	t->stats.struct_size = sizeof(t->stats);
 	t->never_started = 1;
 	t->running = 1;
 	m->running++;
@@ -610,18 +613,6 @@ const espota_device_error *espota_transfer_device_error(const espota_transfer *t
 	return (t != NULL && t->device_error_set) ? &t->device_error : NULL;
 }
 
-/* Copy at most out->size bytes: the caller's struct may be an older, smaller one. */
-int espota__copy_stats(espota_upload_stats *out, const espota_upload_stats *in)
-{
-	size_t n;
-
-	if (out->size < offsetof(espota_upload_stats, phase) + sizeof(out->phase))
-		return ESPOTA_EINVAL;
-	n = out->size < sizeof(*in) ? out->size : sizeof(*in);
-	memcpy((char *)out + sizeof(out->size), (const char *)in + sizeof(in->size), n - sizeof(out->size));
-	return ESPOTA_OK;
-}
-
 int espota_transfer_stats(const espota_transfer *t, espota_upload_stats *out)
 {
 	espota_upload_stats st;
@@ -634,7 +625,7 @@ int espota_transfer_stats(const espota_transfer *t, espota_upload_stats *out)
 			espota__conn_stats(&t->c, &st);
 		st.elapsed_ms = espota__now_ms() - (t->hooks.origin_ms ? t->hooks.origin_ms : t->start);
 	}
-	return espota__copy_stats(out, &st);
+	return espota__copy_sized(out, out->struct_size, &st, sizeof(st));
 }
 
 unsigned int espota_transfer_attempts(const espota_transfer *t)

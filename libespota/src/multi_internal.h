@@ -82,9 +82,6 @@ int espota__prepare(espota_session *s, const espota_upload_options *o, const uns
 	size_t len, const unsigned char **data, size_t *dlen, unsigned char **packed,
 	char *err, size_t errlen, espota_fit_report *rep, int *rep_set);
 
-/* Copy `in` into the caller's `out`, at most out->size bytes. */
-int espota__copy_stats(espota_upload_stats *out, const espota_upload_stats *in);
-
 /* Validate options; the reason goes to `err`. */
 int espota__check_options(const espota_upload_options *opts, char *err, size_t errlen);
 

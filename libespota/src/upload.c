@@ -86,7 +86,7 @@ int espota__begin(espota_session *s, const unsigned char *image, size_t len,
 	s->device_error_set = 0;
 	s->fit_report_set = 0;
 	memset(&s->stats, 0, sizeof(s->stats));
-	s->stats.size = sizeof(s->stats);
+	s->stats.struct_size = sizeof(s->stats);
 	if ((rc = espota__check_upload_options(s, o)) < 0)
 		return rc;
 	if (image == NULL || len == 0) {

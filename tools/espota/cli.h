@@ -64,12 +64,13 @@ struct app {
 	unsigned char *image;
 	size_t image_len;
 	espota_image_info info;
+	char image_note[128];          /* the image object's detail */
 	int info_ok;
 
 	espota_platform platform;   /* decided platform, or UNKNOWN */
 	espota_fit_device fit;
 	int have_fit;
-	espota_partition_table parts;
+	espota_partition_table *parts; /* owned */
 	espota_fit_report report;
 	int preflight_printed;
 

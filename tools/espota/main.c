@@ -935,8 +935,9 @@ static int build_fit(struct app *a, char *err, size_t errlen)
 		if (b->platform == ESPOTA_PLATFORM_ESP8266) {
 			a->fit.layout = espota_layout_find(b->layout);
 		} else if (b->platform == ESPOTA_PLATFORM_ESP32 && c->scheme == NULL && c->partitions == NULL) {
-			if (espota_partitions_builtin(&a->parts, b->layout) == ESPOTA_OK)
-				a->fit.partitions = &a->parts;
+			espota_partition_table_free(a->parts);
+			if (espota_partition_table_builtin(&a->parts, b->layout) == ESPOTA_OK)
+				a->fit.partitions = a->parts;
 		}
 	}
 	if (c->layout != NULL) {
@@ -948,27 +949,29 @@ static int build_fit(struct app *a, char *err, size_t errlen)
 		a->fit.platform = ESPOTA_PLATFORM_ESP8266;
 	}
 	if (c->scheme != NULL) {
-		if (espota_partitions_builtin(&a->parts, c->scheme) != ESPOTA_OK) {
+		espota_partition_table_free(a->parts);
+		if (espota_partition_table_builtin(&a->parts, c->scheme) != ESPOTA_OK) {
 			snprintf(err, errlen, "unknown partition scheme '%s'", c->scheme);
 			return -1;
 		}
-		a->fit.partitions = &a->parts;
+		a->fit.partitions = a->parts;
 		a->fit.platform = ESPOTA_PLATFORM_ESP32;
 	}
 	if (c->partitions != NULL) {
 		unsigned char *csv;
 		size_t len;
-		char perr[256];
 
 		if (read_file(c->partitions, &csv, &len, 1024 * 1024, err, errlen) < 0)
 			return -1;
-		if (espota_partitions_parse_csv(&a->parts, (const char *)csv, len, perr, sizeof(perr)) != ESPOTA_OK) {
-			snprintf(err, errlen, "%s: %s", c->partitions, perr);
+		espota_partition_table_free(a->parts);
+		if (espota_partition_table_parse_csv(&a->parts, (const char *)csv, len) != ESPOTA_OK) {
+			snprintf(err, errlen, "%s: %s", c->partitions, a->parts != NULL ?
+				espota_partition_table_error(a->parts) : "out of memory");
 			free(csv);
 			return -1;
 		}
 		free(csv);
-		a->fit.partitions = &a->parts;
+		a->fit.partitions = a->parts;
 		a->fit.platform = ESPOTA_PLATFORM_ESP32;
 	}
 	if (c->platform == CLI_PLATFORM_ESP8266)
@@ -1048,11 +1051,22 @@ static int preflight(struct app *a)
 
 	if (read_file(a->file, &a->image, &a->image_len, IMAGE_MAX, err, sizeof(err)) < 0)
 		return early_error(a, CLI_EXIT_IMAGE, "ESPOTA_EIMAGE", err, NULL);
-	rc = espota_image_parse(&a->info, a->image, a->image_len);
+	{
+		espota_image *img = NULL;
+
+		memset(&a->info, 0, sizeof(a->info));
+		a->info.struct_size = sizeof(a->info);
+		rc = espota_image_parse(&img, a->image, a->image_len);
+		if (img != NULL) {
+			espota_image_get_info(img, &a->info);
+			snprintf(a->image_note, sizeof(a->image_note), "%s", espota_image_error(img));
+			espota_image_free(img);
+		}
+	}
 	a->info_ok = rc == ESPOTA_OK;
 	if (rc != ESPOTA_OK) {
 		snprintf(err, sizeof(err), "%s: malformed image: %s", a->file,
-			a->info.detail[0] ? a->info.detail : espota_strerror(rc));
+			a->image_note[0] ? a->image_note : espota_strerror(rc));
 		if (!c->force || c->mode == CLI_MODE_CHECK)
 			return early_error(a, CLI_EXIT_IMAGE, "ESPOTA_EIMAGE", err,
 				"Upload the .bin the build produced (not the .elf); --force sends it anyway.");
@@ -1096,6 +1110,7 @@ static int preflight(struct app *a)
 		return -1;
 	}
 
+	a->report.struct_size = sizeof(a->report);
 	rc = espota_fit_check(&a->report, &a->info, &a->fit);
 	if (rc != ESPOTA_OK) {
 		snprintf(err, sizeof(err), "fit check failed: %s", espota_strerror(rc));
@@ -1117,6 +1132,8 @@ static int preflight(struct app *a)
 			fputs(text, stdout);
 			if (need > 0 && text[need - 1] != '\n')
 				fputc('\n', stdout);
+			if (a->image_note[0] != '\0')
+				printf("Note:      %s\n", a->image_note);
 			free(text);
 		}
 		return a->report.verdict == ESPOTA_FIT_FAIL ? CLI_EXIT_IMAGE : CLI_EXIT_OK;
@@ -1489,6 +1506,7 @@ out:
 	espota_session_free(a->session);
 	a->session = NULL;
 	free(a->jobs);
+	espota_partition_table_free(a->parts);
 	cli_secret_free(a->password);
 	cli_secret_free(a->prompted);
 	if (a->image != NULL) {

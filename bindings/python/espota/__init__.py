@@ -414,13 +414,16 @@ class ImageInfo:
     segments (tuple of Segment), app_end, checksum_ok (True/False/None),
     irom0_len, chip_id, hash_appended, detail."""
 
-    __slots__ = ("_raw", "kind", "platform", "file_size", "inner_size", "gzip", "signed", "signature_len",
+    __slots__ = ("_obj", "_raw", "kind", "platform", "file_size", "inner_size", "gzip", "signed", "signature_len",
                  "magic", "flash_mode", "flash_size_code", "flash_freq_code", "header_flash_size",
                  "app_offset", "entry", "segments", "app_end", "checksum_ok", "irom0_len", "chip_id",
                  "hash_appended", "detail")
 
-    def __init__(self, raw):
-        self._raw = raw
+    def __init__(self, obj):
+        # obj: the binding's image holder (code, facts, image object); kept
+        # alive because _raw (its facts) points into it.
+        self._obj = obj
+        raw = self._raw = obj.info
         self.kind = _c.espota_image_kind_name(raw.kind)
         self.platform = _PLATFORM_NAMES.get(raw.platform)
         self.file_size = raw.file_size
@@ -437,7 +440,7 @@ class ImageInfo:
         self.entry = raw.entry
         segs = []
         for i in range(raw.segment_count):
-            s = raw.segment(i)
+            s = obj.segment(i)
             if s is not None:
                 segs.append(Segment(s.addr, s.len, s.offset))
         self.segments = tuple(segs)
@@ -446,7 +449,7 @@ class ImageInfo:
         self.irom0_len = raw.irom0_len
         self.chip_id = raw.chip_id
         self.hash_appended = bool(raw.hash_appended)
-        self.detail = raw.detail
+        self.detail = obj.detail()
 
     def __repr__(self) -> str:
         return (f"<espota.ImageInfo kind={self.kind!r} platform={self.platform!r} "
@@ -454,11 +457,11 @@ class ImageInfo:
 
 
 def _parse(data) -> ImageInfo:
-    raw = _c.espota_image_info()
-    rc = _c.espota_image_parse(raw, data)
+    obj = _c.espota_swig_image(data)
+    rc = obj.rc
     if rc != _c.ESPOTA_OK:
-        raise _error_class(rc)(raw.detail or _c.espota_strerror(rc), rc)
-    return ImageInfo(raw)
+        raise _error_class(rc)(obj.detail() or _c.espota_strerror(rc), rc)
+    return ImageInfo(obj)
 
 
 def inspect(image) -> ImageInfo:
@@ -527,7 +530,7 @@ class FitDevice:
         self.target = target
 
     def _set_partitions(self, partitions) -> None:
-        table = _c.espota_partition_table()
+        table = _c.espota_swig_partitions()
         if isinstance(partitions, (bytes, bytearray, memoryview)):
             kind, data = 2, bytes(partitions)
         elif isinstance(partitions, str):
@@ -539,7 +542,7 @@ class FitDevice:
         if err:
             raise InvalidArgument(f"partitions: {err}")
         self._partitions = table  # keeps the table alive while _dev points at it
-        self._dev.partitions = table
+        _c.espota_swig_fit_set_partitions(self._dev, table)
 
     @classmethod
     def _from(cls, fit) -> "FitDevice":

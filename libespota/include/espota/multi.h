@@ -127,7 +127,7 @@ ESPOTA_EXTERN(int) espota_transfer_result(const espota_transfer *transfer);
 ESPOTA_EXTERN(const char *) espota_transfer_error(const espota_transfer *transfer);
 /** The device error the transfer decoded, or NULL if the device reported none. */
 ESPOTA_EXTERN(const espota_device_error *) espota_transfer_device_error(const espota_transfer *transfer);
-/** Statistics (so far, or final), filling at most `out->size` bytes (upload.h). */
+/** Statistics (so far, or final), filling at most `out->struct_size` bytes (upload.h). */
 ESPOTA_EXTERN(int) espota_transfer_stats(const espota_transfer *transfer, espota_upload_stats *out)
 	ESPOTA_NONNULL(1, 2);
 /** Uploads tried for this device (1 + retries used; fleet). */

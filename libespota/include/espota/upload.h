@@ -165,13 +165,13 @@ ESPOTA_EXTERN(int) espota_upload_file(espota_session *session, const char *path,
 	const espota_upload_options *opts) ESPOTA_NONNULL(1, 2, 3);
 
 /**
- * Statistics of an upload. The caller owns the struct and sets `size` to
- * sizeof(espota_upload_stats) (ESPOTA_UPLOAD_STATS_INIT does): the library
- * fills only the first `size` bytes, so a program built against an older,
+ * Statistics of an upload. The caller owns the struct and sets `struct_size`
+ * to sizeof(espota_upload_stats) (ESPOTA_UPLOAD_STATS_INIT does): the library
+ * fills only the first `struct_size` bytes, so a program built against an older,
  * smaller struct keeps working. Fields are only ever appended.
  */
 typedef struct espota_upload_stats {
-	size_t size;                 /**< set by the caller: sizeof(espota_upload_stats) */
+	size_t struct_size;          /**< set by the caller: sizeof(espota_upload_stats) */
 	espota_phase phase;          /**< phase reached (where it failed, or DONE) */
 	espota_auth_scheme scheme;   /**< scheme that authenticated, or NONE */
 	espota_platform platform;    /**< as guessed from the exchange */
@@ -193,8 +193,8 @@ typedef struct espota_upload_stats {
 
 /**
  * Copy the statistics of the last upload on `session` into `out`, at most
- * `out->size` bytes. ESPOTA_EINVAL when `out->size` is smaller than the
- * `size` field itself plus `phase` (nothing useful fits).
+ * `out->struct_size` bytes. ESPOTA_EINVAL when `out->struct_size` does not
+ * reach past the `struct_size` field itself (nothing useful fits).
  */
 ESPOTA_EXTERN(int) espota_session_stats(const espota_session *session, espota_upload_stats *out) ESPOTA_NONNULL(1, 2);
 
