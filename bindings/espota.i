@@ -129,6 +129,24 @@
 %include "espota/image.h"
 %include "espota/flashfit.h"
 %include "espota/file.h"
+/* The multi interface: its constants and transfer accessors here; the
+ * descriptor arrays and the handle's life go through per-language helpers
+ * (python/espota_python.i, lua/espota_lua.i). */
+%ignore espota_multi_new;
+%ignore espota_multi_free;
+%ignore espota_multi_add_upload;
+%ignore espota_multi_fds;
+%ignore espota_multi_perform;
+%ignore espota_multi_socket_action;
+%ignore espota_multi_info_read;
+%ignore espota_multi_remove;
+%ignore espota_multi_running;
+%ignore espota_multi_timeout;
+%ignore espota_transfer_set_user;
+%ignore espota_transfer_user;
+%ignore espota_transfer_stats;
+%ignore espota_waitfd;
+%include "espota/multi.h"
 
 /* ---- the session handle -------------------------------------------------- */
 /* Opaque in C; an empty body lets SWIG wrap it as a class. */

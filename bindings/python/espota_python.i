@@ -585,6 +585,153 @@ int session_upload_many(espota_session *session, espota_py_fleet_call *call, PyO
 }
 %}
 
+/* ---- the multi interface, for espota.aio ---------------------------------
+ * Transfers run on the caller's event loop: no GIL release, no thread. Each
+ * transfer owns a heap copy of its call (options, buffer view, callbacks)
+ * and a reference to the call dict whose strings the options borrow; both
+ * live until py_multi_remove(). */
+%{
+typedef struct espota_py_async {
+	espota_py_call call;
+	PyObject *dict; /* owned */
+} espota_py_async;
+
+static void espota_py_async_free(espota_py_async *a)
+{
+	if (!a)
+		return;
+	espota_py_call_clear(&a->call);
+	Py_XDECREF(a->dict);
+	free(a);
+}
+%}
+
+%inline %{
+espota_multi *py_multi_new(espota_session *session)
+{
+	espota_multi *m = NULL;
+	int rc = espota_multi_new(&m, session);
+	if (rc != ESPOTA_OK) {
+		PyErr_Format(PyExc_MemoryError, "espota_multi_new: %s", espota_strerror(rc));
+		return NULL;
+	}
+	return m;
+}
+
+/* Only after every transfer was removed (espota.aio does). */
+void py_multi_free(espota_multi *m)
+{
+	espota_multi_free(m);
+}
+
+/* Add an upload described by a call dict (as session_upload takes). */
+PyObject *py_multi_add(espota_multi *m, PyObject *dict)
+{
+	espota_py_async *a = (espota_py_async *)calloc(1, sizeof(*a));
+	espota_transfer *t = NULL;
+	int rc;
+
+	if (!a)
+		return PyErr_NoMemory();
+	if (espota_py_call_init(&a->call, dict) < 0) {
+		free(a);
+		return NULL;
+	}
+	a->dict = dict;
+	Py_INCREF(dict);
+	rc = espota_multi_add_upload(m, &t, (const unsigned char *)a->call.view.buf, (size_t)a->call.view.len,
+		&a->call.opts);
+	if (rc != ESPOTA_OK || !t) {
+		espota_py_async_free(a);
+		PyErr_Format(PyExc_RuntimeError, "espota_multi_add_upload: %s", espota_strerror(rc));
+		return NULL;
+	}
+	espota_transfer_set_user(t, a);
+	return SWIG_NewPointerObj(t, SWIGTYPE_p_espota_transfer, 0);
+}
+
+/* [(fd, events, serial)] to watch now (ESPOTA_WAIT_* bits; a new serial
+ * for a known fd: a new socket, register it again). */
+PyObject *py_multi_fds(espota_multi *m)
+{
+	espota_waitfd small[64], *w = small;
+	size_t n = 0, cap = 64, i;
+	PyObject *list;
+
+	if (espota_multi_fds(m, w, cap, &n) != ESPOTA_OK)
+		return PyErr_Format(PyExc_RuntimeError, "espota_multi_fds failed");
+	if (n > cap) {
+		cap = n;
+		w = (espota_waitfd *)calloc(cap, sizeof(*w));
+		if (!w)
+			return PyErr_NoMemory();
+		if (espota_multi_fds(m, w, cap, &n) != ESPOTA_OK || n > cap) {
+			free(w);
+			return PyErr_Format(PyExc_RuntimeError, "espota_multi_fds failed");
+		}
+	}
+	list = PyList_New((Py_ssize_t)n);
+	for (i = 0; list && i < n; i++) {
+		PyObject *t = Py_BuildValue("(iiI)", w[i].fd, (int)w[i].events, w[i].serial);
+		if (!t) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, t);
+	}
+	if (w != small)
+		free(w);
+	return list;
+}
+
+long py_multi_timeout(espota_multi *m)
+{
+	long ms = -1;
+	espota_multi_timeout(m, &ms);
+	return ms;
+}
+
+size_t py_multi_running(espota_multi *m)
+{
+	return espota_multi_running(m);
+}
+
+int py_multi_action(espota_multi *m, int fd, int events)
+{
+	return espota_multi_socket_action(m, fd, events);
+}
+
+/* The next finished transfer, or None. */
+PyObject *py_multi_info_read(espota_multi *m)
+{
+	espota_transfer *t = espota_multi_info_read(m);
+	if (!t)
+		Py_RETURN_NONE;
+	return SWIG_NewPointerObj(t, SWIGTYPE_p_espota_transfer, 0);
+}
+
+/* (code, attempts, error, device_error, stats) of a finished transfer; an
+ * exception a callback raised is re-raised here instead. */
+PyObject *py_transfer_result(espota_transfer *t)
+{
+	espota_py_async *a = (espota_py_async *)espota_transfer_user(t);
+	if (a && a->call.exc) {
+		espota_py_restore_exception(&a->call);
+		return NULL;
+	}
+	return espota_py_fleet_result(t);
+}
+
+int py_multi_remove(espota_multi *m, espota_transfer *t)
+{
+	espota_py_async *a = (espota_py_async *)espota_transfer_user(t);
+	int rc = espota_multi_remove(m, t);
+	if (rc == ESPOTA_OK)
+		espota_py_async_free(a);
+	return rc;
+}
+%}
+
 /* espota_file_read() for the Python layer: (0, bytes) or (code, message).
  * `path` is str, bytes or os.PathLike (PyUnicode_FSConverter); the read
  * runs with the GIL released. */

@@ -268,6 +268,7 @@ int espota__multi_add(espota_multi *m, espota_transfer **out, const unsigned cha
 	if (t == NULL)
 		return ESPOTA_ENOMEM;
 	t->m = m;
+	t->slot_fd[0] = t->slot_fd[1] = t->slot_fd[2] = -1;
 	if (hooks != NULL)
 		t->hooks = *hooks;
 	t->user = t->hooks.user;
@@ -418,6 +419,7 @@ int espota_multi_fds(espota_multi *m, espota_waitfd *fds, size_t cap, size_t *co
 			fds[n].fd = m->s->wake[0];
 			fds[n].events = ESPOTA_WAIT_READ;
 			fds[n].revents = 0;
+			fds[n].serial = 0; /* the session's, open as long as the session */
 		}
 		n++;
 	}
@@ -430,13 +432,19 @@ int espota_multi_fds(espota_multi *m, espota_waitfd *fds, size_t cap, size_t *co
 		if (!t->running)
 			continue;
 		k = espota__conn_pollfds(&t->c, p, 0);
-		for (i = 0; i < k; i++) {
+		for (i = 0; i < k && i < 3; i++) {
 			if (p[i].fd < 0)
 				continue;
+			/* A slot's descriptor changes only when a socket opens: a new serial. */
+			if (p[i].fd != t->slot_fd[i]) {
+				t->slot_fd[i] = p[i].fd;
+				t->slot_serial[i] = ++m->serial ? m->serial : ++m->serial;
+			}
 			if (n < cap) {
 				fds[n].fd = p[i].fd;
 				fds[n].events = to_wait(p[i].events);
 				fds[n].revents = 0;
+				fds[n].serial = t->slot_serial[i];
 			}
 			n++;
 			t->wait_count++;

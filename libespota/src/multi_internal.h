@@ -44,6 +44,8 @@ struct espota_transfer {
 	uint64_t start;
 	void *user;
 	int wait_first, wait_count;     /* slots in the last espota_multi_fds() answer */
+	int slot_fd[3];                 /* udp, listener, tcp as last reported */
+	unsigned int slot_serial[3];    /* their serials (espota_waitfd.serial) */
 };
 
 struct espota_multi {
@@ -51,6 +53,7 @@ struct espota_multi {
 	espota_transfer *head, *tail;
 	espota_transfer *done_head, *done_tail;
 	size_t running;
+	unsigned int serial;            /* last socket serial handed out */
 	int in_call;                    /* refuse re-entry from callbacks */
 	espota_waitfd *wbuf;            /* espota__multi_poll()'s arrays */
 	struct pollfd *pbuf;

@@ -51,6 +51,11 @@ typedef struct espota_waitfd {
 	int fd;
 	short events;  /**< ESPOTA_WAIT_READ / ESPOTA_WAIT_WRITE wanted */
 	short revents; /**< what became ready, set by the caller before espota_multi_perform() */
+	unsigned int serial; /**< the socket's identity on this handle: a transfer closes its sockets
+	                          inside espota_multi_perform(), and the kernel may hand the same
+	                          number to a new socket before the next espota_multi_fds(); a
+	                          different serial for a known fd means "a new socket: register it
+	                          again" (epoll forgets a closed descriptor by itself) */
 } espota_waitfd;
 
 /**
@@ -87,6 +92,8 @@ ESPOTA_EXTERN(size_t) espota_multi_running(const espota_multi *multi);
  * `*count` receives how many there are (call again with a larger array if
  * `*count > cap`). The set changes as transfers progress: ask again after
  * every espota_multi_perform(). Includes the session's cancel channel.
+ * An event loop that registers descriptors (epoll, kqueue, libuv) keys them
+ * by (fd, serial), not by fd alone.
  */
 ESPOTA_EXTERN(int) espota_multi_fds(espota_multi *multi, espota_waitfd *fds, size_t cap, size_t *count)
 	ESPOTA_NONNULL(1, 4);
