@@ -73,6 +73,7 @@ int espota__conn_ready(espota__conn *c, int fd, short revents, uint64_t now);
 /* The outcome, read from the engine: finished (0/1), result code, detail,
  * decoded device error (NULL: none). */
 int espota__conn_finished(const espota__conn *c);
+uint64_t espota__conn_acked(const espota__conn *c); /* acknowledged so far (best reading) */
 int espota__conn_result(const espota__conn *c);
 const char *espota__conn_error(const espota__conn *c);
 const espota_device_error *espota__conn_device_error(const espota__conn *c);

@@ -9,15 +9,18 @@
 
 #include "auth.h"
 #include "espota/fleet.h"
+#include "fleet_policy.h"
 #include "multi_internal.h"
 
 /* One device's state across its attempts. */
 typedef struct {
 	espota_upload_options opts;  /* base with this device's host/port/password */
 	espota_transfer *t;          /* the running attempt, or NULL */
+	size_t slot;                 /* the concurrency slot it runs in (fleet_policy.c) */
 	uint64_t first_start;
 	unsigned int attempts;
 	int done;
+	int never_started;           /* cancelled before it had a slot */
 } device;
 
 typedef struct {
@@ -97,6 +100,8 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 	espota_transfer *t;
 	unsigned char *packed = NULL;
 	size_t i, next = 0, nslots, active = 0, done = 0, failed = 0;
+	unsigned char *slot_busy = NULL;
+	espota__fleet_policy pol = { 0 };
 	char err[ESPOTA__MSG_SIZE];
 	fleet f;
 	int rc, rep_set = 0;
@@ -165,28 +170,42 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 		d->opts.fit = NULL;
 	}
 
-	/* 0 = every device at once (up to 256): a transfer costs descriptors, not threads. */
+	/* 0 = the policy chooses, up to 256: a transfer costs descriptors, not threads. */
 	nslots = fo->max_concurrent ? fo->max_concurrent : 256;
 	if (nslots > ndevices)
 		nslots = ndevices;
+	if ((slot_busy = calloc(nslots, 1)) == NULL)
+		goto nomem;
+	(void)espota__fleet_policy_init(&pol, fo->max_concurrent, nslots, espota__now_ms());
 
 	while (done < ndevices) {
 		uint64_t now = espota__now_ms(), wake = UINT64_MAX;
 		long max_ms;
 
-		/* Fill free slots; devices never started are cancelled on a cancel. */
-		while (active < nslots && next < ndevices && !atomic_load(&s->cancelled)) {
+		/* Fill free slots below the policy's limit (lowest first, as the
+		 * policy counts them); devices never started are cancelled on a cancel. */
+		for (i = 0; i < nslots && next < ndevices && !atomic_load(&s->cancelled); i++) {
+			if (slot_busy[i])
+				continue;
+			if (i >= espota__fleet_policy_limit(&pol, now))
+				break;
+			f.dv[next].slot = i;
+			slot_busy[i] = 1;
 			if ((rc = start(&f, next, now)) < 0)
 				goto nomem;
 			next++;
 			active++;
 		}
+		for (i = 0; i < ndevices; i++)
+			if (f.dv[i].t != NULL)
+				espota__fleet_policy_observe(&pol, f.dv[i].slot, espota__transfer_acked(f.dv[i].t));
 		if (next < ndevices && atomic_load(&s->cancelled)) {
 			/* Devices never started are cancelled too, and reported as such. */
 			for (; next < ndevices; next++) {
 				t = espota__multi_add_failed(f.m, &f.dv[next].opts, ESPOTA_ECANCELLED, "cancelled");
 				if (t == NULL)
 					goto nomem;
+				f.dv[next].never_started = 1;
 				espota_transfer_set_user(t, (void *)(uintptr_t)next);
 				active++;
 			}
@@ -212,6 +231,8 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 			report(&f, index, t);
 			espota_multi_remove(f.m, t);
 			d->done = 1;
+			if (!d->never_started)
+				slot_busy[d->slot] = 0;
 			done++;
 			active--;
 			if (code < 0)
@@ -219,8 +240,14 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 		}
 		if (done >= ndevices)
 			break;
-		if (active < nslots && next < ndevices && !atomic_load(&s->cancelled))
-			continue;
+		/* A slot came free below the limit: fill it before waiting. */
+		if (next < ndevices && !atomic_load(&s->cancelled) && active < nslots) {
+			size_t low = 0;
+			while (low < nslots && slot_busy[low])
+				low++;
+			if (low < nslots && low < espota__fleet_policy_limit(&pol, espota__now_ms()))
+				continue;
+		}
 		/* The per-device deadlines are the fleet's own timers. */
 		if (fo->device_deadline_ms) {
 			now = espota__now_ms();
@@ -264,6 +291,8 @@ nomem:
 	rc = ESPOTA_ENOMEM;
 out:
 	espota_multi_free(f.m);
+	espota__fleet_policy_free(&pol);
+	free(slot_busy);
 	free(f.dv);
 	free(packed);
 	s->running = 0;

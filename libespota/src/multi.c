@@ -564,6 +564,11 @@ espota_transfer *espota_multi_info_read(espota_multi *m)
 	return t;
 }
 
+uint64_t espota__transfer_acked(const espota_transfer *t)
+{
+	return t->running && t->c.open ? espota__conn_acked(&t->c) : t->stats.acked;
+}
+
 void espota__transfer_abort(espota_transfer *t, int code, const char *msg)
 {
 	if (!t->running)

@@ -75,6 +75,9 @@ int espota__multi_add(espota_multi *m, espota_transfer **out, const unsigned cha
 espota_transfer *espota__multi_add_failed(espota_multi *m, const espota_upload_options *o, int code,
 	const char *msg);
 
+/* Bytes the device acknowledged so far (the best reading), for the fleet's policy. */
+uint64_t espota__transfer_acked(const espota_transfer *t);
+
 /* Stop a running transfer with `code` and `msg` (a driver's deadline). */
 void espota__transfer_abort(espota_transfer *t, int code, const char *msg);
 
