@@ -338,6 +338,7 @@ char *espota_swig_hint(int code, const espota_session *s, int target, int passwo
 	in.code = code;
 	if (s != NULL) {
 		memset(&st, 0, sizeof(st));
+		st.struct_size = sizeof(st);
 		espota_session_stats(s, &st);
 		in.stats = &st;
 		in.device_error = espota_session_device_error(s);

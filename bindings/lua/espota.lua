@@ -614,3 +614,67 @@ function M.upload_many(image, devices, o)
 end
 
 M.Session = Session
+
+-- The step API: the multi interface for any event loop ---------------------
+
+local Multi = {}
+Multi.__index = Multi
+
+M.WAIT_READ, M.WAIT_WRITE, M.WAIT_ERROR = int(C.ESPOTA_WAIT_READ), int(C.ESPOTA_WAIT_WRITE), int(C.ESPOTA_WAIT_ERROR)
+
+--- espota.multi([session]) -> m: uploads driven by the caller's loop (luv,
+--- copas, ...); see examples/lua/multi_luv.lua.
+---   m:upload(image, opts) -> id   opts as for s:upload (host required)
+---   m:fds() -> { {fd=, events=, serial=}, ... }  watch these (events: WAIT_* bits;
+---             the same fd with a new serial is a new socket)
+---   m:timeout() -> ms             call m:action() after at most this (-1: nothing runs)
+---   m:action(fd, events)          fd became ready; m:action() runs the timers
+---   m:done() -> id, result | nil  a finished upload: result as an upload_many
+---             device result; result.callback_error is a callback's error object
+---   m:running() -> n, m:remove(id), m:close()
+function M.multi(session)
+  local s = session or M.session()
+  return setmetatable({ _h = C._multi(handle(s)), _s = s, _own = session == nil, _dev = {} }, Multi)
+end
+
+function Multi:upload(image, o)
+  local data, src, rc0 = image_data(image, 2)
+  if type(o) ~= "table" then error("upload: options table expected", 2) end
+  for k in pairs(o) do
+    if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", 2) end
+  end
+  if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", 2) end
+  if not data then return early(src, rc0) end
+  local call, platform = build_call(o, 3)
+  call.host = o.host
+  call.port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
+  local id = self._h:add(data, call)
+  self._dev[id] = { host = call.host, port = call.port }
+  return id
+end
+
+function Multi:fds() return self._h:fds() end
+function Multi:timeout() return int(self._h:timeout()) end
+function Multi:running() return int(self._h:running()) end
+function Multi:action(fd, events) self._h:action(fd or -1, events or 0) end
+
+function Multi:done()
+  local id, raw = self._h:info_read()
+  if id == nil then return nil end
+  local dev = self._dev[id] or {}
+  self._dev[id] = nil
+  local r = device_result(id, dev, raw)
+  r.callback_error, r.traceback = raw.error, raw.traceback
+  return id, r
+end
+
+function Multi:remove(id)
+  self._dev[id] = nil
+  return self._h:remove(id)
+end
+
+function Multi:close()
+  self._h:close()
+  if self._own then self._s:close() end
+end
+Multi.__close = Multi.close

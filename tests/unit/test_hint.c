@@ -34,6 +34,8 @@ static hcase *add(const char *id, int code, espota_phase phase)
 	ASSERT(ncases <= MAX_CASES);
 	memset(c, 0, sizeof(*c));
 	c->id = id;
+	c->st.struct_size = sizeof(c->st);
+	c->rep.struct_size = sizeof(c->rep);
 	ASSERT_OK(espota_hint_input_init(&c->in, ESPOTA_HINT_INPUT_VERSION));
 	c->in.code = code;
 	c->in.host = "192.168.4.20";
