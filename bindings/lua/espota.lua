@@ -350,6 +350,8 @@ end
 
 function Session:last_error() return C.espota_session_last_error(handle(self)) end
 
+local ACK_RULES = { [int(C.ESPOTA_ACK_RULE_COUNTS)] = "counts", [int(C.ESPOTA_ACK_RULE_DEVICE_OK)] = "device_ok" }
+
 -- The one place a stats struct (SWIG espota_upload_stats, from a session or
 -- a fleet device) becomes a table: a new stats field is added here only.
 local function stats_table(st)
@@ -359,6 +361,7 @@ local function stats_table(st)
     sent = int(st.sent), acked = int(st.acked), elapsed = st.elapsed_ms / 1000, transfer_time = st.transfer_ms / 1000,
     invitations = int(st.invitations), acks = int(st.acks), local_port = int(st.local_port),
     device_mss = int(st.device_mss),
+    ack_rule = ACK_RULES[int(st.ack_rule)],
   }
 end
 

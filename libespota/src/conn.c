@@ -602,6 +602,8 @@ void espota__conn_stats(const espota__conn *d, espota_upload_stats *st)
 	st->transfer_ms = d->e.transfer_ms;
 	st->local_port = d->local_port;
 	st->device_mss = d->e.device_mss;
+	st->ack_rule = d->e.ack_decided == ESPOTA__ACKS_DECIDED_COUNTS ? ESPOTA_ACK_RULE_COUNTS :
+		d->e.ack_decided == ESPOTA__ACKS_DECIDED_DEVICE_OK ? ESPOTA_ACK_RULE_DEVICE_OK : ESPOTA_ACK_RULE_NONE;
 }
 
 void espota__conn_close(espota__conn *d)

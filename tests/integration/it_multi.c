@@ -142,6 +142,7 @@ static void check_done(espota_multi *m, espota_transfer *t, size_t len)
 	ASSERT_STREQ(espota_transfer_error(t), "");
 	ASSERT_OK(espota_transfer_stats(t, &st));
 	ASSERT_EQ(st.phase, ESPOTA_PHASE_DONE);
+	ASSERT(st.ack_rule == ESPOTA_ACK_RULE_COUNTS || st.ack_rule == ESPOTA_ACK_RULE_DEVICE_OK);
 	ASSERT_EQ(st.acked, len);
 	ASSERT_EQ(st.total, len);
 	ASSERT_EQ(espota_transfer_attempts(t), 1);

@@ -629,6 +629,8 @@ static void report_json_result(struct app *a, struct job *j)
 	cli_json_u64(&js, "invitations", st->invitations);
 	cli_json_u64(&js, "local_port", st->local_port);
 	cli_json_u64(&js, "device_mss", st->device_mss);
+	cli_json_str(&js, "ack_rule", st->ack_rule == ESPOTA_ACK_RULE_COUNTS ? "counts" :
+		st->ack_rule == ESPOTA_ACK_RULE_DEVICE_OK ? "device_ok" : NULL);
 	cli_json_close(&js);
 	emit_json(a, &js);
 }

@@ -294,6 +294,7 @@ class UploadResult(NamedTuple):
     acks: int
     local_port: int
     device_mss: int = 0
+    ack_rule: str | None = None  # "counts" or "device_ok": what proved the success
 
 
 class DeviceResult(NamedTuple):
@@ -1080,7 +1081,11 @@ def _upload_result(st) -> UploadResult:
         phase=_c.espota_phase_name(st.phase), scheme=_SCHEMES.get(st.scheme),
         platform=_PLATFORM_NAMES.get(st.platform), total=st.total, original_size=st.original_size,
         sent=st.sent, acked=st.acked, elapsed=st.elapsed_ms / 1000.0, transfer_time=st.transfer_ms / 1000.0,
-        invitations=st.invitations, acks=st.acks, local_port=st.local_port, device_mss=st.device_mss)
+        invitations=st.invitations, acks=st.acks, local_port=st.local_port, device_mss=st.device_mss,
+        ack_rule=_ACK_RULES.get(st.ack_rule))
+
+
+_ACK_RULES = {_c.ESPOTA_ACK_RULE_COUNTS: "counts", _c.ESPOTA_ACK_RULE_DEVICE_OK: "device_ok"}
 
 
 def _device_error_dict(d) -> dict | None:

@@ -172,6 +172,13 @@ ESPOTA_EXTERN(int) espota_upload(espota_session *session, const unsigned char *i
 ESPOTA_EXTERN(int) espota_upload_file(espota_session *session, const char *path,
 	const espota_upload_options *opts) ESPOTA_NONNULL(1, 2, 3);
 
+/** What proved an upload's success (docs/protocol.md, the acknowledgement rule). */
+typedef enum espota_ack_rule {
+	ESPOTA_ACK_RULE_NONE = 0,      /**< no success (yet) */
+	ESPOTA_ACK_RULE_COUNTS = 1,    /**< the device's counts added up to the image, then OK */
+	ESPOTA_ACK_RULE_DEVICE_OK = 2  /**< the device's final OK after the end of stream decided it */
+} espota_ack_rule;
+
 /**
  * Statistics of an upload. The caller owns the struct and sets `struct_size`
  * to sizeof(espota_upload_stats) (ESPOTA_UPLOAD_STATS_INIT does): the library
@@ -194,10 +201,11 @@ typedef struct espota_upload_stats {
 	uint16_t local_port;         /**< TCP port the device was asked to connect to */
 	uint32_t device_mss;         /**< TCP MSS the device announced (0: unknown); below 1024 an
 	                                  ESP8266 upload is paced to its flash blocks */
+	espota_ack_rule ack_rule;    /**< what proved the success (NONE unless it succeeded) */
 } espota_upload_stats;
 
 #define ESPOTA_UPLOAD_STATS_INIT { sizeof(espota_upload_stats), ESPOTA_PHASE_NONE, ESPOTA_AUTH_NONE, \
-	ESPOTA_PLATFORM_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+	ESPOTA_PLATFORM_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ESPOTA_ACK_RULE_NONE }
 
 /**
  * Copy the statistics of the last upload on `session` into `out`, at most
