@@ -1,21 +1,10 @@
 /*
- * The blocking upload: a thin poll() driver over the sans-I/O engine.
+ * The blocking upload: a multi handle with one transfer (multi.c polls),
+ * plus the entry checks the upload functions share.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <stdatomic.h>
-#include <unistd.h>
-
-#include <sodium.h>
 
 #include "espota/file.h"
 #include "espota/flashfit.h"
