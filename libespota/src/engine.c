@@ -1209,11 +1209,14 @@ static void finish_ok(espota__engine *e, uint64_t now, int at_eof)
 			elog(e, ESPOTA_LOG_INFO, "acknowledgement counts too long to check; the "
 				"device's OK (after its MD5 check of the whole image) decides");
 		} else {
-			uint64_t best = espota__acks_best(&e->rule);
-			e->acked = e->provisional = best < e->cfg.len ? best : e->cfg.len;
-			fail(e, ESPOTA_EPROTO, "the device reported OK, but its acknowledgements add up "
-				"to at most %" PRIu64 " of the %zu bytes sent: it did not read the whole "
-				"image, so the update may or may not have been applied", e->acked, e->cfg.len);
+			uint64_t best = 0;
+			if (espota__acks_exact_best(&e->rule, e->cfg.len, &best) < 0)
+				best = espota__acks_best(&e->rule);
+			e->acked = e->provisional = best < e->cfg.len ? best : e->cfg.len - 1;
+			fail(e, ESPOTA_EPROTO, "the device reported OK, but no reading of its "
+				"acknowledgements adds up to the %zu bytes sent (at most %" PRIu64 " of them "
+				"can be read as acknowledged): the update may or may not have been applied",
+				e->cfg.len, e->acked);
 			return;
 		}
 		e->ok_pending = 1;
