@@ -30,3 +30,11 @@ if(TARGET espota-cli AND TARGET espota-sim)
   set_tests_properties(integrations.recipes PROPERTIES TIMEOUT 300
     ENVIRONMENT "ESPOTA_CLI=$<TARGET_FILE:espota-cli>;ESPOTA_SIM=$<TARGET_FILE:espota-sim>")
 endif()
+
+# The man pages name every option of espota, its subcommands and espota-sim.
+if(TARGET espota-cli AND TARGET espota-sim)
+  add_test(NAME man_pages_complete
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/man/check.sh ${PROJECT_SOURCE_DIR}
+      $<TARGET_FILE:espota-cli> $<TARGET_FILE:espota-sim>)
+  set_tests_properties(man_pages_complete PROPERTIES TIMEOUT 60)
+endif()
