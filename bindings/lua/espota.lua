@@ -431,18 +431,25 @@ end
 
 --- s:upload(image, opts) -> result | nil, message, code, err
 --- `image` is a path (a string), {data = <string>} or an open file.
+-- The options of one upload (s:upload, m:upload) checked and as the C call
+-- table; raises at `level` + 1 for programming errors.
+local function upload_call(o, level)
+  if type(o) ~= "table" then error("upload: options table expected", level + 1) end
+  for k in pairs(o) do
+    if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", level + 1) end
+  end
+  if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", level + 1) end
+  local call, platform = build_call(o, level + 2)
+  call.host = o.host
+  call.port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
+  return call
+end
+
 function Session:upload(image, o)
   local s = handle(self)
   local data, src, rc0 = image_data(image, 2)
-  if type(o) ~= "table" then error("upload: options table expected", 2) end
-  for k in pairs(o) do
-    if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", 2) end
-  local call, platform = build_call(o, 3)
+  local call = upload_call(o, 2)
   if not data then return early(src, rc0) end
-  call.host = o.host
-  call.port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
   local since = since_success_ms(call.host, call.port)
   if self._busy then error("espota session: an upload is already running on it", 2) end
   self._busy = true
@@ -642,15 +649,8 @@ end
 
 function Multi:upload(image, o)
   local data, src, rc0 = image_data(image, 2)
-  if type(o) ~= "table" then error("upload: options table expected", 2) end
-  for k in pairs(o) do
-    if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", 2) end
+  local call = upload_call(o, 2)
   if not data then return early(src, rc0) end
-  local call, platform = build_call(o, 3)
-  call.host = o.host
-  call.port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
   local id = self._h:add(data, call)
   self._dev[id] = { host = call.host, port = call.port }
   return id

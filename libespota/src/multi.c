@@ -251,6 +251,30 @@ static void service(espota_transfer *t)
 		finish(t, espota__conn_result(&t->c), espota__conn_error(&t->c));
 }
 
+/* A new running transfer, linked at the tail: one that cannot start is still one to read. */
+static espota_transfer *transfer_new(espota_multi *m, const espota_upload_options *o)
+{
+	espota_transfer *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->m = m;
+	t->slot_fd[0] = t->slot_fd[1] = t->slot_fd[2] = -1;
+	t->opts = *o;
+	t->start = espota__now_ms();
+	t->stats.struct_size = sizeof(t->stats);
+	t->code = 1;
+	t->running = 1;
+	m->running++;
+	t->prev = m->tail;
+	if (m->tail != NULL)
+		m->tail->next = t;
+	else
+		m->head = t;
+	m->tail = t;
+	return t;
+}
+
 int espota__multi_add(espota_multi *m, espota_transfer **out, const unsigned char *image, size_t len,
 	const espota_upload_options *o, const espota__transfer_hooks *hooks)
 {
@@ -264,29 +288,13 @@ int espota__multi_add(espota_multi *m, espota_transfer **out, const unsigned cha
 		*out = NULL;
 	if (m == NULL || image == NULL || o == NULL)
 		return ESPOTA_EINVAL;
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
+	if ((t = transfer_new(m, o)) == NULL)
 		return ESPOTA_ENOMEM;
-	t->m = m;
-	t->slot_fd[0] = t->slot_fd[1] = t->slot_fd[2] = -1;
 	if (hooks != NULL)
 		t->hooks = *hooks;
 	t->user = t->hooks.user;
-	t->opts = *o;
-	t->start = espota__now_ms();
 	t->original_size = t->hooks.original_size ? t->hooks.original_size : len;
-	t->stats.struct_size = sizeof(t->stats);
 	t->stats.phase = ESPOTA_PHASE_PREFLIGHT;
-	t->code = 1;
-	t->running = 1;
-	m->running++;
-	/* Link first: a transfer that cannot start is still one to read. */
-	t->prev = m->tail;
-	if (m->tail != NULL)
-		m->tail->next = t;
-	else
-		m->head = t;
-	m->tail = t;
 	if (out != NULL)
 		*out = t;
 
@@ -347,23 +355,11 @@ fail:
 espota_transfer *espota__multi_add_failed(espota_multi *m, const espota_upload_options *o, int code,
 	const char *msg)
 {
-	espota_transfer *t = calloc(1, sizeof(*t));
+	espota_transfer *t = transfer_new(m, o);
 
 	if (t == NULL)
 		return NULL;
-	t->m = m;
-	t->opts = *o;
-	t->start = espota__now_ms();
-	t->stats.struct_size = sizeof(t->stats);
 	t->never_started = 1;
-	t->running = 1;
-	m->running++;
-	t->prev = m->tail;
-	if (m->tail != NULL)
-		m->tail->next = t;
-	else
-		m->head = t;
-	m->tail = t;
 	finish(t, code, msg);
 	return t;
 }
