@@ -152,13 +152,20 @@ int espota_multi_new(espota_multi **out, espota_session *s)
 	return ESPOTA_OK;
 }
 
+/* A handle keeps one freed transfer (wiped) for the next: uploads one after
+ * another on a session reuse their memory instead of churning the heap. */
 static void transfer_free(espota_transfer *t)
 {
+	espota_multi *m = t->m;
+
 	espota__conn_close(&t->c);
 	free(t->packed);
 	free(t->fit_report);
 	sodium_memzero(t, sizeof(*t));
-	free(t);
+	if (m != NULL && m->spare == NULL)
+		m->spare = t;
+	else
+		free(t);
 }
 
 void espota_multi_free(espota_multi *m)
@@ -171,6 +178,7 @@ void espota_multi_free(espota_multi *m)
 		next = t->next;
 		transfer_free(t);
 	}
+	free(m->spare);
 	free(m->wbuf);
 	free(m->pbuf);
 	free(m);
@@ -254,9 +262,11 @@ static void service(espota_transfer *t)
 /* A new running transfer, linked at the tail: one that cannot start is still one to read. */
 static espota_transfer *transfer_new(espota_multi *m, const espota_upload_options *o)
 {
-	espota_transfer *t = calloc(1, sizeof(*t));
+	espota_transfer *t = m->spare; /* wiped to zero by transfer_free */
 
-	if (t == NULL)
+	if (t != NULL)
+		m->spare = NULL;
+	else if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	t->m = m;
 	t->slot_fd[0] = t->slot_fd[1] = t->slot_fd[2] = -1;

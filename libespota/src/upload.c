@@ -101,10 +101,12 @@ int espota_upload(espota_session *s, const unsigned char *image, size_t len,
 
 	if ((rc = espota__begin(s, image, len, o)) < 0)
 		return rc;
-	if ((m = espota__multi_new(s)) == NULL) {
+	/* The session keeps its handle: one upload after another reuses it. */
+	if (s->multi == NULL && (s->multi = espota__multi_new(s)) == NULL) {
 		espota__session_error(s, "out of memory");
 		return ESPOTA_ENOMEM;
 	}
+	m = s->multi;
 	s->running = 1;
 	rc = espota__multi_add(m, &t, image, len, o, NULL);
 	while (rc == ESPOTA_OK && espota_multi_running(m) > 0)
@@ -127,7 +129,8 @@ int espota_upload(espota_session *s, const unsigned char *image, size_t len,
 	} else {
 		espota__session_error(s, "out of memory");
 	}
-	espota_multi_free(m);
+	if (t != NULL)
+		espota_multi_remove(m, t);
 	s->running = 0;
 	return rc;
 }
