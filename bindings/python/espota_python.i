@@ -739,21 +739,25 @@ int py_multi_remove(espota_multi *m, espota_transfer *t)
 PyObject *file_read(PyObject *path)
 {
 	PyObject *fs = NULL, *r;
-	unsigned char *buf = NULL;
+	espota_file *f = NULL;
+	const unsigned char *buf;
 	size_t len = 0;
-	char err[512];
 	int rc;
 
 	if (!PyUnicode_FSConverter(path, &fs))
 		return NULL;
 	Py_BEGIN_ALLOW_THREADS
-	rc = espota_file_read(&buf, &len, PyBytes_AS_STRING(fs), ESPOTA_FILE_MAX, err, sizeof(err));
+	rc = espota_file_read(&f, PyBytes_AS_STRING(fs), ESPOTA_FILE_MAX);
 	Py_END_ALLOW_THREADS
 	Py_DECREF(fs);
-	if (rc < 0)
-		return Py_BuildValue("(is)", rc, err);
+	if (rc < 0) {
+		r = Py_BuildValue("(is)", rc, f != NULL ? espota_file_error(f) : espota_strerror(rc));
+		espota_file_free(f);
+		return r;
+	}
+	buf = espota_file_data(f, &len);
 	r = Py_BuildValue("(iy#)", 0, (const char *)buf, (Py_ssize_t)len);
-	espota_file_free(buf);
+	espota_file_free(f);
 	return r;
 }
 %}

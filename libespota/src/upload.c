@@ -138,8 +138,8 @@ int espota_upload(espota_session *s, const unsigned char *image, size_t len,
 int espota_upload_file(espota_session *s, const char *path, const espota_upload_options *o)
 {
 	espota_upload_options copy;
-	unsigned char *buf = NULL;
-	char err[ESPOTA__MSG_SIZE];
+	espota_file *f = NULL;
+	const unsigned char *buf;
 	size_t got = 0;
 	int rc;
 
@@ -147,15 +147,18 @@ int espota_upload_file(espota_session *s, const char *path, const espota_upload_
 		return ESPOTA_EINVAL;
 	if (s->in_callback || s->running)
 		return ESPOTA_EINVAL;
-	rc = espota_file_read(&buf, &got, path, ESPOTA_FILE_MAX, err, sizeof(err));
+	rc = espota_file_read(&f, path, ESPOTA_FILE_MAX);
 	if (rc < 0) {
-		espota__session_error(s, "%s", err);
+		/* The file object's detail becomes the session's. */
+		espota__session_error(s, "%s", f != NULL ? espota_file_error(f) : espota_strerror(rc));
+		espota_file_free(f);
 		return rc;
 	}
+	buf = espota_file_data(f, &got);
 	copy = *o;
 	if (copy.filename == NULL)
 		copy.filename = path;
 	rc = espota_upload(s, buf, got, &copy);
-	espota_file_free(buf);
+	espota_file_free(f);
 	return rc;
 }
