@@ -403,6 +403,12 @@ local function build_call(o, level)
     if type(o.timeouts) ~= "table" then error("timeouts: expected a table of seconds", level) end
     for k, v in pairs(o.timeouts) do
       if k == "invite_attempts" then call.invite_attempts = v
+      elseif k == "min_rate" then
+        -- bytes per second for the data-phase bound; 0 = no bound (ESPOTA_MIN_RATE_OFF)
+        if math.type(v) ~= "integer" or v < 0 or v >= 0xFFFFFFFF then
+          error("timeouts.min_rate: expected bytes per second (0 = no bound)", level)
+        end
+        call.min_rate = v == 0 and 0xFFFFFFFF or v
       elseif TIMEOUT_KEYS[k] then
         if type(v) ~= "number" or v <= 0 then error("timeouts." .. k .. ": expected positive seconds", level) end
         call[TIMEOUT_KEYS[k]] = tointeger(math.floor(v * 1000 + 0.5))

@@ -322,6 +322,7 @@ static void espota_lua_call_init(lua_State *L, espota_lua_call *c)
 	OPT("transfer", transfer, ESPOTA_TRANSFER_STREAM, espota_transfer_mode);
 	OPT("chunk_size", chunk_size, 0xFFFFFFFF, uint32_t);
 	OPT("window", window, 0xFFFFFFFF, uint32_t);
+	OPT("min_rate", min_rate, 0xFFFFFFFF, uint32_t);
 	OPT("compress", compress, 1, int);
 	OPT("force", force, 1, int);
 	OPT("platform", platform, 2, espota_platform);

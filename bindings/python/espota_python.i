@@ -364,6 +364,7 @@ static int espota_py_call_init(espota_py_call *c, PyObject *d)
 	GET_UINT("transfer", transfer, ESPOTA_TRANSFER_STREAM, espota_transfer_mode);
 	GET_UINT("chunk_size", chunk_size, 0xFFFFFFFFul, uint32_t);
 	GET_UINT("window", window, 0xFFFFFFFFul, uint32_t);
+	GET_UINT("min_rate", min_rate, 0xFFFFFFFFul, uint32_t);
 	GET_UINT("compress", compress, 1, int);
 	GET_UINT("force", force, 1, int);
 	GET_UINT("platform", platform, 2, espota_platform);
