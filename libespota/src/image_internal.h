@@ -54,6 +54,8 @@ static inline uint16_t espota__le16(const unsigned char *p)
 /* Built-in ESP32 partition schemes, for advice ("a scheme with larger app
  * slots"): name of scheme i, NULL past the end. */
 const char *espota__partitions_builtin_name(size_t i);
+/* The static spelling of built-in scheme `name`, NULL if none. */
+const char *espota__partitions_builtin_name_of(const char *name);
 
 /* Flash size a partition table needs: the end of its last partition
  * rounded up to a power of two (at least 1 MB). */
