@@ -385,6 +385,11 @@ int espota_size_parse(const char *s, uint64_t *out)
 	return ESPOTA_OK;
 }
 
+const char *espota_partition_scheme_at(size_t i)
+{
+	return espota__partitions_builtin_name(i);
+}
+
 const char *espota_platform_name(espota_platform p)
 {
 	switch (p) {

@@ -19,6 +19,7 @@
 
 #include "espota/file.h"
 #include "espota/flashfit.h"
+#include "espota/device.h"
 #include "conn.h"
 
 int espota_auth_request_set_password(espota_auth_request *req, const char *password)
@@ -90,13 +91,13 @@ static int preflight(espota_session *s, const espota_upload_options *o,
 	const unsigned char *data, size_t len)
 {
 	espota_image_info *info;
-	espota_fit_report *rep;
+	espota_preflight *pre;
 	int rc = ESPOTA_OK;
 
 	/* Both structs are a few KiB: keep them off small thread stacks. */
 	info = malloc(sizeof(*info));
-	rep = malloc(sizeof(*rep));
-	if (info == NULL || rep == NULL) {
+	pre = malloc(sizeof(*pre));
+	if (info == NULL || pre == NULL) {
 		rc = ESPOTA_ENOMEM;
 		goto out;
 	}
@@ -115,26 +116,30 @@ static int preflight(espota_session *s, const espota_upload_options *o,
 	{
 		espota_fit_device dev = *o->fit;
 		dev.target = o->target;
-		rc = espota_fit_check(rep, info, &dev);
+		rc = espota_preflight_run(pre, info, &dev);
 	}
 	if (rc < 0) {
 		espota__session_error(s, "fit check failed: %s", espota_strerror(rc));
 		goto out;
 	}
-	s->fit_report = *rep;
+	s->fit_report = pre->report;
 	s->fit_report_set = 1;
-	espota__session_log(s, ESPOTA_LOG_INFO, "preflight: %s", rep->summary);
-	if (rep->verdict == ESPOTA_FIT_FAIL) {
+	espota__session_log(s, ESPOTA_LOG_INFO, "preflight: %s", pre->report.summary);
+	if (pre->warnings[0] != '\0')
+		espota__session_log(s, ESPOTA_LOG_WARN, "preflight: %s", pre->warnings);
+	/* Refuse only on facts (or on assumptions in strict mode): device.h. */
+	if (pre->decision == ESPOTA_PREFLIGHT_REFUSE) {
 		if (o->force) {
 			espota__session_log(s, ESPOTA_LOG_WARN, "preflight refused the image; sending anyway (force)");
 		} else {
-			espota__session_error(s, "%s", rep->summary);
+			espota__session_error(s, "%s", pre->on_facts ? pre->report.summary :
+				"strict: the preflight rests on assumptions");
 			rc = ESPOTA_ENOFIT;
 		}
 	}
 out:
 	free(info);
-	free(rep);
+	free(pre);
 	return rc;
 }
 

@@ -106,6 +106,9 @@ ESPOTA_EXTERN(const char *) espota_preflight_decision_name(espota_preflight_deci
  */
 ESPOTA_EXTERN(int) espota_size_parse(const char *s, uint64_t *out) ESPOTA_NONNULL(2);
 
+/** Name of built-in ESP32 partition scheme `i` (0-based), NULL past the end. */
+ESPOTA_EXTERN(const char *) espota_partition_scheme_at(size_t i);
+
 /** "esp8266", "esp32", or "unknown". */
 ESPOTA_EXTERN(const char *) espota_platform_name(espota_platform p);
 /** Parse "esp8266"/"esp32" (also "esp8285", "esp32s3", ...: the chip family). ESPOTA_EINVAL if not. */
