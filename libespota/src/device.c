@@ -288,6 +288,15 @@ int espota_preflight_run(espota_preflight *out, const espota_image_info *img, co
 	}
 	if (r->verdict == ESPOTA_FIT_WARN)
 		out->decision = ESPOTA_PREFLIGHT_WARN;
+	/* What the image itself says decides: an app image as the filesystem,
+	 * filesystem data as the firmware, the other platform's image. */
+	if ((r->mistakes & (ESPOTA_FIT_MISTAKE_FIRMWARE_AS_FS | ESPOTA_FIT_MISTAKE_FS_AS_FIRMWARE |
+		ESPOTA_FIT_MISTAKE_WRONG_PLATFORM | ESPOTA_FIT_MISTAKE_WRONG_FORMAT)) ||
+		(r->warnings & ESPOTA_FIT_WARN_FIRMWARE_AS_FS)) {
+		out->decision = ESPOTA_PREFLIGHT_REFUSE;
+		out->on_facts = 1;
+		return ESPOTA_OK;
+	}
 	if (r->verdict == ESPOTA_FIT_FAIL) {
 		const char *which = NULL;
 		if (!fits_somehow(img, dev, r->assumptions, &which)) {

@@ -110,7 +110,7 @@ static void print_json(const char *line_kind, const espota_board *b, const espot
 		cli_json_u64(&js, "flash_size", scheme_chip);
 	}
 	cli_json_end(&js);
-	puts(buf);
+	fputs(buf, stdout);
 }
 
 int cli_boards_main(int argc, char **argv)
