@@ -194,16 +194,17 @@ def _error_class(code: int) -> type[Error]:
 # Small value types
 # --------------------------------------------------------------------------
 
-_PLATFORMS = {"esp8266": _c.ESPOTA_PLATFORM_ESP8266, "esp32": _c.ESPOTA_PLATFORM_ESP32,
-              None: _c.ESPOTA_PLATFORM_UNKNOWN, "unknown": _c.ESPOTA_PLATFORM_UNKNOWN}
-_PLATFORM_NAMES = {v: k for k, v in _PLATFORMS.items() if k and k != "unknown"}
 _TARGETS = {"app": _c.ESPOTA_TARGET_APP, "fs": _c.ESPOTA_TARGET_FS}
 _TARGET_NAMES = {v: k for k, v in _TARGETS.items()}
 _TRANSFERS = {"pipelined": _c.ESPOTA_TRANSFER_PIPELINED, "stop-and-wait": _c.ESPOTA_TRANSFER_STOP_AND_WAIT,
               "stream": _c.ESPOTA_TRANSFER_STREAM}
 _AUTH_MODES = {"auto": _c.ESPOTA_AUTH_MODE_AUTO, "sha256": _c.ESPOTA_AUTH_MODE_SHA256, "md5": _c.ESPOTA_AUTH_MODE_MD5}
-_SCHEMES = {_c.ESPOTA_AUTH_NONE: None, _c.ESPOTA_AUTH_MD5: "md5",
-            _c.ESPOTA_AUTH_PBKDF2_SHA256: "pbkdf2-sha256", _c.ESPOTA_AUTH_PBKDF2_MD5: "pbkdf2-md5"}
+# Names are the library's (espota_platform_name, espota_auth_scheme_name).
+_PLATFORM_NAMES = {p: _c.espota_platform_name(p) for p in (_c.ESPOTA_PLATFORM_ESP8266, _c.ESPOTA_PLATFORM_ESP32)}
+_PLATFORMS = {**{v: k for k, v in _PLATFORM_NAMES.items()}, None: _c.ESPOTA_PLATFORM_UNKNOWN,
+              "unknown": _c.ESPOTA_PLATFORM_UNKNOWN}
+_SCHEMES = {s: _c.espota_auth_scheme_name(s) for s in (_c.ESPOTA_AUTH_MD5, _c.ESPOTA_AUTH_PBKDF2_SHA256,
+                                                       _c.ESPOTA_AUTH_PBKDF2_MD5)}
 _WHEN = {_c.ESPOTA_FIT_WHEN_NONE: None, _c.ESPOTA_FIT_WHEN_BEFORE_DATA: "before-data",
          _c.ESPOTA_FIT_WHEN_FIRST_BLOCK: "first-block", _c.ESPOTA_FIT_WHEN_AFTER_UPLOAD: "after-upload",
          _c.ESPOTA_FIT_WHEN_DURING_UPLOAD: "during-upload"}
@@ -230,28 +231,15 @@ def _choice(what: str, value, table: dict):
         raise InvalidArgument(f"{what}: expected one of {choices}, got {value!r}") from None
 
 
-_SIZE_UNITS = {"": 1, "K": 1024, "KB": 1024, "M": 1 << 20, "MB": 1 << 20, "G": 1 << 30, "GB": 1 << 30}
-
-
-def _size(what: str, value) -> int:
-    """Sizes are ints (bytes) or strings like "1M", "512K", "4MB"."""
+def _size_arg(what: str, value) -> str | None:
+    """Sizes are ints (bytes) or strings like "1M", "512K", "4MB" (parsed by the library)."""
     if value is None:
-        return 0
-    if isinstance(value, bool):
-        raise InvalidArgument(f"{what}: expected a size, got {value!r}")
-    if isinstance(value, int):
-        if value < 0:
-            raise InvalidArgument(f"{what}: negative size")
-        return value
-    if isinstance(value, str):
-        s = value.strip().upper()
-        num = s.rstrip("KMGB")
-        unit = s[len(num):]
-        try:
-            return int(float(num) * _SIZE_UNITS[unit])
-        except (ValueError, KeyError):
-            pass
-    raise InvalidArgument(f"{what}: expected bytes or a size like '1M', got {value!r}")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidArgument(f"{what}: expected bytes or a size like '1M', got {value!r}")
+    if isinstance(value, int) and value < 0:
+        raise InvalidArgument(f"{what}: negative size")
+    return str(value)
 
 
 class Progress(NamedTuple):
@@ -491,33 +479,25 @@ class FitDevice:
                  platform: str | None = None, chip_size=None, device_header_size=None, running_size=None,
                  partitions=None, flash_map: bool = False, atomic_fs: bool = False, signing_len: int = 0,
                  gzip_support: bool | None = None):
-        dev = _c.espota_fit_device()
-        _c.espota_fit_device_init(dev, _c.ESPOTA_FIT_DEVICE_VERSION)
-        self._dev = dev
-        self._partitions = None
-        b = None
-        if board is not None:
-            b = _c.espota_board_find(str(board))
-            if b is None:
-                raise InvalidArgument(f"unknown board {board!r} (see espota.boards())")
-            dev.platform = b.platform
-            dev.chip_size = b.flash_size
-        if platform is not None:
-            dev.platform = _choice("platform", platform, _PLATFORMS)
-        dev.target = _choice("target", target, _TARGETS)
-        if layout is None and b is not None and b.platform == _c.ESPOTA_PLATFORM_ESP8266:
-            layout = b.layout
-        if partitions is None and b is not None and b.platform == _c.ESPOTA_PLATFORM_ESP32:
-            partitions = b.layout
-        if layout is not None:
-            if _c.espota_swig_fit_set_layout(dev, str(layout)) != _c.ESPOTA_OK:
-                raise InvalidArgument(f"unknown layout {layout!r} (see espota.layouts())")
-        if partitions is not None:
-            self._set_partitions(partitions)
-        if chip_size is not None:
-            dev.chip_size = _size("chip_size", chip_size)
-        dev.device_header_size = _size("device_header_size", device_header_size)
-        dev.running_size = _size("running_size", running_size)
+        if isinstance(partitions, (bytes, bytearray, memoryview)):
+            part = bytes(partitions)
+        elif isinstance(partitions, str):
+            part = partitions.encode()
+        elif partitions is None:
+            part = b""
+        else:
+            raise InvalidArgument("partitions: expected a scheme name, CSV text or a binary table")
+        # The board, layout, scheme, sizes and platform rules are the library's (device.h).
+        holder = _c.espota_device()
+        err = _c.espota_swig_device_describe(
+            holder, None if board is None else str(board), None if layout is None else str(layout), part,
+            None if platform is None else str(platform), _choice("target", target, _TARGETS),
+            _size_arg("chip_size", chip_size), _size_arg("device_header_size", device_header_size),
+            _size_arg("running_size", running_size), 0)
+        if err:
+            raise InvalidArgument(err)
+        self._holder = holder  # owns the partition table _dev points at
+        dev = self._dev = holder.fit
         dev.flash_map = int(bool(flash_map))
         dev.atomic_fs = int(bool(atomic_fs))
         dev.signing_len = int(signing_len or 0)
@@ -525,21 +505,6 @@ class FitDevice:
         self.layout = layout
         self.board = board
         self.target = target
-
-    def _set_partitions(self, partitions) -> None:
-        table = _c.espota_partition_table()
-        if isinstance(partitions, (bytes, bytearray, memoryview)):
-            kind, data = 2, bytes(partitions)
-        elif isinstance(partitions, str):
-            kind = 1 if ("\n" in partitions or "," in partitions) else 0
-            data = partitions.encode()
-        else:
-            raise InvalidArgument("partitions: expected a scheme name, CSV text or a binary table")
-        err = _c.espota_swig_partitions_load(table, kind, data)
-        if err:
-            raise InvalidArgument(f"partitions: {err}")
-        self._partitions = table  # keeps the table alive while _dev points at it
-        self._dev.partitions = table
 
     @classmethod
     def _from(cls, fit) -> "FitDevice":
