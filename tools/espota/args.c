@@ -3,6 +3,8 @@
  */
 #include "args.h"
 
+#include <espota.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -185,31 +187,8 @@ static int parse_long(const char *s, long min, long max, long *out)
 
 int cli_parse_size(const char *s, uint64_t *out)
 {
-	unsigned long long v, mul = 1;
-	char *end;
-
-	if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno != 0 || end == s)
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': mul = 1024ULL; end++; break;
-	case 'm': case 'M': mul = 1024ULL * 1024; end++; break;
-	case 'g': case 'G': mul = 1024ULL * 1024 * 1024; end++; break;
-	default: break;
-	}
-	if (mul != 1 && *end == 'i')
-		end++;
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end != '\0')
-		return -1;
-	if (v > UINT64_MAX / mul)
-		return -1;
-	*out = (uint64_t)(v * mul);
-	return 0;
+	/* The library's rule (device.h), shared with the bindings. */
+	return espota_size_parse(s, out) == ESPOTA_OK ? 0 : -1;
 }
 
 static int ends_with(const char *s, const char *suffix)

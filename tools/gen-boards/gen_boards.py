@@ -167,11 +167,17 @@ def pio_flags(build):
     return re.findall(r"-DARDUINO_([A-Z0-9_]+)", ef)
 
 
-def pio8266_data(tree, layouts, ide):
+def by_build_board(ide):
+    """IDE boards by build.board (what PlatformIO's -DARDUINO_<X> names)."""
     by_board = {}
     for b in ide:
         for a in b["aliases"]:
             by_board.setdefault(a, b)
+    return by_board
+
+
+def pio8266_data(tree, layouts, ide):
+    by_board = by_build_board(ide)
     out = []
     for path in tree.list("boards", ".json"):
         d = json.loads(tree.read(path))
@@ -247,10 +253,7 @@ def esp32_data(tree):
 
 
 def pio32_data(tree, schemes, ide):
-    by_board = {}
-    for b in ide:
-        for a in b["aliases"]:
-            by_board.setdefault(a, b)
+    by_board = by_build_board(ide)
     out = []
     for path in tree.list("boards", ".json"):
         d = json.loads(tree.read(path))
