@@ -39,7 +39,7 @@ class Tree:
             self.commit = self._git("rev-parse", rev).strip()
         else:
             src = os.path.join(path, "SOURCE")
-            self.commit = "tree " + path + (" (see its SOURCE)" if os.path.exists(src) else "")
+            self.commit = "plain tree" + (" (its SOURCE below)" if os.path.exists(src) else "")
 
     def _git(self, *args):
         return subprocess.run(["git", "--git-dir", self.git, *args], check=True,
@@ -403,6 +403,10 @@ def main():
     with open(os.path.join(os.path.dirname(__file__), "SOURCES"), "w") as f:
         for k, v in src.items():
             f.write(f"{k} {v}\n")
+        for t in (t8266, t32, p8266, p32):
+            note = None if t.git else t.read("SOURCE")
+            if note:
+                f.write(f"\n{t.path}/SOURCE:\n{note}")
     print(f"{len(layouts)} layouts, {len(schemes)} schemes, {len(boards)} boards "
           f"({len(ide8266)} IDE ESP8266, {len(pio8266)} PlatformIO ESP8266, {len(ide32)} IDE ESP32, "
           f"{len(pio32)} PlatformIO ESP32)")
