@@ -176,15 +176,18 @@ def by_build_board(ide):
     return by_board
 
 
+def pio_manifests(tree):
+    """(id, manifest, its build section) of each PlatformIO board with the Arduino framework."""
+    for path in tree.list("boards", ".json"):
+        d = json.loads(tree.read(path))
+        if "arduino" in d.get("frameworks", []):
+            yield os.path.basename(path)[:-5], d, d["build"]
+
+
 def pio8266_data(tree, layouts, ide):
     by_board = by_build_board(ide)
     out = []
-    for path in tree.list("boards", ".json"):
-        d = json.loads(tree.read(path))
-        if "arduino" not in d.get("frameworks", []):
-            continue
-        bid = os.path.basename(path)[:-5]
-        build = d["build"]
+    for bid, d, build in pio_manifests(tree):
         ld = build.get("arduino", {}).get("ldscript") or build.get("ldscript")
         lay = next((n for n, l in layouts.items() if l["ld"] == ld), None)
         if lay is None:
@@ -255,12 +258,7 @@ def esp32_data(tree):
 def pio32_data(tree, schemes, ide):
     by_board = by_build_board(ide)
     out = []
-    for path in tree.list("boards", ".json"):
-        d = json.loads(tree.read(path))
-        if "arduino" not in d.get("frameworks", []):
-            continue
-        bid = os.path.basename(path)[:-5]
-        build = d["build"]
+    for bid, d, build in pio_manifests(tree):
         part = build.get("partitions") or build.get("arduino", {}).get("partitions") or "default.csv"
         part = part[:-4] if part.endswith(".csv") else part
         flash = size_of_name(d.get("upload", {}).get("flash_size", "4MB"))
