@@ -164,7 +164,7 @@ def pio_flags(build):
     ef = build.get("extra_flags", "")
     if isinstance(ef, list):
         ef = " ".join(ef)
-    return re.findall(r"-DARDUINO_([A-Z0-9_]+)", ef)
+    return re.findall(r"-DARDUINO_([A-Za-z0-9_]+)", ef)
 
 
 def by_build_board(ide):
@@ -251,7 +251,7 @@ def esp32_data(tree):
         ide.append({"id": bid, "name": kv["name"], "platform": "ESP32", "chip": kv.get("build.mcu", "esp32"),
                     "flash": size_of_name(kv.get("build.flash_size", "4MB")), "layout": part,
                     "offered": offered or [part], "mode": kv.get("build.flash_mode", "dio"), "source": "ide",
-                    "aliases": [kv.get("build.board", "")]})
+                    "aliases": [kv.get("build.board", ""), kv.get("build.variant", "")]})
     return schemes, ide
 
 
@@ -270,8 +270,11 @@ def pio32_data(tree, schemes, ide):
         out.append({"id": bid, "name": d["name"], "platform": "ESP32", "chip": build.get("mcu", "esp32"),
                     "flash": flash, "layout": part, "offered": offered,
                     "mode": build.get("flash_mode", "dio"), "source": "pio", "core": core["id"] if core else "",
-                    "aliases": [f for f in flags if f not in ("USB_MODE", "USB_CDC_ON_BOOT", "RUNNING_CORE",
-                                                                 "EVENT_RUNNING_CORE")]})
+                    # ESP32 devices announce build.variant as their mDNS board (ESPmDNS
+                    # enableArduino: STR(ARDUINO_VARIANT)); -DARDUINO_<X> is build.board.
+                    "aliases": [build.get("variant", "")] +
+                               [f for f in flags if f not in ("USB_MODE", "USB_CDC_ON_BOOT", "RUNNING_CORE",
+                                                              "EVENT_RUNNING_CORE")]})
     return out
 
 
@@ -370,10 +373,14 @@ def write_boards(path, boards, src):
         for key in sorted(alias):
             a, ids = alias[key]
             # An alias shared by several boards names the first of them that
-            # is an IDE board (ESP8266_GENERIC -> generic); else it is left out.
+            # is an IDE board (ESP8266_GENERIC -> generic), or the first of
+            # boards that all have the same facts; else it is left out (an
+            # unknown board: a warning, never a guess).
             ide_ids = sorted(i for i in ids if seen[i.lower()]["source"] == "ide")
-            if len(ids) == 1 or ide_ids:
-                target = next(iter(ids)) if len(ids) == 1 else ide_ids[0]
+            facts = {tuple(seen[i.lower()][k] if k != "offered" else tuple(seen[i.lower()][k])
+                           for k in ("platform", "flash", "layout", "offered")) for i in ids}
+            if len(ids) == 1 or ide_ids or len(facts) == 1:
+                target = ide_ids[0] if ide_ids else sorted(ids)[0]
                 f.write(f"ESPOTA_ALIAS({c_str(a)}, {c_str(target)})\n")
 
 
