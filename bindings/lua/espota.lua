@@ -202,9 +202,10 @@ function M.check(image, o)
   local dev, tbl = fit_device(o, 2)
   local info, raw, code = parse(image_data(image, 2))
   if not info then return nil, raw, code end
-  local r = C.espota_fit_report()
-  local rc = int(C.espota_fit_check(r, raw, dev))
+  local pre = C.espota_preflight()
+  local rc = int(C.espota_preflight_run(pre, raw, dev))
   if rc ~= 0 then error(C.espota_strerror(rc), 2) end
+  local r = pre.report
   local verdict = int(r.verdict)
   local rep = setmetatable({
     verdict = C.espota_fit_verdict_name(verdict),
@@ -215,9 +216,13 @@ function M.check(image, o)
     size = int(r.size), limit = int(r.limit), margin = int(r.margin), shrink_by = int(r.shrink_by),
     same_size_limit = int(r.same_size_limit), same_size_margin = int(r.same_size_margin),
     summary = r.summary, advice = r.advice, image = info,
+    -- the preflight's decision (the library's policy: refuse only on facts)
+    decision = C.espota_preflight_decision_name(pre.decision), decision_notes = {},
+    running_size_max = int(pre.running_size_max),
   }, Report)
+  for line in (pre.warnings or ""):gmatch("[^\n]+") do rep.decision_notes[#rep.decision_notes + 1] = line end
   rep.text = C.espota_swig_fit_format(raw, dev, r) or rep.summary
-  local _ = tbl -- the partition table stayed alive up to here
+  local _ = { tbl, pre } -- the partition table and the report stayed alive up to here
   return rep
 end
 

@@ -523,10 +523,18 @@ class FitReport:
     None), mistakes / warnings / assumptions (frozensets of names such as
     "FIRMWARE_AS_FS"), size, limit, margin, shrink_by, same_size_limit,
     same_size_margin, summary, advice, image (ImageInfo).
+    The preflight's decision (the library's policy: refuse only on facts):
+    decision ("send", "warn", "refuse"), decision_notes (the warnings, each
+    with the figure assumed), running_size_max (it fits when the running
+    sketch is at most this many bytes; 0 if not applicable).
     str(report) is the full multi-line report."""
 
-    def __init__(self, raw, info: ImageInfo, dev: FitDevice):
-        self._raw, self.image, self._device = raw, info, dev
+    def __init__(self, pre, info: ImageInfo, dev: FitDevice):
+        raw = pre.report
+        self._pre, self._raw, self.image, self._device = pre, raw, info, dev
+        self.decision: str = _c.espota_preflight_decision_name(pre.decision)
+        self.decision_notes: tuple[str, ...] = tuple(l for l in (pre.warnings or "").splitlines() if l)
+        self.running_size_max: int = pre.running_size_max
         self.verdict: str = _c.espota_fit_verdict_name(raw.verdict)
         self.ok: bool = raw.verdict in (_c.ESPOTA_FIT_OK, _c.ESPOTA_FIT_WARN)
         self.device_error: int = raw.device_error
@@ -563,11 +571,11 @@ def check(image, *, layout: str | None = None, board: str | None = None, target:
         layout=layout, board=board, target=target, platform=platform, chip_size=chip_size,
         device_header_size=device_header_size, running_size=running_size, partitions=partitions,
         flash_map=flash_map, atomic_fs=atomic_fs, signing_len=signing_len, gzip_support=gzip_support)
-    raw = _c.espota_fit_report()
-    rc = _c.espota_fit_check(raw, info._raw, dev._dev)
+    pre = _c.espota_preflight()
+    rc = _c.espota_preflight_run(pre, info._raw, dev._dev)
     if rc != _c.ESPOTA_OK:
         raise _error_class(rc)(_c.espota_strerror(rc), rc)
-    return FitReport(raw, info, dev)
+    return FitReport(pre, info, dev)
 
 
 # --------------------------------------------------------------------------
