@@ -143,8 +143,11 @@ static void need_password(espota__conn *d, espota_auth_scheme scheme)
 	rc = d->on_auth(d, &req, scheme);
 	d->s->in_callback--;
 	now = espota__now_ms();
-	if (rc < 0)
-		espota__engine_decline_password(&d->e, now, rc, "auth callback returned %d", rc);
+	if (rc == ESPOTA_ECANCELLED)
+		espota__engine_decline_password(&d->e, now, rc, "cancelled while asking for the password");
+	else if (rc < 0)
+		espota__engine_decline_password(&d->e, now, rc, "the password could not be read (%s)",
+			espota_strerror(rc));
 	else if (rc > 0 || !req.set)
 		espota__engine_decline_password(&d->e, now, ESPOTA_EAUTH,
 			"the device requires a password and the auth callback gave none");
@@ -321,7 +324,9 @@ static void read_udp(espota__conn *d, uint64_t now)
 
 	for (i = 0; i < 16; i++) {
 		flen = sizeof(from);
-		n = recvfrom(d->udp, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+		/* MSG_TRUNC: the real length, so an oversized reply is named as such */
+		n = recvfrom(d->udp, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
+			(struct sockaddr *)&from, &flen);
 		if (n < 0)
 			return;
 		/* Both cores answer from the socket bound to the OTA port
@@ -331,7 +336,8 @@ static void read_udp(espota__conn *d, uint64_t now)
 			ignored_datagram(d, now, (struct sockaddr *)&from);
 			continue;
 		}
-		espota__engine_on_udp(&d->e, now, buf, (size_t)n);
+		espota__engine_on_udp_cut(&d->e, now, buf, (size_t)n < sizeof(buf) ? (size_t)n :
+			sizeof(buf), (size_t)n);
 	}
 }
 
@@ -365,6 +371,7 @@ int espota__conn_start(espota__conn *d, const unsigned char *data, size_t len,
 	cfg.transfer = o->transfer;
 	cfg.chunk = o->chunk_size;
 	cfg.window = o->window;
+	cfg.min_rate = o->version >= 2 ? o->min_rate : 0;
 	cfg.md5 = d->md5;
 	cfg.password = (o->password && o->password[0]) ? o->password : NULL;
 	if ((rc = espota__engine_init(&d->e, &cfg)) < 0) {

@@ -709,6 +709,8 @@ static void base_options(struct app *a, espota_upload_options *o)
 		a->cli.stream ? ESPOTA_TRANSFER_STREAM : ESPOTA_TRANSFER_PIPELINED;
 	o->chunk_size = a->cli.chunk;
 	o->window = a->cli.window;
+	if (a->cli.min_rate_set)
+		o->min_rate = a->cli.min_rate ? (uint32_t)a->cli.min_rate : ESPOTA_MIN_RATE_OFF;
 	o->compress = a->cli.compress;
 	o->fit = a->have_fit ? &a->dev.fit : NULL;
 	o->force = a->cli.force;
