@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -21,9 +20,9 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from images import esp8266_arduino  # noqa: E402
-from simctl import Sim, esp32_image  # noqa: E402
+from simctl import esp32_image  # noqa: E402
+from test_cli import run, sim  # noqa: E402,F401  (the CLI runner and the sim fixture)
 
-CLI = os.environ.get("ESPOTA_CLI", "espota")
 FAST = ["--port", "0", "--fast", "--lifetime", "60"]
 OK, USAGE, IMAGE = 0, 2, 6
 M = 1024 * 1024
@@ -72,14 +71,6 @@ PINNED = {
 ALIASES = {"ESP8266_WEMOS_D1MINI": "d1_mini@ide", "PLATFORMIO_D1_MINI": "d1_mini",
            "PLATFORMIO_ESP12E": "esp12e", "ESP8266_GENERIC": "generic", "ESP32_DEV": "esp32",
            "platformio_nodemcuv2": "nodemcuv2", "ARDUINO_ESP8266_GENERIC": "generic"}
-
-
-def run(*args, timeout=60):
-    e = dict(os.environ)
-    e.pop("ESPOTA_PASSWORD", None)
-    e["TERM"] = "dumb"
-    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, env=e,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="module")
@@ -133,13 +124,6 @@ def test_near_miss_suggestion(tmp_path):
     assert r.returncode == USAGE and "did you mean esp32doit-devkit-v1?" in r.stderr
 
 
-@pytest.fixture
-def sim():
-    s = Sim()
-    yield s
-    s.cleanup()
-
-
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
     p = tmp_path_factory.mktemp("img") / "500k.bin"
@@ -153,37 +137,30 @@ def _sim_1m64(sim):
                "--sketch-size", "300000", "--max-uploads", "1"])
 
 
-def test_assumed_running_size_warns_and_uploads(sim, big):
+# (board, what the warning says): the running size assumed, then an unknown board
+ASSUMPTIONS = [
+    ("sonoff", "assumed: the running sketch is as large as the new image (512000 bytes); "
+               "it fits if the running sketch is at most 450560 bytes"),
+    ("no_such_board_xyz", "unknown board 'no_such_board_xyz'"),
+]
+
+
+@pytest.mark.parametrize("board,warning", ASSUMPTIONS)
+def test_assumption_warns_and_uploads(sim, big, board, warning):
     _sim_1m64(sim)
-    r = run("-i", "127.0.0.1", "-p", sim.port, "-f", big, "--board", "sonoff")
+    r = run("-i", "127.0.0.1", "-p", sim.port, "-f", big, "--board", board)
     assert r.returncode == OK, r.stderr
-    assert "assumed: the running sketch is as large as the new image (512000 bytes)" in r.stderr
-    assert "it fits if the running sketch is at most" in r.stderr
+    assert warning in r.stderr
     with open(big, "rb") as f:
         assert sim.app_image() == f.read()
 
 
-def test_assumed_running_size_strict_refuses(sim, big):
+@pytest.mark.parametrize("board,warning", ASSUMPTIONS)
+def test_assumption_strict_refuses(sim, big, board, warning):
     _sim_1m64(sim)
-    r = run("-i", "127.0.0.1", "-p", sim.port, "-f", big, "--board", "sonoff", "--strict")
+    r = run("-i", "127.0.0.1", "-p", sim.port, "-f", big, "--board", board, "--strict")
     assert r.returncode == IMAGE, r.stderr
-    assert "--strict" in r.stderr
-    assert sim.events("invite") == [] and sim.events("upload") == []
-
-
-def test_unknown_board_warns_and_uploads(sim, big):
-    _sim_1m64(sim)
-    r = run("-i", "127.0.0.1", "-p", sim.port, "-f", big, "--board", "no_such_board_xyz")
-    assert r.returncode == OK, r.stderr
-    assert "unknown board 'no_such_board_xyz'" in r.stderr
-    with open(big, "rb") as f:
-        assert sim.app_image() == f.read()
-
-
-def test_unknown_board_strict_refuses(sim, big):
-    _sim_1m64(sim)
-    r = run("-i", "127.0.0.1", "-p", sim.port, "-f", big, "--board", "no_such_board_xyz", "--strict")
-    assert r.returncode == IMAGE, r.stderr
+    assert "--strict" in r.stderr and warning in r.stderr
     assert sim.events("invite") == [] and sim.events("upload") == []
 
 
