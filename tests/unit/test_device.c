@@ -173,6 +173,34 @@ static void test_preflight_facts(void)
 	ASSERT_STREQ(espota_preflight_decision_name(ESPOTA_PREFLIGHT_WARN), "warn");
 }
 
+/* ESP32 board without --scheme: the default scheme is an assumption. An
+ * image too big for default's 0x140000 slots fits min_spiffs (0x1E0000):
+ * a warning naming it; with the scheme given, a refusal. */
+static void test_preflight_esp32_scheme(void)
+{
+	espota_image_info in;
+	espota_device d;
+	espota_preflight p;
+	espota_device_spec s = ESPOTA_DEVICE_SPEC_INIT;
+	unsigned char *b = build_esp32(0x180000, 0x2, 0, 1);
+
+	ASSERT_OK(espota_image_parse(&in, b, 0x180000));
+	free(b);
+	describe(&d, "esp32dev", NULL, 0);
+	ASSERT_OK(espota_preflight_run(&p, &in, &d.fit));
+	ASSERT_EQ(p.report.verdict, ESPOTA_FIT_FAIL);
+	ASSERT_EQ(p.decision, ESPOTA_PREFLIGHT_WARN);
+	ASSERT_STREQ(p.fits_with, "min_spiffs");
+	ASSERT_CONTAINS(p.warnings, "partition scheme default, the default of board esp32dev; it fits with min_spiffs");
+
+	s.board = "esp32dev";
+	s.scheme = "default";
+	ASSERT_OK(espota_device_describe(&d, &s, NULL, 0));
+	ASSERT_OK(espota_preflight_run(&p, &in, &d.fit));
+	ASSERT_EQ(p.decision, ESPOTA_PREFLIGHT_REFUSE);
+	ASSERT_EQ(p.on_facts, 1);
+}
+
 static void test_sizes_and_names(void)
 {
 	static const struct { const char *s; uint64_t v; } ok[] = {
@@ -208,5 +236,6 @@ TEST_LIST_BEGIN
 	TEST_ENTRY(test_describe)
 	TEST_ENTRY(test_preflight_assumption)
 	TEST_ENTRY(test_preflight_facts)
+	TEST_ENTRY(test_preflight_esp32_scheme)
 	TEST_ENTRY(test_sizes_and_names)
 TEST_LIST_END
