@@ -102,12 +102,6 @@ int cli_exit_for(int rc)
 	}
 }
 
-static int is_app_kind(espota_image_kind k)
-{
-	return k == ESPOTA_IMAGE_ESP8266_ARDUINO || k == ESPOTA_IMAGE_ESP8266_BARE ||
-		k == ESPOTA_IMAGE_ESP8266_V2 || k == ESPOTA_IMAGE_ESP32_APP;
-}
-
 /* ---- human output ------------------------------------------------------------ */
 
 static int human(const struct app *a)
@@ -968,8 +962,8 @@ static void decide_platform(struct app *a)
 		a->platform = a->dev.fit.platform;
 	else if (c->md5_target || c->sha256_only)
 		a->platform = ESPOTA_PLATFORM_ESP32;
-	else if (a->info_ok && is_app_kind(a->info.kind))
-		a->platform = a->info.platform;
+	else if (a->info_ok && espota_image_platform(&a->info) != ESPOTA_PLATFORM_UNKNOWN)
+		a->platform = espota_image_platform(&a->info);
 	else
 		a->platform = ESPOTA_PLATFORM_UNKNOWN;
 }
@@ -1072,12 +1066,14 @@ static int preflight(struct app *a)
 	if (!a->have_fit) {
 		/* No board: warn on the two classic mistakes, from the image kind. */
 		if (human(a)) {
-			if (c->spiffs && is_app_kind(a->info.kind))
+			int app = espota_image_platform(&a->info) != ESPOTA_PLATFORM_UNKNOWN;
+
+			if (c->spiffs && app)
 				fprintf(stderr, "warning: %s is a firmware image (%s) but -s sends it as the "
 					"filesystem: the device would overwrite its filesystem with it. "
 					"Drop -s to update the firmware.\n", a->file,
 					espota_image_kind_name(a->info.kind));
-			else if (!c->spiffs && !is_app_kind(a->info.kind))
+			else if (!c->spiffs && !app)
 				fprintf(stderr, "warning: %s is not a firmware image (%s); the device will "
 					"reject it at the end of the upload. Add -s for a filesystem image.\n",
 					a->file, espota_image_kind_name(a->info.kind));
