@@ -73,6 +73,19 @@ static const char *word(const char *s, size_t i, char *buf, size_t buflen)
 	return NULL;
 }
 
+/* All layouts an ESP8266 board offers are of its flash size. */
+static int one_flash_size(const espota_board *b)
+{
+	char name[40];
+	size_t i, n = words(b->offered);
+	for (i = 0; i < n; i++) {
+		const espota_layout *l = espota_layout_find(word(b->offered, i, name, sizeof(name)));
+		if (l == NULL || l->flash_size != b->flash_size)
+			return 0;
+	}
+	return 1;
+}
+
 int espota_device_describe(espota_device *out, const espota_device_spec *spec, char *err, size_t errlen)
 {
 	espota_fit_device *d;
@@ -149,9 +162,9 @@ int espota_device_describe(espota_device *out, const espota_device_spec *spec, c
 		d->chip_size = spec->chip_size;
 		d->assumed &= ~ESPOTA_DEVICE_ASSUMED_CHIP;
 	}
-	if (b != NULL && words(b->offered) <= 1 && (d->assumed & ESPOTA_DEVICE_ASSUMED_CHIP) &&
-		b->platform == ESPOTA_PLATFORM_ESP8266) {
-		/* One layout offered: the flash size is the board's, a fact. */
+	if (b != NULL && b->platform == ESPOTA_PLATFORM_ESP8266 && (d->assumed & ESPOTA_DEVICE_ASSUMED_CHIP) &&
+		one_flash_size(b)) {
+		/* Every layout the board offers has its flash size: a fact. */
 		d->assumed &= ~ESPOTA_DEVICE_ASSUMED_CHIP;
 	}
 	d->device_header_size = spec->device_header_size;

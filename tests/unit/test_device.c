@@ -78,6 +78,10 @@ static void test_describe(void)
 	describe(&d, "sonoff", NULL, 0);
 	ASSERT_STREQ(d.fit.layout->name, "1M64");
 	ASSERT(d.fit.assumed & ESPOTA_DEVICE_ASSUMED_LAYOUT);
+	/* every layout it offers is 1 MB: the chip size is a fact */
+	ASSERT(!(d.fit.assumed & ESPOTA_DEVICE_ASSUMED_CHIP));
+	describe(&d, "generic", NULL, 0);
+	ASSERT(d.fit.assumed & ESPOTA_DEVICE_ASSUMED_CHIP);
 	describe(&d, "sonoff", "1M512", 0);
 	ASSERT_STREQ(d.fit.layout->name, "1M512");
 	ASSERT(!(d.fit.assumed & ESPOTA_DEVICE_ASSUMED_LAYOUT));
@@ -161,6 +165,23 @@ static void test_preflight_facts(void)
 	ASSERT_OK(espota_preflight_run(&p, &in, &d.fit));
 	ASSERT_EQ(p.decision, ESPOTA_PREFLIGHT_REFUSE);
 	ASSERT_EQ(p.on_facts, 1);
+
+	/* a header claiming 4 MB for a board that only comes with 1 MB: a fact */
+	{
+		unsigned char *b = build_arduino(300000, 4, 3, 0);
+		ASSERT_OK(espota_image_parse(&in, b, 300000));
+		free(b);
+		describe(&d, "sonoff", NULL, 0);
+		ASSERT_OK(espota_preflight_run(&p, &in, &d.fit));
+		ASSERT(p.report.mistakes & ESPOTA_FIT_MISTAKE_IMAGE_HEADER);
+		ASSERT_EQ(p.decision, ESPOTA_PREFLIGHT_REFUSE);
+		ASSERT_EQ(p.on_facts, 1);
+		/* "generic" comes with 512 KB to 16 MB: the chip is assumed, a warning */
+		describe(&d, "generic", NULL, 0);
+		ASSERT_OK(espota_preflight_run(&p, &in, &d.fit));
+		ASSERT_EQ(p.decision, ESPOTA_PREFLIGHT_WARN);
+		ASSERT_CONTAINS(p.warnings, "assumed: a 1024 KiB flash chip");
+	}
 
 	/* unknown board: a warning, strict refuses */
 	arduino_info(&in, 300000);
