@@ -195,13 +195,16 @@ def test_platformio_recipe_any_board(sim, board, tmp_path):
     assert sim.app_image() == fw.read_bytes()
 
 
-def test_every_board_id_is_known_to_check(table, tmp_path):
-    # README recipe, for every id: `--board $BOARD` never ends in a usage
-    # error; the check decides (sent, warned, or refused on the image's facts).
+def test_board_ids_are_known_to_check(table, tmp_path):
+    # README recipe: `--board $BOARD` never ends in a usage error; the check
+    # decides (sent, warned, or refused on the image's facts). Every pinned id
+    # and every third id of the table (the whole table costs 15 s under ASan).
     fw8266, fw32 = tmp_path / "8266.bin", tmp_path / "32.bin"
     fw8266.write_bytes(esp8266_arduino(300000))
     fw32.write_bytes(esp32_image(300000))
-    for bid, b in table.items():
+    ids = sorted(set(list(table)[::3]) | set(PINNED))
+    for bid in ids:
+        b = table[bid]
         r = run("check", fw32 if b["platform"] == "esp32" else fw8266, "--board", bid)
         assert r.returncode in (OK, IMAGE), (bid, r.stderr)
         assert "unknown board" not in r.stderr, bid

@@ -53,18 +53,17 @@ static int match(const char *pattern, const char *s)
 	return glob_ci(buf, s);
 }
 
-static int board_matches(const espota_board *b, const char *pattern)
+/* Mark the boards an alias matching `pattern` names (one pass over the aliases). */
+static void mark_alias_matches(unsigned char *hit, const char *pattern)
 {
+	const espota_board *first = espota_board_at(0);
 	size_t i;
-	if (match(pattern, b->name) || match(pattern, b->description))
-		return 1;
 	for (i = 0; i < espota_board_alias_count(); i++) {
 		const espota_board *t = NULL;
 		const char *a = espota_board_alias_at(i, &t);
-		if (t == b && match(pattern, a))
-			return 1;
+		if (t != NULL && match(pattern, a))
+			hit[t - first] = 1;
 	}
-	return 0;
 }
 
 static void aliases_of(const espota_board *b, char *buf, size_t len)
@@ -116,6 +115,7 @@ static void print_json(const char *line_kind, const espota_board *b, const espot
 int cli_boards_main(int argc, char **argv)
 {
 	const char *pattern = NULL;
+	unsigned char *hit;
 	int json = 0, names = 0, i;
 	size_t k, n;
 
@@ -141,12 +141,19 @@ int cli_boards_main(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 
+	hit = calloc(espota_board_count() + 1, 1);
+	if (hit == NULL) {
+		fprintf(stderr, "espota: error: out of memory\n");
+		return CLI_EXIT_FAILED;
+	}
+	if (pattern != NULL)
+		mark_alias_matches(hit, pattern);
 	n = 0;
 	if (!json)
 		printf("Boards (--board; IDE and PlatformIO ids, mDNS board values):\n");
 	for (k = 0; k < espota_board_count(); k++) {
 		const espota_board *b = espota_board_at(k);
-		if (!board_matches(b, pattern))
+		if (!hit[k] && !match(pattern, b->name) && !match(pattern, b->description))
 			continue;
 		n++;
 		if (json)
@@ -193,6 +200,7 @@ int cli_boards_main(int argc, char **argv)
 			printf("\n");
 		}
 	}
+	free(hit);
 	if (n == 0 && pattern != NULL) {
 		const char *s = espota_board_suggest(pattern);
 		fprintf(stderr, "espota: no board, layout or scheme matches '%s'%s%s%s\n", pattern,
