@@ -13,3 +13,8 @@ if(TARGET espota-cli)
   set_tests_properties(hostile.cli PROPERTIES TIMEOUT 300
     ENVIRONMENT "ESPOTA_CLI=$<TARGET_FILE:espota-cli>")
 endif()
+
+# The board-table generator on a synthetic upstream tree (tests/gen-boards).
+add_test(NAME gen_boards
+  COMMAND ${ESPOTA_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/gen-boards)
+set_tests_properties(gen_boards PROPERTIES TIMEOUT 120)

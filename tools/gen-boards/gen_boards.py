@@ -392,6 +392,8 @@ def main():
     ap.add_argument("--pio32", required=True)
     ap.add_argument("--rev", default="HEAD")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "..", "libespota", "src"))
+    ap.add_argument("--sources", default=os.path.join(os.path.dirname(__file__), "SOURCES"),
+                    help="where to record the revisions read")
     a = ap.parse_args()
     t8266, t32, p8266, p32 = Tree(a.esp8266, a.rev), Tree(a.esp32, a.rev), Tree(a.pio8266, a.rev), Tree(a.pio32, a.rev)
     layouts, ide8266 = esp8266_data(t8266)
@@ -405,7 +407,7 @@ def main():
     write_layouts(os.path.join(a.out, "layouts.def"), layouts, "esp8266/Arduino " + t8266.commit)
     write_schemes(os.path.join(a.out, "schemes.def"), schemes, "espressif/arduino-esp32 " + t32.commit)
     write_boards(os.path.join(a.out, "boards.def"), boards, "the four upstreams in tools/gen-boards/SOURCES")
-    with open(os.path.join(os.path.dirname(__file__), "SOURCES"), "w") as f:
+    with open(a.sources, "w") as f:
         for k, v in src.items():
             f.write(f"{k} {v}\n")
         for t in (t8266, t32, p8266, p32):
