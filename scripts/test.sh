@@ -35,4 +35,10 @@ if [ -x tests/fuzz/run.sh ]; then
   echo "== fuzzers (bounded)"
   tests/fuzz/run.sh --seconds "${ESPOTA_FUZZ_SECONDS:-20}"
 fi
+if [ "$(id -u)" -eq 0 ] && [ "${CI:-}" = true ]; then
+  # Changes /usr (then purges what it installed): only as root on CI.
+  echo "== Debian packages: build, apt-get install, installed smoke test, purge"
+  scripts/build-debs.sh build/debs
+  tests/debs/run.sh build/debs .
+fi
 echo "== all tests passed"

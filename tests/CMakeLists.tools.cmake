@@ -14,6 +14,23 @@ if(TARGET espota-cli)
     ENVIRONMENT "ESPOTA_CLI=$<TARGET_FILE:espota-cli>")
 endif()
 
+# bash completion (tools/completion/espota.bash) against the built tools.
+if(TARGET espota-cli AND TARGET espota-sim)
+  add_test(NAME completion.bash
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/completion/run.sh ${PROJECT_SOURCE_DIR}/tools/completion/espota.bash
+      $<TARGET_FILE:espota-cli> $<TARGET_FILE:espota-sim> ${CMAKE_CURRENT_BINARY_DIR}/completion)
+  set_tests_properties(completion.bash PROPERTIES TIMEOUT 60)
+endif()
+
+# PlatformIO and Arduino recipes (integrations/) expanded as the tools do and
+# run against espota-sim (tests/integrations).
+if(TARGET espota-cli AND TARGET espota-sim)
+  add_test(NAME integrations.recipes
+    COMMAND ${ESPOTA_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/integrations)
+  set_tests_properties(integrations.recipes PROPERTIES TIMEOUT 300
+    ENVIRONMENT "ESPOTA_CLI=$<TARGET_FILE:espota-cli>;ESPOTA_SIM=$<TARGET_FILE:espota-sim>")
+endif()
+
 # The board-table generator on a synthetic upstream tree (tests/gen-boards).
 add_test(NAME gen_boards
   COMMAND ${ESPOTA_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/gen-boards)

@@ -21,5 +21,6 @@
 #include "espota/device.h"
 #include "espota/fleet.h"
 #include "espota/file.h"
+#include "espota/hint.h"
 
 #endif

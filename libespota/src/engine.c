@@ -183,7 +183,7 @@ int espota__engine_init(espota__engine *e, const espota__engine_config *cfg)
 {
 	memset(e, 0, sizeof(*e));
 	if (cfg->image == NULL || cfg->len == 0 || cfg->host == NULL ||
-		(unsigned)cfg->transfer > ESPOTA_TRANSFER_STREAM)
+		(unsigned)cfg->transfer > ESPOTA_TRANSFER_PACED)
 		return ESPOTA_EINVAL;
 	e->cfg = *cfg;
 	espota__timeouts_resolve(&e->cfg.timeouts, &cfg->timeouts);
@@ -426,6 +426,17 @@ static void device_refused(espota__engine *e, const char *text, size_t n)
 		fail(e, ESPOTA_EREFUSED, "device error: %s", de->raw);
 }
 
+void espota__engine_on_udp_unreachable(espota__engine *e, uint64_t now)
+{
+	(void)now;
+	/* Only while a datagram of ours is unanswered; later the answer has
+	 * come and a stray error means nothing. */
+	if (e->finished || (e->phase != ESPOTA_PHASE_INVITE && e->phase != ESPOTA_PHASE_AUTH))
+		return;
+	fail(e, ESPOTA_EIO, "nothing listens on UDP port %u of the device (its address answered "
+		"ICMP port unreachable)", (unsigned)e->cfg.device_port);
+}
+
 void espota__engine_on_udp(espota__engine *e, uint64_t now, const void *data, size_t len)
 {
 	const char *s = data;
@@ -527,7 +538,7 @@ static void arm_quiet(espota__engine *e, uint64_t now);
 
 /*
  * Block pacing for ESP8266 devices whose receive window is smaller than a
- * flash sector (lwIP keeps 4 x MSS: 2144 bytes with the default MSS 536).
+ * flash sector (lwIP keeps 4 x MSS by default: 2144 bytes with MSS 536).
  *
  * The Updater fills a 4 KiB buffer and flushes it once the first byte of
  * the next block is there; while it flashes it reads nothing and the one
@@ -539,25 +550,174 @@ static void arm_quiet(espota__engine *e, uint64_t now);
  * next block boundary puts every write boundary one window past a block
  * boundary: each segment then fits the window the moment the device can
  * take it, as if the window were kept full byte by byte.
- * Returns the stream offset to send up to, or 0 for no pacing.
+ *
+ * Adaptive pacing (the pipelined default). That only works with the
+ * device's real window W, and builds differ (lwIP variants, ESP-IDF
+ * CONFIG_LWIP_TCP_WND_DEFAULT, custom options): pacing with 4 x MSS loses
+ * to plain streaming on a 2 x or 6 x MSS device (bench/RESULTS.md). So the
+ * engine learns W from the acknowledgements. An ESP8266 prints one count per
+ * drain of everything visible, and the part of a drain after a block
+ * boundary is what arrived while that block was flashing: a whole window
+ * when the sender was far enough ahead, since a flush (45 ms and more)
+ * outlasts a LAN round trip. While it streams the first PACE_LEARN_BLOCKS
+ * blocks, the largest such part is W. Then:
+ *  - W < (4096 + MSS) / 2: a round trip after a flush brings less than the
+ *    rest of the block plus one segment, so where segments are cut decides
+ *    whether the flush waits another round trip: pace with W;
+ *  - otherwise the next segment always fits, and pacing only delays writes
+ *    until an acknowledgement: stream;
+ *  - a device whose counts are only ever whole blocks shows no window:
+ *    send one block at a time (stop-and-wait in blocks).
+ * A receive window the driver read from TCP_INFO decides at once when it is
+ * in the pacing range (lwIP announces its whole TCP_WND in its SYN).
  */
 #define FLASH_BLOCK 4096u
+#define PACE_LEARN_BLOCKS 3
+/* Below this first-acknowledgement delay (ms: a round trip plus a drain)
+ * streaming beats pacing in the grid of bench/RESULTS.md. */
+#define PACE_MIN_RTT_MS 8
 
-static uint64_t paced_end(const espota__engine *e)
+static uint32_t pace_mss(const espota__engine *e)
 {
-	uint64_t w = 4 * (uint64_t)e->device_mss;
+	return e->device_mss;
+}
+
+/*
+ * Does pacing pay with a window of w bytes? After a flush the device has w
+ * bytes, and each round trip brings w more, so the first byte of the next
+ * block comes with the m-th window, m = ceil(4097 / w). With m windows
+ * reaching at least one segment past that byte, any cut of the segments
+ * fits and streaming is as good (it never waits for an acknowledgement
+ * to write); within one segment, the cut decides.
+ */
+static int pace_pays(const espota__engine *e, uint64_t w)
+{
+	uint64_t m;
+
+	/* From a block up, a drain runs across flushes and the learnt part
+	 * after the last one is only a lower bound: stream. */
+	if (w == 0 || w >= FLASH_BLOCK)
+		return 0;
+	m = (FLASH_BLOCK + 1 + w - 1) / w;
+	return m * w < FLASH_BLOCK + pace_mss(e);
+}
+
+static void pace_clock(espota__engine *e, uint64_t now);
+
+static void pace_decide(espota__engine *e, uint64_t w, const char *why)
+{
+	if (e->pace_partial == 0 && e->pace_drains >= PACE_LEARN_BLOCKS && w == 0) {
+		e->pace_state = ESPOTA__PACE_BLOCK_SAW;
+		elog(e, ESPOTA_LOG_DEBUG, "pacing: the device acknowledges whole flash blocks only: "
+			"one block at a time");
+		return;
+	}
+	e->pace_window = (uint32_t)w;
+	e->pace_state = pace_pays(e, w) ? ESPOTA__PACE_BLOCKS : ESPOTA__PACE_STREAM;
+	if (e->pace_state == ESPOTA__PACE_BLOCKS && e->pace_rtt != 0 && e->pace_rtt < PACE_MIN_RTT_MS) {
+		/* a misplaced segment then costs less than waiting for the
+		 * acknowledgements that pacing needs (bench/RESULTS.md, RTT 1 ms) */
+		e->pace_state = ESPOTA__PACE_STREAM;
+		why = "round trip too short for pacing to pay";
+	}
+	elog(e, ESPOTA_LOG_DEBUG, "pacing: device window %" PRIu64 " bytes (%s, MSS %u): %s", w, why,
+		(unsigned)pace_mss(e), e->pace_state == ESPOTA__PACE_BLOCKS ? "paced to the flash blocks" :
+		"streaming");
+}
+
+/* Look at the acknowledgement steps since the last call (one per drain,
+ * mostly: the device prints one count per drain and the host reads them
+ * apart) and decide once the first blocks are through. */
+static void pace_learn(espota__engine *e)
+{
+	uint64_t p = e->provisional, a = e->pace_seen, b, part;
+
+	if (e->pace_state != ESPOTA__PACE_LEARN || p <= a)
+		return;
+	e->pace_seen = p;
+	e->pace_drains++;
+	if ((p - a) % FLASH_BLOCK != 0)
+		e->pace_partial++;
+	if (p - a >= 2 * (uint64_t)FLASH_BLOCK && (p - a) % FLASH_BLOCK != 0) {
+		/* one drain took more than a block and a sub-block window can
+		 * hold without a round trip: the window is large (or the round
+		 * trip tiny), and pacing cannot pay */
+		pace_decide(e, p - a, "one drain of more than two blocks");
+		return;
+	}
+	b = (p - 1) / FLASH_BLOCK * FLASH_BLOCK; /* the last boundary below p */
+	if (b > a) {
+		/* the drain crossed a boundary, so it flushed there; a drain that
+		 * ends on a boundary is only whole blocks (w stays 0 for them) */
+		part = p - b;
+		if (part % FLASH_BLOCK != 0 && part > e->pace_window)
+			e->pace_window = (uint32_t)(part < UINT32_MAX ? part : UINT32_MAX);
+	} else if ((p - a) % FLASH_BLOCK != 0 && p - a > e->pace_window) {
+		e->pace_window = (uint32_t)(p - a);
+	}
+	if (p >= (uint64_t)PACE_LEARN_BLOCKS * FLASH_BLOCK) {
+		/* A part is a lower bound (with a round trip longer than the
+		 * flush, some of the window is still on its way), and lwIP
+		 * windows are whole segments (TCP_WND = k x TCP_MSS): round up. */
+		uint64_t w = e->pace_window, m = pace_mss(e);
+		pace_decide(e, (w + m - 1) / m * m, "learnt from the acknowledgements");
+	}
+}
+
+/* The time from the first write to the first acknowledgement the learner
+ * saw (a round trip plus the device's first drain), which is all it needs
+ * to know of time. Called from tx_done and tick (drivers tick after every
+ * batch of input). */
+static void pace_clock(espota__engine *e, uint64_t now)
+{
+	if (e->pace_t0 == 0)
+		e->pace_t0 = now ? now : 1;
+	else if (e->pace_rtt == 0 && e->pace_drains > 0)
+		e->pace_rtt = now > e->pace_t0 ? now - e->pace_t0 : 1;
+}
+
+/* Returns the stream offset to send up to, or 0 for no pacing. */
+static uint64_t paced_end(espota__engine *e)
+{
+	uint64_t w, next = (e->provisional / FLASH_BLOCK + 1) * FLASH_BLOCK;
 
 	/* ESP32 reads at most 1460 bytes a loop and keeps no 4 KiB drain;
 	 * an unknown device on a custom port is most likely an ESP8266. */
-	if (e->cfg.transfer != ESPOTA_TRANSFER_PIPELINED || e->platform == ESPOTA_PLATFORM_ESP32 ||
-		w == 0 || w >= FLASH_BLOCK)
+	if (e->platform == ESPOTA_PLATFORM_ESP32)
 		return 0;
-	return (e->provisional / FLASH_BLOCK + 1) * FLASH_BLOCK + w;
+	if (e->cfg.transfer == ESPOTA_TRANSFER_PACED) {
+		w = 4 * (uint64_t)e->device_mss;
+		return (w == 0 || w >= FLASH_BLOCK) ? 0 : next + w;
+	}
+	/* without the MSS (no TCP_INFO) segments cannot be reasoned about */
+	if (e->cfg.transfer != ESPOTA_TRANSFER_PIPELINED || e->device_mss == 0)
+		return 0;
+	pace_learn(e);
+	switch (e->pace_state) {
+	case ESPOTA__PACE_LEARN:
+		/* far enough ahead to show any window where pacing can pay, and
+		 * not so far that the first paced block waits for a long queue */
+		return next + FLASH_BLOCK + 2 * (uint64_t)pace_mss(e);
+	case ESPOTA__PACE_BLOCKS:
+		return next + e->pace_window;
+	case ESPOTA__PACE_BLOCK_SAW:
+		return next;
+	default:
+		return 0;
+	}
 }
 
 void espota__engine_set_device_mss(espota__engine *e, uint32_t mss)
 {
 	e->device_mss = mss;
+}
+
+void espota__engine_set_peer_window(espota__engine *e, uint32_t window)
+{
+	e->peer_window = window;
+	if (e->pace_state == ESPOTA__PACE_LEARN && e->device_mss != 0 && window >= pace_mss(e) &&
+		window < FLASH_BLOCK + 2 * (uint64_t)pace_mss(e))
+		pace_decide(e, window, "announced by its TCP");
 }
 
 size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr)
@@ -594,6 +754,7 @@ void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n)
 	if (n > e->cfg.len - e->sent)
 		n = (size_t)(e->cfg.len - e->sent);
 	e->sent += n;
+	pace_clock(e, now);
 	arm_quiet(e, now);
 }
 
@@ -1128,6 +1289,7 @@ uint64_t espota__engine_deadline(const espota__engine *e)
 
 void espota__engine_tick(espota__engine *e, uint64_t now)
 {
+	pace_clock(e, now);
 	if (!e->finished && e->quiet_at != 0 && now >= e->quiet_at) {
 		uint64_t out = e->sent - e->acked;
 		e->quiet_at = 0;

@@ -127,6 +127,15 @@ typedef struct espota__engine {
 	uint64_t quiet_seen;        /* digits_seen when a quiet reading last failed */
 	unsigned quiet_ms;          /* current quiet delay (doubles after each failure) */
 	uint32_t device_mss;        /* the device's TCP MSS when the driver knows it (0: no) */
+	/* adaptive block pacing (engine.c, "Adaptive pacing") */
+	uint32_t peer_window;       /* the device's TCP receive window from the driver (0: unknown) */
+	int pace_state;             /* ESPOTA__PACE_* */
+	uint32_t pace_window;       /* learnt device window: largest drain after a flush */
+	uint64_t pace_seen;         /* provisional offset the learner has looked at */
+	unsigned int pace_drains;   /* acknowledgement steps seen while learning */
+	unsigned int pace_partial;  /* of which not a whole number of flash blocks */
+	uint64_t pace_t0;           /* time of the first write (ms) */
+	uint64_t pace_rtt;          /* first write to the first write after an acknowledgement */
 	unsigned int acks;
 	espota__acks rule;          /* the acknowledgement rule: what the counts can total */
 	int ack_decided;            /* ESPOTA__ACKS_DECIDED_*: what proved the success */
@@ -156,6 +165,9 @@ void espota__engine_on_udp_cut(espota__engine *e, uint64_t now, const void *data
  * not expect a connection (the driver closes it). */
 int espota__engine_on_connect(espota__engine *e, uint64_t now);
 void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *data, size_t len);
+/* The device's own address answered an invitation or auth datagram with
+ * ICMP "port unreachable": nothing listens on its OTA port. */
+void espota__engine_on_udp_unreachable(espota__engine *e, uint64_t now);
 /* EOF (err == 0) or a socket error (errno value) on the data connection. */
 void espota__engine_on_tcp_closed(espota__engine *e, uint64_t now, int err);
 /* No password will come (none given, the callback declined or failed):
@@ -169,6 +181,18 @@ void espota__engine_decline_password(espota__engine *e, uint64_t now, int code, 
 
 /* The TCP MSS the device announced, once connected (0: unknown). */
 void espota__engine_set_device_mss(espota__engine *e, uint32_t mss);
+/* The receive window the device's TCP announced (TCP_INFO), once connected
+ * (0: unknown). Trusted for pacing only when below a flash block plus one
+ * segment; a larger figure is as likely a host kernel or proxy. */
+void espota__engine_set_peer_window(espota__engine *e, uint32_t window);
+
+/* Adaptive pacing states (pace_state). */
+enum {
+	ESPOTA__PACE_LEARN = 0,  /* streaming the first blocks, measuring the device */
+	ESPOTA__PACE_BLOCKS,     /* paced: one learnt window past the next flash block */
+	ESPOTA__PACE_STREAM,     /* the window covers a block: no pacing pays */
+	ESPOTA__PACE_BLOCK_SAW   /* acknowledges whole blocks only: one block at a time */
+};
 /* Bytes the driver may write now; *ptr points into the image. */
 size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr);
 void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n);

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "espota/fleet.h"
 #include "conn.h"
+#include "fleet_policy.h"
 
 typedef struct {
 	espota__conn c;
@@ -135,6 +136,7 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 	unsigned char *packed = NULL;
 	struct pollfd *pfd = NULL;
 	slot *slots = NULL;
+	espota__fleet_policy pol = { 0 };
 	size_t i, next = 0, nslots, done = 0, failed = 0;
 	fleet f;
 	int rc;
@@ -189,6 +191,7 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 		rc = ESPOTA_ENOMEM;
 		goto out;
 	}
+	(void)espota__fleet_policy_init(&pol, fo->max_concurrent, nslots, espota__now_ms());
 
 	while (done < ndevices) {
 		uint64_t now = espota__now_ms(), deadline = UINT64_MAX;
@@ -197,7 +200,8 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 		/* Fill free slots, then let every connection act. */
 		for (i = 0; i < nslots; i++) {
 			slot *sl = &slots[i];
-			if (!sl->active && next < ndevices && !atomic_load(&s->cancelled)) {
+			if (!sl->active && next < ndevices && !atomic_load(&s->cancelled) &&
+				i < espota__fleet_policy_limit(&pol, now)) {
 				const espota_fleet_device *dv = &devices[next];
 				sl->index = next++;
 				sl->attempts = 0;
@@ -213,6 +217,7 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 			if (!sl->active)
 				continue;
 			espota__conn_service(&sl->c);
+			espota__fleet_policy_observe(&pol, i, sl->c.e.provisional);
 			if (sl->c.e.finished && finish_slot(&f, sl, espota__now_ms())) {
 				done++;
 				if (results[sl->index].code < 0)
@@ -288,6 +293,7 @@ out:
 	if (slots != NULL)
 		for (i = 0; i < nslots; i++)
 			espota__conn_close(&slots[i].c);
+	espota__fleet_policy_free(&pol);
 	free(slots);
 	free(pfd);
 	free(packed);

@@ -14,6 +14,9 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from fakedev import FakeDevice, reads_then  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
+from events import check_output  # noqa: E402
+
 CLI = os.environ.get("ESPOTA_CLI", "espota")
 SIZE = 60000
 
@@ -33,6 +36,8 @@ def upload(dev, image, *extra, timeout=40):
                        stdin=subprocess.DEVNULL, env=dict(os.environ, TERM="dumb"))
     dev.join()
     assert dev.error is None, dev.error
+    if "--json" in argv:
+        check_output(r.stdout)
     return r
 
 
@@ -115,8 +120,11 @@ def test_udp_flood_one_summary(image):
 
 
 def run_cli(*argv, timeout=20):
-    return subprocess.run([CLI, *argv], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, env=dict(os.environ, TERM="dumb"))
+    r = subprocess.run([CLI, *argv], capture_output=True, text=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL, env=dict(os.environ, TERM="dumb"))
+    if "--json" in argv:
+        check_output(r.stdout)
+    return r
 
 
 def test_long_host_keeps_the_reason(image):
@@ -198,14 +206,16 @@ def test_ctrl_c_at_the_password_prompt():
             if done:
                 status = st
                 break
+        reap_by = time.monotonic() + 10
+        while status is None and time.monotonic() < reap_by:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+            else:
+                time.sleep(0.05)
         if status is None:
-            try:
-                _, status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-            if not status:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
         os.close(fd)
         dev.join()
         text = out.decode("utf-8", "replace")

@@ -425,8 +425,9 @@ static void *cancel_thread(void *arg)
 	return NULL;
 }
 
-/* Real timing: the library learns the MSS the device announced
- * and paces ESP8266 uploads whose window (4 x MSS) is below a flash block. */
+/* Real timing: the library learns the MSS the device announced and the
+ * window from its drains, and paces ESP8266 uploads where that pays (the
+ * sim's 4 x MSS 536 window). */
 static void mss_case(const char *mss, uint32_t want, int paced)
 {
 	const char *a[] = { "--port", "0", "--rtt", "10", "--mss", mss, NULL };
@@ -443,8 +444,10 @@ static void mss_case(const char *mss, uint32_t want, int paced)
 	ASSERT_EQ(upload(s, img, len, &o), ESPOTA_OK);
 	ASSERT_OK(espota_session_stats(s, &st));
 	ASSERT_EQ(st.device_mss, want);
-	if (paced) /* one drain per flash block, give or take the first and last */
-		ASSERT(st.acks >= len / 4096 - 1 && st.acks <= len / 4096 + 2);
+	/* one drain per flash block, give or take the first and last, once the
+	 * first three blocks have shown the window (up to two drains each) */
+	if (paced)
+		ASSERT(st.acks >= len / 4096 - 1 && st.acks <= len / 4096 + 2 + 3);
 	assert_received(&h, 0, "app.bin", img, len);
 	sim_stop(&h);
 	espota_session_free(s);
@@ -567,7 +570,9 @@ static void test_fleet(void)
 		ASSERT_EQ(res[i].stats.acked, 120000);
 		assert_received(&h, i, "app.bin", img, 120000);
 	}
-	ASSERT_EQ(res[12].code, ESPOTA_ETIMEOUT);
+	/* port 9 on loopback answers ICMP port unreachable: an I/O error at
+	 * once (retried like one), not a timeout */
+	ASSERT_EQ(res[12].code, ESPOTA_EIO);
 	ASSERT_EQ(res[12].attempts, 2);
 	ASSERT_EQ(done[12], 1);
 	espota_session_free(s);

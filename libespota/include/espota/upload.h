@@ -58,10 +58,13 @@ typedef enum espota_auth_mode {
 /** Transfer strategy. */
 typedef enum espota_transfer_mode {
 	ESPOTA_TRANSFER_PIPELINED = 0,     /**< keep up to `window` bytes unacknowledged (default);
-	                                        paced to flash blocks on ESP8266 devices whose TCP
-	                                        window is smaller than one (docs/protocol.md) */
+	                                        on ESP8266 devices it learns the device's receive
+	                                        window from the acknowledgements and paces to the
+	                                        flash blocks when that pays (docs/protocol.md) */
 	ESPOTA_TRANSFER_STOP_AND_WAIT = 1, /**< one chunk per acknowledgement, like espota.py */
-	ESPOTA_TRANSFER_STREAM = 2         /**< pipelined without block pacing: always `window` ahead */
+	ESPOTA_TRANSFER_STREAM = 2,        /**< pipelined without block pacing: always `window` ahead */
+	ESPOTA_TRANSFER_PACED = 3          /**< pipelined, block pacing with a fixed 4 x MSS window
+	                                        guess (the default before 1.0; kept for comparison) */
 } espota_transfer_mode;
 
 /** Progress report; owned by the library, fields are only ever appended. */
