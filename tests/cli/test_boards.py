@@ -78,7 +78,7 @@ def table():
     r = run("boards", "--json")
     assert r.returncode == OK, r.stderr
     rows = [json.loads(line) for line in r.stdout.splitlines()]
-    return {b["id"]: b for b in rows if b["kind"] == "board"}
+    return {b["id"]: b for b in rows if b["event"] == "board"}
 
 
 def test_pinned_list_resolves_to_upstream_defaults(table):
@@ -89,7 +89,7 @@ def test_pinned_list_resolves_to_upstream_defaults(table):
         assert b["platform"] == plat, bid
         assert b["flash_size"] == flash, bid
         assert b.get("layout", b.get("scheme")) == default, bid
-        assert b["offered"].split()[0] == default, bid
+        assert b["offered"][0] == default, bid
 
 
 def test_lookup_by_alias_any_case(tmp_path):
@@ -98,7 +98,7 @@ def test_lookup_by_alias_any_case(tmp_path):
     for alias, bid in ALIASES.items():
         r = run("boards", "--json", alias)
         ids = [json.loads(line)["id"] for line in r.stdout.splitlines()
-               if json.loads(line)["kind"] == "board"]
+               if json.loads(line)["event"] == "board"]
         assert bid in ids or alias.startswith("ARDUINO_") or alias.islower(), (alias, ids)
     # the check itself takes any spelling: same report as the id
     for spelling in ("D1_MINI", "PLATFORMIO_D1_MINI", "d1_mini"):

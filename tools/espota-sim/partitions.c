@@ -157,6 +157,12 @@ static int load_text(struct config *cfg, const char *text, char *err, size_t err
 	return rc;
 }
 
+void partitions_print_names(FILE *f)
+{
+	for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
+		fprintf(f, "%s%s", i ? "|" : "", builtins[i].name);
+}
+
 int partitions_builtin(struct config *cfg, const char *name)
 {
 	char err[128];

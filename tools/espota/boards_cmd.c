@@ -13,6 +13,7 @@
 
 #include "args.h"
 #include "boards_cmd.h"
+#include "cli.h"
 #include "output.h"
 
 static const char boards_usage[] =
@@ -66,37 +67,55 @@ static void mark_alias_matches(unsigned char *hit, const char *pattern)
 	}
 }
 
-static void aliases_of(const espota_board *b, char *buf, size_t len)
+/* A JSON array of the words of `s` (space separated). */
+static void json_words(struct cli_json *js, const char *key, const char *s)
 {
-	size_t i, n = 0;
-	buf[0] = '\0';
-	for (i = 0; i < espota_board_alias_count(); i++) {
-		const espota_board *t = NULL;
-		const char *a = espota_board_alias_at(i, &t);
-		if (t == b && n + strlen(a) + 2 < len)
-			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? " " : "", a);
+	char w[128];
+	cli_json_arr(js, key);
+	while (s != NULL && *s) {
+		size_t n = 0;
+		while (*s == ' ')
+			s++;
+		while (*s && *s != ' ') {
+			if (n + 1 < sizeof(w))
+				w[n++] = *s;
+			s++;
+		}
+		w[n] = '\0';
+		if (n > 0)
+			cli_json_elem_str(js, w);
 	}
+	cli_json_close(js);
 }
 
-static void print_json(const char *line_kind, const espota_board *b, const espota_layout *l,
+/* One line of `espota boards --json`: an event of docs/events.schema.json. */
+static void print_json(const char *event, const espota_board *b, const espota_layout *l,
 	const char *scheme, uint64_t scheme_chip)
 {
-	char buf[2048], al[512];
+	char buf[4096];
 	struct cli_json js;
+	size_t i;
 
 	cli_json_begin(&js, buf, sizeof(buf));
-	cli_json_str(&js, "kind", line_kind);
+	cli_json_str(&js, "event", event);
+	cli_json_u64(&js, "schema", CLI_JSON_SCHEMA);
 	if (b != NULL) {
-		aliases_of(b, al, sizeof(al));
 		cli_json_str(&js, "id", b->name);
 		cli_json_str(&js, "description", b->description);
 		cli_json_str(&js, "platform", espota_platform_name(b->platform));
 		cli_json_str(&js, "chip", b->chip);
 		cli_json_u64(&js, "flash_size", b->flash_size);
 		cli_json_str(&js, b->platform == ESPOTA_PLATFORM_ESP32 ? "scheme" : "layout", b->layout);
-		cli_json_str(&js, "offered", b->offered);
+		json_words(&js, "offered", b->offered);
 		cli_json_str(&js, "origin", b->origin);
-		cli_json_str(&js, "aliases", al);
+		cli_json_arr(&js, "aliases");
+		for (i = 0; i < espota_board_alias_count(); i++) {
+			const espota_board *t = NULL;
+			const char *a = espota_board_alias_at(i, &t);
+			if (t == b)
+				cli_json_elem_str(&js, a);
+		}
+		cli_json_close(&js);
 	} else if (l != NULL) {
 		cli_json_str(&js, "name", l->name);
 		cli_json_str(&js, "ld_script", l->ld_script);

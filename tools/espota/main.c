@@ -1052,7 +1052,7 @@ static void json_preflight(struct app *a, const char *event)
 		cli_json_str(&js, "summary", r->summary);
 		cli_json_lines(&js, "advice", r->advice);
 		cli_json_str(&js, "decision", espota_preflight_decision_name(a->pre.decision));
-		cli_json_lines(&js, "warnings", a->pre.warnings);
+		cli_json_lines(&js, "decision_notes", a->pre.warnings);
 		cli_json_str(&js, "note", a->dev.note);
 	} else {
 		cli_json_null(&js, "verdict");

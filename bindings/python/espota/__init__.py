@@ -509,7 +509,8 @@ class FitDevice:
         dev.atomic_fs = int(bool(atomic_fs))
         dev.signing_len = int(signing_len or 0)
         dev.gzip_support = -1 if gzip_support is None else int(bool(gzip_support))
-        self.layout = layout
+        # what was given, or the board's default the library picked
+        self.layout = layout if layout is not None else (dev.layout.name if dev.layout is not None else None)
         self.board = board
         self.target = target
 
