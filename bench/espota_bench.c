@@ -238,7 +238,7 @@ static int cmd_upload(const struct args *a)
 		double t0 = now_s(), c0 = cpu_s();
 		int rc = espota_upload(s, img, len, &o);
 		double t1 = now_s(), c1 = cpu_s();
-		espota_upload_stats st;
+		espota_upload_stats st = ESPOTA_UPLOAD_STATS_INIT;
 		espota_session_stats(s, &st);
 		if (rc != ESPOTA_OK) {
 			fails++;
@@ -258,8 +258,14 @@ static int cmd_upload(const struct args *a)
 
 /* ---- fleet ---------------------------------------------------------------- */
 
-/* How many uploads ran at once (the concurrency the fleet chose). */
-struct conc { size_t n, *started; long active, peak; };
+/* What the done callback read, and how many uploads ran at once (the
+ * concurrency the fleet chose). */
+struct fleet_seen {
+	int code;
+	double elapsed_s;
+	char error[256];
+};
+struct conc { size_t n, *started; long active, peak; struct fleet_seen *res; };
 
 static int conc_progress(size_t index, const espota_progress *p, void *payload)
 {
@@ -272,11 +278,18 @@ static int conc_progress(size_t index, const espota_progress *p, void *payload)
 	return 0;
 }
 
-static void conc_done(size_t index, const espota_fleet_result *r, void *payload)
+static void conc_done(size_t index, const espota_transfer *t, void *payload)
 {
 	struct conc *c = payload;
-	(void)r;
-	if (index < c->n && c->started[index] == 1) {
+	espota_upload_stats st = ESPOTA_UPLOAD_STATS_INIT;
+
+	if (index >= c->n)
+		return;
+	c->res[index].code = espota_transfer_result(t);
+	espota_transfer_stats(t, &st);
+	c->res[index].elapsed_s = st.elapsed_ms / 1e3;
+	snprintf(c->res[index].error, sizeof(c->res[index].error), "%s", espota_transfer_error(t));
+	if (c->started[index] == 1) {
 		c->started[index] = 2;
 		c->active--;
 	}
@@ -288,7 +301,7 @@ static int cmd_fleet(const struct args *a)
 	unsigned char *img = read_all(a->image, &len);
 	struct dev *devs = read_ready(a->ready, &ndev);
 	espota_fleet_device *fd = calloc(ndev, sizeof *fd);
-	espota_fleet_result *res = calloc(ndev, sizeof *res);
+	struct fleet_seen *res = calloc(ndev, sizeof *res);
 	for (size_t i = 0; i < ndev; i++) {
 		fd[i].host = devs[i].addr;
 		fd[i].port = (uint16_t)devs[i].port;
@@ -301,13 +314,13 @@ static int cmd_fleet(const struct args *a)
 	espota_fleet_options fo;
 	espota_fleet_options_init(&fo, ESPOTA_FLEET_OPTIONS_VERSION);
 	fo.max_concurrent = a->max_conc; /* 0 = library default */
-	struct conc cc = { ndev, calloc(ndev, sizeof(size_t)), 0, 0 };
+	struct conc cc = { ndev, calloc(ndev, sizeof(size_t)), 0, 0, res };
 	fo.progress = conc_progress;
 	fo.done = conc_done;
 	fo.payload = &cc;
 	long rss0 = maxrss_kb();
 	double t0 = now_s(), c0 = cpu_s();
-	int rc = espota_fleet_upload(s, img, len, &o, fd, ndev, &fo, res);
+	int rc = espota_fleet_upload(s, img, len, &o, fd, ndev, &fo);
 	double t1 = now_s(), c1 = cpu_s();
 	size_t ok = 0;
 	double slowest = 0;
@@ -316,8 +329,8 @@ static int cmd_fleet(const struct args *a)
 			ok++;
 		else if (ok + 3 > i) /* show a few failures */
 			fprintf(stderr, "device %zu: %s\n", i, res[i].error);
-		if (res[i].stats.elapsed_ms / 1e3 > slowest)
-			slowest = res[i].stats.elapsed_ms / 1e3;
+		if (res[i].elapsed_s > slowest)
+			slowest = res[i].elapsed_s;
 	}
 	printf("fleet n=%zu ok=%zu rc=%d wall=%.4f slowest=%.4f cpu=%.4f maxrss_kb=%ld rss_before_kb=%ld peak=%ld\n",
 		ndev, ok, rc, t1 - t0, slowest, c1 - c0, maxrss_kb(), rss0, cc.peak);

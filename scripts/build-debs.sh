@@ -32,10 +32,11 @@ rm -rf "$out/src" "$out"/*.deb "$out"/*.buildinfo "$out"/*.changes
 mkdir -p "$out/src"
 (cd "$root" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -x -C "$out/src"
 
-opts=${DEB_BUILD_OPTIONS:-}
-[ "${ESPOTA_DEB_CHECK:-0}" = 1 ] || opts="$opts nocheck"
+read -ra opts <<<"${DEB_BUILD_OPTIONS:-}"
+opts+=(parallel=2)
+[ "${ESPOTA_DEB_CHECK:-0}" = 1 ] || opts+=(nocheck)
 start=$(date +%s)
-(cd "$out/src" && DEB_BUILD_OPTIONS="$opts parallel=2" dpkg-buildpackage -b -us -uc >"$out/build.log" 2>&1) ||
+(cd "$out/src" && DEB_BUILD_OPTIONS="${opts[*]}" dpkg-buildpackage -b -us -uc >"$out/build.log" 2>&1) ||
   { tail -40 "$out/build.log" >&2; echo "build-debs: dpkg-buildpackage failed (log: $out/build.log)" >&2; exit 1; }
 echo "built in $(($(date +%s) - start)) s:"
 (cd "$out" && ls -1 ./*.deb)
@@ -46,6 +47,19 @@ expect="libespota${real#libespota.so.}"
 [ "$pkg" = "$expect" ] || { echo "build-debs: SONAME $real wants package $expect, debian/control has $pkg" >&2; exit 1; }
 head -1 "$root/debian/symbols" | grep -q "^$real $pkg " ||
   { echo "build-debs: debian/symbols does not start with '$real $pkg'" >&2; exit 1; }
+
+# New public symbols show as a dpkg-gensymbols diff in build.log (removed ones
+# fail the build). ESPOTA_UPDATE_SYMBOLS=1 writes the built list back to
+# debian/symbols (then review the diff: a new symbol's version is the release
+# that adds it).
+if grep -q 'new symbols appeared' "$out/build.log"; then
+  if [ "${ESPOTA_UPDATE_SYMBOLS:-0}" = 1 ]; then
+    cp "$out/src/debian/$pkg/DEBIAN/symbols" "$root/debian/symbols"
+    echo "debian/symbols updated from the build"
+  else
+    echo "note: new public symbols, not yet in debian/symbols (ESPOTA_UPDATE_SYMBOLS=1 adds them; see $out/build.log)"
+  fi
+fi
 
 if command -v lintian >/dev/null; then
   echo "lintian:"

@@ -15,6 +15,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang
 cmake --build build -j"$jobs"
 ctest --test-dir build -j"$jobs" --timeout 600
 
+echo "== ABI against the baseline (abidiff)"
+scripts/abi-check.sh build
+
 echo "== build and test under ASan+UBSan (gcc, -Werror)"
 # gcc links the sanitizer runtimes as shared libraries, so libespota.so
 # carries its own dependency on them; the Python and Lua tests preload

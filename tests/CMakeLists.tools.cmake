@@ -31,6 +31,14 @@ if(TARGET espota-cli AND TARGET espota-sim)
     ENVIRONMENT "ESPOTA_CLI=$<TARGET_FILE:espota-cli>;ESPOTA_SIM=$<TARGET_FILE:espota-sim>")
 endif()
 
+# The man pages name every option of espota, its subcommands and espota-sim.
+if(TARGET espota-cli AND TARGET espota-sim)
+  add_test(NAME man_pages_complete
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/man/check.sh ${PROJECT_SOURCE_DIR}
+      $<TARGET_FILE:espota-cli> $<TARGET_FILE:espota-sim>)
+  set_tests_properties(man_pages_complete PROPERTIES TIMEOUT 60)
+endif()
+
 # The board-table generator on a synthetic upstream tree (tests/gen-boards).
 add_test(NAME gen_boards
   COMMAND ${ESPOTA_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/gen-boards)

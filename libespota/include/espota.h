@@ -19,6 +19,7 @@
 #include "espota/image.h"
 #include "espota/flashfit.h"
 #include "espota/device.h"
+#include "espota/multi.h"
 #include "espota/fleet.h"
 #include "espota/file.h"
 #include "espota/hint.h"

@@ -9,6 +9,7 @@
 
 #include "espota/flashfit.h"
 #include "image_internal.h"
+#include "util.h"
 
 static const espota_board boards[] = {
 #define ESPOTA_BOARD(id, desc, plat, chip, flash, layout, mode, origin, offered) \

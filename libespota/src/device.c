@@ -86,6 +86,15 @@ static int one_flash_size(const espota_board *b)
 	return 1;
 }
 
+void espota_device_clear(espota_device *dev)
+{
+	if (dev == NULL)
+		return;
+	espota_partition_table_free(dev->parts);
+	dev->parts = NULL;
+	dev->fit.partitions = NULL;
+}
+
 int espota_device_describe(espota_device *out, const espota_device_spec *spec, char *err, size_t errlen)
 {
 	espota_fit_device *d;
@@ -122,8 +131,10 @@ int espota_device_describe(espota_device *out, const espota_device_spec *spec, c
 			} else if (b->platform == ESPOTA_PLATFORM_ESP32 && spec->scheme == NULL && spec->partitions == NULL) {
 				/* The scheme is the board's default: PlatformIO's board_build.partitions
 				 * and the IDE menu change it without the device saying so. */
-				if (espota_partitions_builtin(&out->parts, b->layout) == ESPOTA_OK)
-					d->partitions = &out->parts;
+				if (espota_partition_table_builtin(&out->parts, b->layout) == ESPOTA_OK)
+					d->partitions = out->parts;
+				else
+					espota_device_clear(out);
 				d->assumed |= ESPOTA_DEVICE_ASSUMED_SCHEME;
 			}
 		}
@@ -136,23 +147,30 @@ int espota_device_describe(espota_device *out, const espota_device_spec *spec, c
 		d->assumed &= ~ESPOTA_DEVICE_ASSUMED_LAYOUT;
 	}
 	if (spec->scheme != NULL) {
-		if (espota_partitions_builtin(&out->parts, spec->scheme) != ESPOTA_OK)
+		espota_device_clear(out);
+		if (espota_partition_table_builtin(&out->parts, spec->scheme) != ESPOTA_OK) {
+			espota_device_clear(out);
 			return fail(err, errlen, "unknown partition scheme '%.64s' (see 'espota boards')", spec->scheme);
-		d->partitions = &out->parts;
+		}
+		d->partitions = out->parts;
 		d->platform = ESPOTA_PLATFORM_ESP32;
 		d->assumed &= ~ESPOTA_DEVICE_ASSUMED_SCHEME;
 	}
 	if (spec->partitions != NULL) {
-		char perr[200] = "";
 		int rc;
+		espota_device_clear(out);
 		if (spec->partitions_len >= 2 && spec->partitions[0] == 0xAA && spec->partitions[1] == 0x50)
-			rc = espota_partitions_parse_bin(&out->parts, spec->partitions, spec->partitions_len, perr, sizeof(perr));
+			rc = espota_partition_table_parse_bin(&out->parts, spec->partitions, spec->partitions_len);
 		else
-			rc = espota_partitions_parse_csv(&out->parts, (const char *)spec->partitions, spec->partitions_len,
-				perr, sizeof(perr));
-		if (rc != ESPOTA_OK)
-			return fail(err, errlen, "partition table: %s", perr[0] ? perr : espota_strerror(rc));
-		d->partitions = &out->parts;
+			rc = espota_partition_table_parse_csv(&out->parts, (const char *)spec->partitions,
+				spec->partitions_len);
+		if (rc != ESPOTA_OK) {
+			rc = fail(err, errlen, "partition table: %s", out->parts != NULL ?
+				espota_partition_table_error(out->parts) : espota_strerror(rc));
+			espota_device_clear(out);
+			return rc;
+		}
+		d->partitions = out->parts;
 		d->platform = ESPOTA_PLATFORM_ESP32;
 		d->assumed &= ~ESPOTA_DEVICE_ASSUMED_SCHEME;
 	}
@@ -207,6 +225,7 @@ static void addf(espota_preflight *p, const char *fmt, ...)
 static int fits(const espota_image_info *img, const espota_fit_device *d)
 {
 	espota_fit_report r;
+	r.struct_size = sizeof(r);
 	return espota_fit_check(&r, img, d) == ESPOTA_OK && r.verdict != ESPOTA_FIT_FAIL;
 }
 
@@ -221,7 +240,7 @@ static int fits_somehow(const espota_image_info *img, const espota_fit_device *d
 {
 	espota_fit_device d = *dev;
 	const espota_board *b = dev->board;
-	espota_partition_table t;
+	struct espota_partition_table t;
 	char name[40];
 	size_t i, n;
 
@@ -243,7 +262,7 @@ static int fits_somehow(const espota_image_info *img, const espota_fit_device *d
 			if (d.layout == NULL)
 				continue;
 		} else {
-			if (espota_partitions_builtin(&t, name) != ESPOTA_OK)
+			if (espota__partitions_builtin(&t, name) != ESPOTA_OK)
 				continue;
 			d.partitions = &t;
 		}
@@ -282,15 +301,21 @@ static uint64_t running_max(const espota_image_info *img, const espota_fit_devic
 
 #define U(v) ((uintmax_t)(v))
 
-int espota_preflight_run(espota_preflight *out, const espota_image_info *img, const espota_fit_device *dev)
+int espota_preflight_run(espota_preflight *out, const espota_image_info *img, const espota_fit_device *user)
 {
+	espota_fit_device full;
+	const espota_fit_device *dev = &full;
 	espota_fit_report *r;
 	int rc;
 
-	if (espota__isnull(out) || espota__isnull(img) || espota__isnull(dev))
+	if (espota__isnull(out) || espota__isnull(img) || espota__isnull(user))
 		return ESPOTA_EINVAL;
+	if (user->version == 0 || user->version > ESPOTA_FIT_DEVICE_VERSION)
+		return ESPOTA_EINVAL;
+	espota__fit_device_copy(&full, user); /* a version 1 caller has no policy fields */
 	memset(out, 0, sizeof(*out));
 	r = &out->report;
+	r->struct_size = sizeof(*r);
 	rc = espota_fit_check(r, img, dev);
 	if (rc != ESPOTA_OK)
 		return rc;

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -40,19 +41,58 @@ void espota__timeouts_resolve(espota_timeouts *out, const espota_timeouts *in)
 
 /* ---- outputs ------------------------------------------------------------ */
 
+/* Double the ring, keeping the order of what is queued. */
+static int ev_grow(espota__engine *e)
+{
+	unsigned int cap = e->evcap ? e->evcap * 2 : ESPOTA__EVQ, i;
+	espota__event *q;
+	char (*m)[ESPOTA__MSG_SIZE];
+
+	if (cap > (1u << 20))
+		return -1; /* a runaway producer, not a real exchange */
+	q = malloc(cap * sizeof(*q));
+	m = malloc(cap * sizeof(*m));
+	if (q == NULL || m == NULL) {
+		free(q);
+		free(m);
+		return -1;
+	}
+	for (i = 0; i < e->evcount; i++) {
+		unsigned int from = (e->evhead + i) % e->evcap;
+		q[i] = e->evq[from];
+		memcpy(m[i], e->evmsg[from], ESPOTA__MSG_SIZE);
+	}
+	free(e->evq);
+	free(e->evmsg);
+	e->evq = q;
+	e->evmsg = m;
+	e->evcap = cap;
+	e->evhead = 0;
+	return 0;
+}
+
 static espota__event *ev_push(espota__engine *e, espota__event_type type)
 {
 	unsigned int slot;
 
-	/* The driver drains after every input, and one input queues at most a
-	 * few protocol events; log lines give way first when space runs low. */
-	if (e->evcount == ESPOTA__EVQ || (type == ESPOTA__EV_LOG && e->evcount >= ESPOTA__EVQ - 4))
+	/* Every event is kept: the queue grows instead. If it cannot, the
+	 * engine stops with ENOMEM and next_event ends with that DONE. */
+	if (e->ev_lost)
 		return NULL;
-	slot = (e->evhead + e->evcount) % ESPOTA__EVQ;
+	if (e->evcount == e->evcap && ev_grow(e) < 0) {
+		e->ev_lost = 1;
+		if (!e->finished) {
+			e->finished = 1;
+			e->result = ESPOTA_ENOMEM;
+			e->deadline = NO_DEADLINE;
+			snprintf(e->error, sizeof(e->error), "out of memory for the engine's events");
+		}
+		return NULL;
+	}
+	slot = (e->evhead + e->evcount) % e->evcap;
 	e->evcount++;
 	memset(&e->evq[slot], 0, sizeof(e->evq[slot]));
 	e->evq[slot].type = type;
-	e->evq[slot].msg = e->evmsg[slot];
 	e->evmsg[slot][0] = '\0';
 	return &e->evq[slot];
 }
@@ -67,6 +107,7 @@ static void vlog(espota__engine *e, espota_log_level level, const char *fmt, va_
 		return;
 	ev->level = level;
 	vsnprintf(e->evmsg[ev - e->evq], ESPOTA__MSG_SIZE, fmt, ap);
+	ev->msg = e->evmsg[ev - e->evq];
 }
 
 #if defined(__GNUC__)
@@ -158,12 +199,17 @@ static void succeed(espota__engine *e, uint64_t now)
 int espota__engine_next_event(espota__engine *e, espota__event *out)
 {
 	while (e->evcount > 0) {
-		espota__event *ev = &e->evq[e->evhead];
-		e->evhead = (e->evhead + 1) % ESPOTA__EVQ;
+		unsigned int slot = e->evhead;
+		espota__event *ev = &e->evq[slot];
+		e->evhead = (e->evhead + 1) % e->evcap;
 		e->evcount--;
 		if (ev->type == ESPOTA__EV_NONE)
 			continue;
 		*out = *ev;
+		/* A copy: the slot may be reused (or the ring moved) by what the
+		 * driver does in response. */
+		memcpy(e->evout, e->evmsg[slot], ESPOTA__MSG_SIZE);
+		out->msg = e->evout;
 		if (ev->type == ESPOTA__EV_PROGRESS) {
 			e->progress_pending = 0;
 			e->progress.phase = e->phase;
@@ -172,6 +218,17 @@ int espota__engine_next_event(espota__engine *e, espota__event *out)
 			e->progress.total = e->cfg.len;
 			e->progress.attempt = e->attempt;
 		}
+		return 1;
+	}
+	if (e->ev_lost == 1) {
+		/* The queue could not grow: what was queued went out in order,
+		 * then the end the engine came to. */
+		e->ev_lost = 2;
+		memset(out, 0, sizeof(*out));
+		out->type = ESPOTA__EV_DONE;
+		out->result = e->result;
+		e->evout[0] = '\0';
+		out->msg = e->evout;
 		return 1;
 	}
 	return 0;
@@ -226,6 +283,11 @@ static void arm_stall(espota__engine *e, uint64_t now);
 void espota__engine_clear(espota__engine *e)
 {
 	espota__acks_free(&e->rule);
+	free(e->evq);
+	free(e->evmsg);
+	e->evq = NULL;
+	e->evmsg = NULL;
+	e->evcap = e->evcount = e->evhead = 0;
 	sodium_memzero(e->password, sizeof(e->password));
 	sodium_memzero(e->authdg, sizeof(e->authdg));
 	e->have_password = 0;
@@ -1147,11 +1209,14 @@ static void finish_ok(espota__engine *e, uint64_t now, int at_eof)
 			elog(e, ESPOTA_LOG_INFO, "acknowledgement counts too long to check; the "
 				"device's OK (after its MD5 check of the whole image) decides");
 		} else {
-			uint64_t best = espota__acks_best(&e->rule);
-			e->acked = e->provisional = best < e->cfg.len ? best : e->cfg.len;
-			fail(e, ESPOTA_EPROTO, "the device reported OK, but its acknowledgements add up "
-				"to at most %" PRIu64 " of the %zu bytes sent: it did not read the whole "
-				"image, so the update may or may not have been applied", e->acked, e->cfg.len);
+			uint64_t best = 0;
+			if (espota__acks_exact_best(&e->rule, e->cfg.len, &best) < 0)
+				best = espota__acks_best(&e->rule);
+			e->acked = e->provisional = best < e->cfg.len ? best : e->cfg.len - 1;
+			fail(e, ESPOTA_EPROTO, "the device reported OK, but no reading of its "
+				"acknowledgements adds up to the %zu bytes sent (at most %" PRIu64 " of them "
+				"can be read as acknowledged): the update may or may not have been applied",
+				e->cfg.len, e->acked);
 			return;
 		}
 		e->ok_pending = 1;

@@ -71,6 +71,7 @@ typedef struct espota__engine_config {
 	const char *md5;           /* MD5 (32 hex digits) of image if already known, or NULL */
 } espota__engine_config;
 
+/* Initial capacity of the event queue; it grows, it never drops an event. */
 #define ESPOTA__EVQ 16
 
 /* Scratch for reading acknowledgement digits (engine.c). */
@@ -146,9 +147,11 @@ typedef struct espota__engine {
 	espota_device_error device_error;
 
 	/* outputs */
-	espota__event evq[ESPOTA__EVQ];
-	char evmsg[ESPOTA__EVQ][ESPOTA__MSG_SIZE];
-	unsigned int evhead, evcount;
+	espota__event *evq;         /* ring of evcap events, grown on demand (engine_clear frees) */
+	char (*evmsg)[ESPOTA__MSG_SIZE];
+	unsigned int evhead, evcount, evcap;
+	int ev_lost;                /* the queue could not grow: DONE (ENOMEM) follows the queued events */
+	char evout[ESPOTA__MSG_SIZE]; /* the message of the event last returned */
 	int progress_pending;
 	espota_progress progress;
 	char error[ESPOTA__MSG_SIZE];
@@ -204,6 +207,8 @@ void espota__engine_abort(espota__engine *e, uint64_t now, int code, const char 
 	__attribute__((format(printf, 4, 5)))
 #endif
 	;
+/* The next queued event, in order; 0 when none. Events are never dropped.
+ * A LOG event's msg stays valid until the next call. */
 int espota__engine_next_event(espota__engine *e, espota__event *out);
 /* Wipe secrets. */
 void espota__engine_clear(espota__engine *e);

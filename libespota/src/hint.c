@@ -12,6 +12,7 @@
 
 #include "espota/errors.h"
 #include "espota/hint.h"
+#include "util.h"
 
 int espota_hint_input_init(espota_hint_input *in, unsigned int version)
 {
@@ -104,6 +105,8 @@ int espota_hint(char *buf, size_t buflen, const espota_hint_input *in)
 {
 	const espota_upload_stats *st;
 	espota_upload_stats none;
+	espota_fit_report rep;
+	const espota_fit_report *report = NULL;
 	espota_platform plat;
 	out o;
 
@@ -115,8 +118,17 @@ int espota_hint(char *buf, size_t buflen, const espota_hint_input *in)
 	o.len = 0;
 	if (buflen > 0)
 		buf[0] = '\0';
+	/* The caller's structs may be older and smaller (docs/api.md): read
+	 * them in this library's sizes, what they lack as zero/unknown. */
 	memset(&none, 0, sizeof(none));
-	st = in->stats ? in->stats : &none;
+	none.struct_size = sizeof(none);
+	if (in->stats != NULL)
+		(void)espota__copy_sized(&none, sizeof(none), in->stats, in->stats->struct_size);
+	st = &none;
+	memset(&rep, 0, sizeof(rep));
+	rep.struct_size = sizeof(rep);
+	if (in->report != NULL && espota__copy_sized(&rep, sizeof(rep), in->report, in->report->struct_size) == 0)
+		report = &rep;
 	plat = st->platform != ESPOTA_PLATFORM_UNKNOWN ? st->platform : in->platform;
 
 	switch (in->code) {
@@ -194,10 +206,10 @@ int espota_hint(char *buf, size_t buflen, const espota_hint_input *in)
 		device_error(&o, in);
 		break;
 	case ESPOTA_ENOFIT:
-		if (in->report != NULL && (in->report->mistakes & ESPOTA_FIT_MISTAKE_TOO_BIG) &&
-			in->report->limit > 0)
+		if (report != NULL && (report->mistakes & ESPOTA_FIT_MISTAKE_TOO_BIG) &&
+			report->limit > 0)
 			line(&o, "Shrink the image by %" PRIu64 " bytes, to at most %" PRIu64 " bytes.",
-				in->report->shrink_by, in->report->limit);
+				report->shrink_by, report->limit);
 		line(&o, "Nothing was sent; %s sends it anyway.", OPT(in, "--force", "force=True"));
 		break;
 	case ESPOTA_EIMAGE:

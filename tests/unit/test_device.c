@@ -13,17 +13,36 @@
 #define KB 1024u
 #define MB (1024u * 1024u)
 
+/* Parse into a sized struct: the image object's facts, copied out. */
+static int parse_info(espota_image_info *in, const unsigned char *buf, size_t len)
+{
+	espota_image *img = NULL;
+	int rc = espota_image_parse(&img, buf, len);
+
+	memset(in, 0, sizeof(*in));
+	in->struct_size = sizeof(*in);
+	if (img != NULL)
+		ASSERT_OK(espota_image_get_info(img, in));
+	espota_image_free(img);
+	return rc;
+}
+
 static void arduino_info(espota_image_info *in, size_t len)
 {
 	unsigned char *b = build_arduino(len, 2, 3, 0);
-	ASSERT_OK(espota_image_parse(in, b, len));
+	ASSERT_OK(parse_info(in, b, len));
 	free(b);
 }
+
+/* `d` starts zeroed (DEVICE_ZERO); each describe releases the previous table. */
+#define DEVICE_ZERO(d) memset(&(d), 0, sizeof(d))
 
 static void describe(espota_device *d, const char *board, const char *layout, uint64_t running)
 {
 	espota_device_spec s = ESPOTA_DEVICE_SPEC_INIT;
 	char err[256];
+
+	espota_device_clear(d);
 	s.board = board;
 	s.layout = layout;
 	s.running_size = running;
@@ -58,14 +77,15 @@ static void test_lookup(void)
  * 0x20000 then the 64 KiB coredump partition. */
 static void test_min_spiffs(void)
 {
-	espota_partition_table t;
-	ASSERT_OK(espota_partitions_builtin(&t, "min_spiffs"));
-	ASSERT_EQ(t.count, 6u);
-	ASSERT_STREQ(t.entries[4].label, "spiffs");
-	ASSERT_EQ(t.entries[4].offset, 0x3D0000u);
-	ASSERT_EQ(t.entries[4].size, 0x20000u);
-	ASSERT_STREQ(t.entries[5].label, "coredump");
-	ASSERT_EQ(t.entries[5].offset, 0x3F0000u);
+	espota_partition_table *t = NULL;
+	ASSERT_OK(espota_partition_table_builtin(&t, "min_spiffs"));
+	ASSERT_EQ(espota_partition_table_count(t), 6u);
+	ASSERT_STREQ(espota_partition_table_at(t, 4)->label, "spiffs");
+	ASSERT_EQ(espota_partition_table_at(t, 4)->offset, 0x3D0000u);
+	ASSERT_EQ(espota_partition_table_at(t, 4)->size, 0x20000u);
+	ASSERT_STREQ(espota_partition_table_at(t, 5)->label, "coredump");
+	ASSERT_EQ(espota_partition_table_at(t, 5)->offset, 0x3F0000u);
+	espota_partition_table_free(t);
 	ASSERT_STREQ(espota_partition_scheme_at(0), "app3M_fat9M_16MB");
 }
 
@@ -75,6 +95,7 @@ static void test_describe(void)
 	espota_device_spec s = ESPOTA_DEVICE_SPEC_INIT;
 	char err[256];
 
+	DEVICE_ZERO(d);
 	describe(&d, "sonoff", NULL, 0);
 	ASSERT_STREQ(d.fit.layout->name, "1M64");
 	ASSERT(d.fit.assumed & ESPOTA_DEVICE_ASSUMED_LAYOUT);
@@ -89,19 +110,22 @@ static void test_describe(void)
 	ASSERT(d.fit.assumed & ESPOTA_DEVICE_UNKNOWN_BOARD);
 	ASSERT_CONTAINS(d.note, "did you mean d1_mini_pro?");
 	describe(&d, "esp32-s3-devkitc-1", NULL, 0);
-	ASSERT_STREQ(d.parts.name, "default_8MB");
-	ASSERT(d.fit.partitions == &d.parts && d.fit.platform == ESPOTA_PLATFORM_ESP32);
+	ASSERT_STREQ(espota_partition_table_name(d.parts), "default_8MB");
+	ASSERT(d.fit.partitions == d.parts && d.fit.platform == ESPOTA_PLATFORM_ESP32);
 	ASSERT(d.fit.assumed & ESPOTA_DEVICE_ASSUMED_SCHEME);
 
 	s.layout = "3M";
+	espota_device_clear(&d);
 	ASSERT_EQ(espota_device_describe(&d, &s, err, sizeof(err)), ESPOTA_EINVAL);
 	ASSERT_CONTAINS(err, "unknown layout '3M'");
 	s.layout = NULL;
 	s.partitions = (const unsigned char *)"nvs,data,nvs,0x9000\n";
 	s.partitions_len = strlen((const char *)s.partitions);
+	espota_device_clear(&d);
 	ASSERT_EQ(espota_device_describe(&d, &s, err, sizeof(err)), ESPOTA_EINVAL);
 	ASSERT_CONTAINS(err, "partition table");
 	ASSERT_EQ(espota_device_spec_init(&s, 99), ESPOTA_EINVAL);
+	espota_device_clear(&d);
 }
 
 /* The issue's case: layout 1M64, 300,000-byte sketch running, a 500 KiB
@@ -113,6 +137,7 @@ static void test_preflight_assumption(void)
 	espota_device d;
 	espota_preflight p;
 
+	DEVICE_ZERO(d);
 	arduino_info(&in, 512000);
 	describe(&d, "sonoff", NULL, 0);
 	ASSERT_OK(espota_preflight_run(&p, &in, &d.fit));
@@ -133,6 +158,7 @@ static void test_preflight_assumption(void)
 	ASSERT_OK(espota_preflight_run(&p, &in, &d.fit));
 	ASSERT_EQ(p.decision, ESPOTA_PREFLIGHT_REFUSE);
 	ASSERT_EQ(p.on_facts, 0);
+	espota_device_clear(&d);
 }
 
 /* Facts refuse: the SONOFF seed (1M512, running 329,008, image 329,008)
@@ -144,6 +170,7 @@ static void test_preflight_facts(void)
 	espota_device d;
 	espota_preflight p;
 
+	DEVICE_ZERO(d);
 	arduino_info(&in, 329008);
 	describe(&d, NULL, "1M512", 329008);
 	d.fit.chip_size = 1 * MB;
@@ -169,7 +196,7 @@ static void test_preflight_facts(void)
 	/* a header claiming 4 MB for a board that only comes with 1 MB: a fact */
 	{
 		unsigned char *b = build_arduino(300000, 4, 3, 0);
-		ASSERT_OK(espota_image_parse(&in, b, 300000));
+		ASSERT_OK(parse_info(&in, b, 300000));
 		free(b);
 		describe(&d, "sonoff", NULL, 0);
 		ASSERT_OK(espota_preflight_run(&p, &in, &d.fit));
@@ -192,6 +219,7 @@ static void test_preflight_facts(void)
 	ASSERT_OK(espota_preflight_run(&p, &in, &d.fit));
 	ASSERT_EQ(p.decision, ESPOTA_PREFLIGHT_REFUSE);
 	ASSERT_STREQ(espota_preflight_decision_name(ESPOTA_PREFLIGHT_WARN), "warn");
+	espota_device_clear(&d);
 }
 
 /* ESP32 board without --scheme: the default scheme is an assumption. An
@@ -205,7 +233,8 @@ static void test_preflight_esp32_scheme(void)
 	espota_device_spec s = ESPOTA_DEVICE_SPEC_INIT;
 	unsigned char *b = build_esp32(0x180000, 0x2, 0, 1);
 
-	ASSERT_OK(espota_image_parse(&in, b, 0x180000));
+	DEVICE_ZERO(d);
+	ASSERT_OK(parse_info(&in, b, 0x180000));
 	free(b);
 	describe(&d, "esp32dev", NULL, 0);
 	ASSERT_OK(espota_preflight_run(&p, &in, &d.fit));
@@ -216,10 +245,12 @@ static void test_preflight_esp32_scheme(void)
 
 	s.board = "esp32dev";
 	s.scheme = "default";
+	espota_device_clear(&d);
 	ASSERT_OK(espota_device_describe(&d, &s, NULL, 0));
 	ASSERT_OK(espota_preflight_run(&p, &in, &d.fit));
 	ASSERT_EQ(p.decision, ESPOTA_PREFLIGHT_REFUSE);
 	ASSERT_EQ(p.on_facts, 1);
+	espota_device_clear(&d);
 }
 
 static void test_sizes_and_names(void)

@@ -34,6 +34,8 @@ static hcase *add(const char *id, int code, espota_phase phase)
 	ASSERT(ncases <= MAX_CASES);
 	memset(c, 0, sizeof(*c));
 	c->id = id;
+	c->st.struct_size = sizeof(c->st);
+	c->rep.struct_size = sizeof(c->rep);
 	ASSERT_OK(espota_hint_input_init(&c->in, ESPOTA_HINT_INPUT_VERSION));
 	c->in.code = code;
 	c->in.host = "192.168.4.20";
@@ -276,12 +278,17 @@ static espota_fit_device dev8266(const char *layout, espota_target target)
 static void fit(pcase *c, const char *id, uint32_t mistake, const unsigned char *img, size_t len,
 	const espota_fit_device *d)
 {
-	espota_image_info in;
-	int rc = espota_image_parse(&in, img, len);
+	espota_image *obj = NULL;
+	espota_image_info in = ESPOTA_IMAGE_INFO_INIT;
+	int rc = espota_image_parse(&obj, img, len);
 
+	ASSERT(obj != NULL);
+	ASSERT_OK(espota_image_get_info(obj, &in));
+	espota_image_free(obj);
 	ASSERT(rc == ESPOTA_OK || in.kind == ESPOTA_IMAGE_ESP8266_V2);
 	c->id = id;
 	c->mistake = mistake;
+	c->r.struct_size = sizeof(c->r);
 	ASSERT_OK(espota_fit_check(&c->r, &in, d));
 	if (!(c->r.mistakes & mistake))
 		TEST_FAIL_("row %s: the situation does not give mistake 0x%x (got 0x%x): %s", id,
@@ -294,7 +301,7 @@ static size_t build_preflight(pcase *pc)
 	unsigned char *app = build_arduino(329008, 2, 3, 0), *big4m = build_arduino(329008, 4, 3, 0);
 	unsigned char *e32 = build_esp32(1318256, 2, 0, 1), *z;
 	static unsigned char fs[65536], v2[64];
-	espota_partition_table t;
+	espota_partition_table *t = NULL;
 	espota_fit_device d;
 
 	memset(fs, 0xFF, sizeof(fs));
@@ -330,9 +337,10 @@ static size_t build_preflight(pcase *pc)
 	d.signing_len = 256;
 	fit(&pc[n++], "F8", ESPOTA_FIT_MISTAKE_NOT_SIGNED, app, 329008, &d);
 	d = (espota_fit_device)ESPOTA_FIT_DEVICE_INIT;
-	ASSERT_OK(espota_partitions_builtin(&t, "huge_app"));
-	d.partitions = &t;
+	ASSERT_OK(espota_partition_table_builtin(&t, "huge_app"));
+	d.partitions = t;
 	fit(&pc[n++], "F9", ESPOTA_FIT_MISTAKE_NO_OTA_SLOT, e32, 1318256, &d);
+	espota_partition_table_free(t);
 	d = dev8266("4M1M", ESPOTA_TARGET_FS);
 	d.chip_size = 1 * MB;
 	d.device_header_size = 1 * MB;

@@ -199,25 +199,33 @@ int cli_boards_main(int argc, char **argv)
 		printf("ESP32 partition schemes (--scheme):\n");
 	for (k = 0; espota_partition_scheme_at(k) != NULL; k++) {
 		const char *s = espota_partition_scheme_at(k);
-		espota_partition_table t;
+		espota_partition_table *t = NULL;
 		uint64_t chip = 0;
-		unsigned int j;
+		size_t j, cnt;
 
 		if (!match(pattern, s))
 			continue;
 		n++;
-		if (espota_partitions_builtin(&t, s) == ESPOTA_OK)
-			for (j = 0; j < t.count; j++)
-				if ((uint64_t)t.entries[j].offset + t.entries[j].size > chip)
-					chip = (uint64_t)t.entries[j].offset + t.entries[j].size;
+		if (espota_partition_table_builtin(&t, s) != ESPOTA_OK) {
+			espota_partition_table_free(t);
+			t = NULL;
+		}
+		cnt = espota_partition_table_count(t);
+		for (j = 0; j < cnt; j++) {
+			const espota_partition *p = espota_partition_table_at(t, j);
+			if ((uint64_t)p->offset + p->size > chip)
+				chip = (uint64_t)p->offset + p->size;
+		}
 		if (json) {
 			print_json("scheme", NULL, NULL, s, chip);
 		} else {
 			printf("  %-18s ends at %#" PRIx64 ":", s, chip);
-			for (j = 0; j < t.count; j++)
-				printf(" %s %u KiB", t.entries[j].label, (unsigned)(t.entries[j].size / 1024));
+			for (j = 0; j < cnt; j++)
+				printf(" %s %u KiB", espota_partition_table_at(t, j)->label,
+					(unsigned)(espota_partition_table_at(t, j)->size / 1024));
 			printf("\n");
 		}
+		espota_partition_table_free(t);
 	}
 	free(hit);
 	if (n == 0 && pattern != NULL) {

@@ -615,6 +615,8 @@ static void report_json_result(struct app *a, struct job *j)
 	cli_json_u64(&js, "invitations", st->invitations);
 	cli_json_u64(&js, "local_port", st->local_port);
 	cli_json_u64(&js, "device_mss", st->device_mss);
+	cli_json_str(&js, "ack_rule", st->ack_rule == ESPOTA_ACK_RULE_COUNTS ? "counts" :
+		st->ack_rule == ESPOTA_ACK_RULE_DEVICE_OK ? "device_ok" : NULL);
 	cli_json_close(&js);
 	emit_json(a, &js);
 }
@@ -735,7 +737,7 @@ static void finish_job(struct app *a, struct job *j, int rc, const espota_upload
 static void run_single(struct app *a, struct job *j)
 {
 	espota_upload_options o;
-	espota_upload_stats st;
+	espota_upload_stats st = ESPOTA_UPLOAD_STATS_INIT;
 	int rc;
 
 	base_options(a, &o);
@@ -753,7 +755,6 @@ static void run_single(struct app *a, struct job *j)
 	}
 	cli_secret_free(j->password);
 	j->password = NULL;
-	memset(&st, 0, sizeof(st));
 	espota_session_stats(a->session, &st);
 	finish_job(a, j, rc, &st, espota_session_last_error(a->session), espota_session_device_error(a->session));
 }
@@ -795,8 +796,7 @@ static int on_fleet_progress(size_t index, const espota_progress *p, void *paylo
 	if (index >= a->njobs)
 		return 0;
 	j = &a->jobs[index];
-	/* The fleet updates results[index].attempts before each attempt starts. */
-	attempt = a->results[index].attempts ? a->results[index].attempts : 1;
+	attempt = p->tries ? p->tries : 1;
 	if (j->started && attempt != j->attempts) {
 		/* A retry: the progress of the earlier attempt no longer counts. */
 		j->transfer_start_ms = 0;
@@ -817,16 +817,19 @@ static int on_fleet_progress(size_t index, const espota_progress *p, void *paylo
 	return on_progress_job(p, j);
 }
 
-static void on_fleet_done(size_t index, const espota_fleet_result *r, void *payload)
+static void on_fleet_done(size_t index, const espota_transfer *r, void *payload)
 {
 	struct app *a = payload;
+	espota_upload_stats st = ESPOTA_UPLOAD_STATS_INIT;
 	struct job *j;
 
 	if (index >= a->njobs)
 		return;
 	j = &a->jobs[index];
-	j->attempts = r->attempts;
-	finish_job(a, j, r->code, &r->stats, r->error, r->device_error_set ? &r->device_error : NULL);
+	j->attempts = espota_transfer_attempts(r);
+	espota_transfer_stats(r, &st);
+	finish_job(a, j, espota_transfer_result(r), &st, espota_transfer_error(r),
+		espota_transfer_device_error(r));
 }
 
 static void run_fleet(struct app *a)
@@ -838,8 +841,7 @@ static void run_fleet(struct app *a)
 	int rc;
 
 	devs = calloc(a->njobs, sizeof(*devs));
-	a->results = calloc(a->njobs, sizeof(*a->results));
-	if (devs == NULL || a->results == NULL) {
+	if (devs == NULL) {
 		for (i = 0; i < a->njobs; i++)
 			finish_job(a, &a->jobs[i], ESPOTA_ENOMEM, NULL, "out of memory", NULL);
 		free(devs);
@@ -866,23 +868,19 @@ static void run_fleet(struct app *a)
 	fo.payload = a;
 
 	rc = g_cancelled ? ESPOTA_ECANCELLED :
-		espota_fleet_upload(a->session, a->image, a->image_len, &base, devs, a->njobs, &fo, a->results);
+		espota_fleet_upload(a->session, a->image, a->image_len, &base, devs, a->njobs, &fo);
 
 	/* Devices the fleet never finished: nothing could start (rc is the
 	 * reason), or a cancel came first. */
 	for (i = 0; i < a->njobs; i++) {
 		struct job *j = &a->jobs[i];
-		const espota_fleet_result *r = &a->results[i];
 
 		if (j->finished)
 			continue;
 		if (rc != ESPOTA_OK && rc != ESPOTA_ERROR && rc != ESPOTA_ECANCELLED)
 			finish_job(a, j, rc, NULL, espota_session_last_error(a->session), NULL);
-		else if (r->code < 0)
-			finish_job(a, j, r->code, &r->stats, r->error[0] ? r->error : NULL,
-				r->device_error_set ? &r->device_error : NULL);
 		else
-			finish_job(a, j, rc == ESPOTA_OK ? ESPOTA_OK : ESPOTA_ECANCELLED, &r->stats, NULL, NULL);
+			finish_job(a, j, rc == ESPOTA_OK ? ESPOTA_OK : ESPOTA_ECANCELLED, NULL, NULL, NULL);
 	}
 out:
 	for (i = 0; i < a->njobs; i++) {
@@ -1100,11 +1098,22 @@ static int preflight(struct app *a)
 
 	if (read_file(a->file, &a->image, &a->image_len, IMAGE_MAX, err, sizeof(err)) < 0)
 		return early_error(a, CLI_EXIT_IMAGE, "ESPOTA_EIMAGE", err, NULL);
-	rc = espota_image_parse(&a->info, a->image, a->image_len);
+	{
+		espota_image *img = NULL;
+
+		memset(&a->info, 0, sizeof(a->info));
+		a->info.struct_size = sizeof(a->info);
+		rc = espota_image_parse(&img, a->image, a->image_len);
+		if (img != NULL) {
+			espota_image_get_info(img, &a->info);
+			snprintf(a->image_note, sizeof(a->image_note), "%s", espota_image_error(img));
+			espota_image_free(img);
+		}
+	}
 	a->info_ok = rc == ESPOTA_OK;
 	if (rc != ESPOTA_OK) {
 		snprintf(err, sizeof(err), "%s: malformed image: %s", a->file,
-			a->info.detail[0] ? a->info.detail : espota_strerror(rc));
+			a->image_note[0] ? a->image_note : espota_strerror(rc));
 		if (!c->force || c->mode == CLI_MODE_CHECK) {
 			char hint[256];
 
@@ -1154,6 +1163,8 @@ static int preflight(struct app *a)
 			if (print_report(a, stdout) < 0)
 				return early_error(a, CLI_EXIT_FAILED, "ESPOTA_ENOMEM", "cannot format the report", NULL);
 			print_warnings(a, stdout);
+			if (a->image_note[0] != '\0')
+				printf("Note:      %s\n", a->image_note);
 		}
 		return refuse ? CLI_EXIT_IMAGE : CLI_EXIT_OK;
 	}
@@ -1502,8 +1513,8 @@ out:
 	g_session = NULL;
 	espota_session_free(a->session);
 	a->session = NULL;
-	free(a->results);
 	free(a->jobs);
+	espota_device_clear(&a->dev);
 	cli_secret_free(a->password);
 	cli_secret_free(a->prompted);
 	if (a->image != NULL) {

@@ -50,16 +50,20 @@ typedef struct espota_device_spec {
 	ESPOTA_PLATFORM_UNKNOWN, ESPOTA_TARGET_APP, 0, 0, 0, 0, -1, 0 }
 ESPOTA_EXTERN(int) espota_device_spec_init(espota_device_spec *spec, unsigned int version);
 
-/** A described device. Do not copy it: fit.partitions points into it. */
+/** A described device; release its table with espota_device_clear(). */
 typedef struct espota_device {
 	espota_fit_device fit;         /**< for espota_fit_check, espota_preflight_run, upload options */
-	espota_partition_table parts;  /**< the ESP32 table fit.partitions points to */
+	espota_partition_table *parts; /**< the ESP32 table fit.partitions points to (owned), or NULL */
 	int given;                     /**< a board, layout, scheme or table was given */
 	char note[256];                /**< a warning for the user ("unknown board ...; did you mean ...?"), or "" */
 } espota_device;
 
+/** Free what espota_device_describe() allocated (NULL-safe; the struct may be described again). */
+ESPOTA_EXTERN(void) espota_device_clear(espota_device *dev);
+
 /**
- * Describe a device. Explicit layout/scheme/partitions/sizes win over the
+ * Describe a device (`out` is overwritten: clear it first if it held a
+ * description). Explicit layout/scheme/partitions/sizes win over the
  * board's defaults. An unknown board is not an error: the note says so
  * (with a near-miss suggestion) and fit.assumed has
  * ESPOTA_DEVICE_UNKNOWN_BOARD. Returns ESPOTA_OK, or ESPOTA_EINVAL with a
