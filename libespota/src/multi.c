@@ -14,6 +14,8 @@
 #include <sodium.h>
 
 #include "espota/flashfit.h"
+#include "espota/device.h"
+#include "image_internal.h"
 #include "multi_internal.h"
 #include "util.h"
 
@@ -52,11 +54,15 @@ static int preflight(espota_session *s, const espota_upload_options *o, const un
 	espota_image *img = NULL;
 	espota_image_info info = ESPOTA_IMAGE_INFO_INIT;
 	espota_fit_report *rep;
+	espota_preflight *pre;
 	int rc = ESPOTA_OK;
 
-	/* The report is a few KiB: keep it off small thread stacks. */
+	/* The reports are a few KiB: keep them off small thread stacks. */
 	rep = malloc(sizeof(*rep));
-	if (rep == NULL) {
+	pre = malloc(sizeof(*pre));
+	if (rep == NULL || pre == NULL) {
+		free(rep);
+		free(pre);
 		snprintf(err, errlen, "out of memory");
 		return ESPOTA_ENOMEM;
 	}
@@ -76,30 +82,42 @@ static int preflight(espota_session *s, const espota_upload_options *o, const un
 	}
 	espota_image_get_info(img, &info);
 	{
-		espota_fit_device dev = *o->fit;
+		espota_fit_device dev;
+		if (o->fit->version == 0 || o->fit->version > ESPOTA_FIT_DEVICE_VERSION) {
+			snprintf(err, errlen, "fit device version %u not supported", o->fit->version);
+			rc = ESPOTA_EINVAL;
+			goto out;
+		}
+		espota__fit_device_copy(&dev, o->fit);
 		dev.target = o->target;
-		rc = espota_fit_check(rep, &info, &dev);
+		rc = espota_preflight_run(pre, &info, &dev);
 	}
 	if (rc < 0) {
 		snprintf(err, errlen, "fit check failed: %s", espota_strerror(rc));
 		goto out;
 	}
+	*rep = pre->report;
 	if (out != NULL) {
 		*out = *rep;
 		*out_set = 1;
 	}
 	espota__session_log(s, ESPOTA_LOG_INFO, "preflight: %s", rep->summary);
-	if (rep->verdict == ESPOTA_FIT_FAIL) {
+	if (pre->warnings[0] != '\0')
+		espota__session_log(s, ESPOTA_LOG_WARN, "preflight: %s", pre->warnings);
+	/* Refuse only on facts (or on assumptions in strict mode): device.h. */
+	if (pre->decision == ESPOTA_PREFLIGHT_REFUSE) {
 		if (o->force) {
 			espota__session_log(s, ESPOTA_LOG_WARN, "preflight refused the image; sending anyway (force)");
 		} else {
-			snprintf(err, errlen, "%s", rep->summary);
+			snprintf(err, errlen, "%s", pre->on_facts ? rep->summary :
+				"strict: the preflight rests on assumptions");
 			rc = ESPOTA_ENOFIT;
 		}
 	}
 out:
 	espota_image_free(img);
 	free(rep);
+	free(pre);
 	return rc;
 }
 

@@ -167,6 +167,9 @@ class FitReport:
     summary: str
     advice: list[str]
     image: ImageInfo
+    decision: Literal["send", "warn", "refuse"]
+    decision_notes: tuple[str, ...]
+    running_size_max: int
 
 def check(image: _Image, *, layout: str | None = ..., board: str | None = ..., target: _Target = ...,
           platform: _Platform = ..., chip_size: _Size = ..., device_header_size: _Size = ...,
