@@ -16,14 +16,30 @@
 #define ESP32_MAX_REPEATS 3
 #define LOG_MIN_DIGITS 4096
 
+/* One core's limits on a set: maxcount and repeats. */
+static void set_init(espota__acks_set *t, espota_platform core, uint64_t len)
+{
+	memset(t, 0, sizeof(*t));
+	t->maxcount = core == ESPOTA_PLATFORM_ESP32 ? ESP32_MAX_COUNT : (len ? len : 1);
+	if (t->maxcount > UINT32_MAX)
+		t->maxcount = UINT32_MAX;
+	t->maxreps = core == ESPOTA_PLATFORM_ESP32 ? ESP32_MAX_REPEATS : 0;
+	t->n = 1; /* the empty reading */
+}
+
 void espota__acks_init(espota__acks *a, espota_platform platform, uint64_t len)
 {
 	memset(a, 0, sizeof(*a));
-	a->maxcount = platform == ESPOTA_PLATFORM_ESP32 ? ESP32_MAX_COUNT : (len ? len : 1);
-	if (a->maxcount > UINT32_MAX)
-		a->maxcount = UINT32_MAX;
-	a->maxreps = platform == ESPOTA_PLATFORM_ESP8266 ? 0 : ESP32_MAX_REPEATS;
-	a->n = 1; /* the empty reading */
+	/* A device of unknown platform is one of the two cores: one set of
+	 * readings for each, never a mix of their limits. */
+	if (platform == ESPOTA_PLATFORM_UNKNOWN) {
+		set_init(&a->set[0], ESPOTA_PLATFORM_ESP8266, len);
+		set_init(&a->set[1], ESPOTA_PLATFORM_ESP32, len);
+		a->nsets = 2;
+	} else {
+		set_init(&a->set[0], platform, len);
+		a->nsets = 1;
+	}
 	a->platform = platform;
 	/* An honest device prints at most a few digits per read, and reads
 	 * are rarely under 48 bytes: len/16 leaves room for reads of 16. */
@@ -110,13 +126,14 @@ static int same(const espota__acks_state *a, const espota__acks_state *b)
 	return a->sum == b->sum && a->open == b->open && a->last == b->last && a->reps == b->reps;
 }
 
-static void put(espota__acks *a, size_t *m, const espota__acks_state *s)
+static void put(espota__acks_set *a, size_t *m, const espota__acks_state *s)
 {
 	a->next[(*m)++] = *s;
 }
 
 /* Closes the open count of s into c: plainly, or as a repeat of the last. */
-static size_t close_into(const espota__acks *a, const espota__acks_state *s, espota__acks_state c[2])
+static size_t close_into(const espota__acks_set *a, uint64_t sent, const espota__acks_state *s,
+	espota__acks_state c[2])
 {
 	size_t k = 0;
 
@@ -125,7 +142,7 @@ static size_t close_into(const espota__acks *a, const espota__acks_state *s, esp
 		return k;
 	}
 	/* plainly, if it fitted in what was sent when its last digit came */
-	if (s->sum + s->open <= a->sent) {
+	if (s->sum + s->open <= sent) {
 		c[k] = *s;
 		c[k].sum += s->open;
 		c[k].last = a->maxreps ? s->open : 0; /* only repeats need it */
@@ -144,7 +161,7 @@ static size_t close_into(const espota__acks *a, const espota__acks_state *s, esp
 
 /* 1 when the open count v may still become a repeat of the last count
  * (its digits so far start the last count's), which adds nothing. */
-static int may_repeat(const espota__acks *a, const espota__acks_state *s, uint64_t v)
+static int may_repeat(const espota__acks_set *a, const espota__acks_state *s, uint64_t v)
 {
 	uint64_t l = s->last;
 
@@ -156,12 +173,12 @@ static int may_repeat(const espota__acks *a, const espota__acks_state *s, uint64
 }
 
 /* Whether a reading with open count v is possible after sent bytes. */
-static int fits(const espota__acks *a, const espota__acks_state *s, uint64_t v, uint64_t sent)
+static int fits(const espota__acks_set *a, const espota__acks_state *s, uint64_t v, uint64_t sent)
 {
 	return s->sum + v <= sent || may_repeat(a, s, v);
 }
 
-static void finish_step(espota__acks *a, size_t m)
+static void finish_step(espota__acks_set *a, uint64_t digits, uint64_t sent, size_t m)
 {
 	espota__acks_state *out = a->next;
 	size_t i, w = 0;
@@ -173,7 +190,7 @@ static void finish_step(espota__acks *a, size_t m)
 	qsort(out, w, sizeof(out[0]), by_rank);
 	if (w == 0) {
 		if (a->dead_at == 0)
-			a->dead_at = a->digits;
+			a->dead_at = digits;
 		/* keep the last live set for espota__acks_best() */
 		return;
 	}
@@ -186,25 +203,20 @@ static void finish_step(espota__acks *a, size_t m)
 	/* an open count past what was sent can only be a repeat: it adds 0 */
 	a->best = 0;
 	for (i = 0; i < w; i++) {
-		uint64_t t = total_of(&out[i]) <= a->sent ? total_of(&out[i]) : out[i].sum;
+		uint64_t t = total_of(&out[i]) <= sent ? total_of(&out[i]) : out[i].sum;
 		if (t > a->best)
 			a->best = t;
 	}
 }
 
-void espota__acks_digit(espota__acks *a, char d, uint64_t sent)
+static void set_digit(espota__acks_set *a, unsigned dv, uint64_t digits, uint64_t sent,
+	int at_boundary)
 {
 	const espota__acks_state *in = a->st;
-	unsigned dv = (unsigned)(d - '0');
 	size_t i, m = 0;
 
-	if (dv > 9)
-		return;
-	log_digit(a, dv, sent);
 	if (a->dead_at)
 		return;
-	a->digits++;
-	a->sent = sent;
 	for (i = 0; i < a->n; i++) {
 		const espota__acks_state *s = &in[i];
 		espota__acks_state c[2];
@@ -216,14 +228,14 @@ void espota__acks_digit(espota__acks *a, char d, uint64_t sent)
 			if (v <= a->maxcount && fits(a, s, v, sent)) {
 				espota__acks_state t = *s;
 				t.open = (uint32_t)v;
-				t.pen += a->at_boundary;
+				t.pen += (uint32_t)at_boundary;
 				put(a, &m, &t);
 			}
 		}
 		/* or starts a new one (never with 0) */
 		if (dv == 0)
 			continue;
-		nc = close_into(a, s, c);
+		nc = close_into(a, sent, s, c);
 		for (k = 0; k < nc; k++) {
 			if (!fits(a, &c[k], dv, sent))
 				continue;
@@ -231,8 +243,22 @@ void espota__acks_digit(espota__acks *a, char d, uint64_t sent)
 			put(a, &m, &c[k]);
 		}
 	}
+	finish_step(a, digits, sent, m);
+}
+
+void espota__acks_digit(espota__acks *a, char d, uint64_t sent)
+{
+	unsigned dv = (unsigned)(d - '0'), k;
+
+	if (dv > 9)
+		return;
+	log_digit(a, dv, sent);
+	a->digits++;
+	a->sent = sent;
+	for (k = 0; k < a->nsets; k++)
+		set_digit(&a->set[k], dv, a->digits, sent, a->at_boundary);
 	a->at_boundary = 0;
-	finish_step(a, m);
+	a->dropped = a->set[0].dropped || (a->nsets > 1 && a->set[1].dropped);
 }
 
 void espota__acks_boundary(espota__acks *a)
@@ -240,7 +266,7 @@ void espota__acks_boundary(espota__acks *a)
 	a->at_boundary = 1;
 }
 
-void espota__acks_close(espota__acks *a)
+static void set_close(espota__acks_set *a, uint64_t digits, uint64_t sent)
 {
 	const espota__acks_state *in = a->st;
 	size_t i, m = 0;
@@ -249,14 +275,23 @@ void espota__acks_close(espota__acks *a)
 		return;
 	for (i = 0; i < a->n; i++) {
 		espota__acks_state c[2];
-		size_t k, nc = close_into(a, &in[i], c);
+		size_t k, nc = close_into(a, sent, &in[i], c);
 		for (k = 0; k < nc; k++)
 			put(a, &m, &c[k]);
 	}
-	finish_step(a, m);
+	finish_step(a, digits, sent, m);
 }
 
-int espota__acks_can_total(const espota__acks *a, uint64_t total)
+void espota__acks_close(espota__acks *a)
+{
+	unsigned k;
+
+	for (k = 0; k < a->nsets; k++)
+		set_close(&a->set[k], a->digits, a->sent);
+	a->dropped = a->set[0].dropped || (a->nsets > 1 && a->set[1].dropped);
+}
+
+static int set_can_total(const espota__acks_set *a, uint64_t total)
 {
 	const espota__acks_state *in = a->st;
 	size_t i;
@@ -274,14 +309,43 @@ int espota__acks_can_total(const espota__acks *a, uint64_t total)
 	return 0;
 }
 
+int espota__acks_can_total(const espota__acks *a, uint64_t total)
+{
+	unsigned k;
+
+	for (k = 0; k < a->nsets; k++)
+		if (set_can_total(&a->set[k], total))
+			return 1;
+	return 0;
+}
+
 int espota__acks_dead(const espota__acks *a)
 {
-	return a->dead_at != 0;
+	unsigned k;
+
+	for (k = 0; k < a->nsets; k++)
+		if (!a->set[k].dead_at)
+			return 0;
+	return 1;
+}
+
+int espota__acks_surely_dead(const espota__acks *a)
+{
+	unsigned k;
+
+	for (k = 0; k < a->nsets; k++)
+		if (!a->set[k].dead_at || a->set[k].dropped)
+			return 0;
+	return 1;
 }
 
 uint64_t espota__acks_best(const espota__acks *a)
 {
-	return a->best;
+	uint64_t b = a->set[0].best;
+
+	if (a->nsets > 1 && a->set[1].best > b)
+		b = a->set[1].best;
+	return b;
 }
 
 /*

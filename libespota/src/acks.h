@@ -36,18 +36,25 @@ typedef struct espota__acks_state {
 	uint32_t pen;   /* counts read across a read boundary (unlikely, kept) */
 } espota__acks_state;
 
-typedef struct espota__acks {
+/* The readings of one core's limits. */
+typedef struct espota__acks_set {
 	espota__acks_state st[ESPOTA__ACKS_STATES];      /* the readings */
 	espota__acks_state next[3 * ESPOTA__ACKS_STATES]; /* each has 3 successors at most */
 	size_t n;            /* states in st */
-	uint64_t maxcount;   /* the largest single count the platform prints */
+	uint64_t maxcount;   /* the largest single count the core prints */
 	unsigned maxreps;    /* repeats of the last count allowed in a row */
-	uint64_t digits;     /* digits fed */
-	uint64_t sent;       /* bytes sent when the last digit came */
 	int dropped;         /* 1: readings were dropped at the cap */
-	int at_boundary;     /* a read ended after the last digit */
 	uint64_t dead_at;    /* digits fed when no reading was left (0: never) */
 	uint64_t best;       /* highest total of the last live reading set */
+} espota__acks_set;
+
+typedef struct espota__acks {
+	espota__acks_set set[2]; /* one core's readings; both for an unknown platform */
+	unsigned nsets;
+	uint64_t digits;     /* digits fed */
+	uint64_t sent;       /* bytes sent when the last digit came */
+	int dropped;         /* 1: some set dropped readings at the cap */
+	int at_boundary;     /* a read ended after the last digit */
 	/* Every digit as it came, with what had been sent then, for the exact
 	 * decision at the end (espota__acks_exact). At most log_max digits:
 	 * an honest device prints a few digits per segment it reads. */
@@ -79,6 +86,9 @@ int espota__acks_exact(const espota__acks *a, uint64_t total);
 /* As espota__acks_exact, and *best: the highest total up to `total` that
  * some reading of all the digits reaches (for the failure message). */
 int espota__acks_exact_best(const espota__acks *a, uint64_t total, uint64_t *best);
+/* 1 when no reading is left of any set, and none was ever dropped: the
+ * device surely acknowledged more than was sent. */
+int espota__acks_surely_dead(const espota__acks *a);
 /* 1 when no reading is left: the digits cannot be counts of what was sent. */
 int espota__acks_dead(const espota__acks *a);
 /* The highest total the digits can mean (at the point they died, if so). */

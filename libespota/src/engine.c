@@ -1188,11 +1188,14 @@ static void finish_ok(espota__engine *e, uint64_t now, int at_eof)
 		return;
 	}
 	if (!e->ok_pending) {
-		/* Exact over every reading of the digits; undecided only when the
-		 * device printed far more digits than any honest one. */
-		int x = espota__acks_exact(&e->rule, e->cfg.len);
+		/* A kept reading that adds up is a proof (each is a reading
+		 * under one core's limits): the usual case, and free. Otherwise
+		 * exact over every reading of the logged digits; undecided only
+		 * when the device printed far more digits than any honest one. */
+		int kept = espota__acks_can_total(&e->rule, e->cfg.len);
+		int x = kept ? 1 : espota__acks_exact(&e->rule, e->cfg.len);
 
-		if (x == 1 || (x < 0 && espota__acks_can_total(&e->rule, e->cfg.len))) {
+		if (x == 1 || (x < 0 && kept)) {
 			e->ack_decided = ESPOTA__ACKS_DECIDED_COUNTS;
 		} else if (x < 0 && e->rule.dropped) {
 			/* Too many digits to log and too many readings to keep: the
@@ -1277,7 +1280,7 @@ void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *dat
 			e->digits[e->ndigits++] = (char)c;
 			e->digits_seen++;
 			espota__acks_digit(&e->rule, (char)c, e->sent);
-			if (espota__acks_dead(&e->rule) && !e->rule.dropped) {
+			if (espota__acks_surely_dead(&e->rule)) {
 				e->acked = e->provisional = espota__acks_best(&e->rule);
 				fail(e, ESPOTA_EPROTO, "the device acknowledged more than was sent: its "
 					"counts cannot add up to %" PRIu64 " bytes or fewer (read as at most %"

@@ -166,10 +166,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(e.acked == c.len && e.sent == c.len && written == c.len);
 		FUZZ_ASSERT(e.phase == ESPOTA_PHASE_DONE);
 		FUZZ_ASSERT(saw_ok_text);
-		/* the acknowledgement rule decided, on counts that add up or on
-		 * the device's OK where there were more readings than it keeps */
-		FUZZ_ASSERT(e.ack_decided == ESPOTA__ACKS_DECIDED_DEVICE_OK ?
-			e.rule.dropped : espota__acks_can_total(&e.rule, c.len));
+		/* the acknowledgement rule decided: on counts that add up (a kept
+		 * reading, or the exact pass over the digit log), or on the
+		 * device's OK only where the log overflowed and readings were cut */
+		if (e.ack_decided == ESPOTA__ACKS_DECIDED_DEVICE_OK)
+			FUZZ_ASSERT(e.rule.dropped && e.rule.log_full);
+		else
+			FUZZ_ASSERT(e.ack_decided == ESPOTA__ACKS_DECIDED_COUNTS &&
+				(espota__acks_can_total(&e.rule, c.len) ||
+				 espota__acks_exact(&e.rule, c.len) == 1));
 		FUZZ_ASSERT(e.status[0] == 'O' && e.status[1] == 'K' && e.nstatus <= 4);
 	} else {
 		FUZZ_ASSERT(e.phase != ESPOTA_PHASE_DONE);

@@ -315,8 +315,9 @@ static int run_stream(espota_platform plat, espota_platform real, int lie, uint6
 	*dropped = a.dropped;
 	/* the engine's verdict (engine.c finish_ok) */
 	{
-		int x = espota__acks_exact(&a, len), v;
-		if (x == 1 || (x < 0 && espota__acks_can_total(&a, len)))
+		int kept = espota__acks_can_total(&a, len), v;
+		int x = kept ? 1 : espota__acks_exact(&a, len);
+		if (x == 1 || (x < 0 && kept))
 			v = 1;
 		else
 			v = x < 0 && a.dropped ? 2 : 0;
