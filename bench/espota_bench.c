@@ -223,7 +223,7 @@ static int cmd_upload(const struct args *a)
 	struct pace_seen pace;
 	espota_session_options so;
 	espota_session_options_init(&so, ESPOTA_SESSION_OPTIONS_VERSION);
-	so.log_level = ESPOTA_LOG_DEBUG;
+	so.log_level = ESPOTA_LOG_INFO; /* the pacing decision; debug lines would cost CPU */
 	so.log = pace_log;
 	so.log_payload = &pace;
 	if (espota_session_new(&s, &so) != ESPOTA_OK)
@@ -259,18 +259,36 @@ static int cmd_upload(const struct args *a)
 /* ---- fleet ---------------------------------------------------------------- */
 
 /* What the done callback read, and how many uploads ran at once (the
- * concurrency the fleet chose). */
+ * concurrency the fleet chose): the peak, and the time-weighted mean while
+ * the first half of the devices ran (before the tail, where fewer are left
+ * than the fleet would run). */
 struct fleet_seen {
 	int code;
 	double elapsed_s;
 	char error[256];
 };
-struct conc { size_t n, *started; long active, peak; struct fleet_seen *res; };
+struct conc {
+	size_t n, *started, ndone;
+	long active, peak;
+	struct fleet_seen *res;
+	double t_last, area, t_half;
+};
+
+static void conc_tick(struct conc *c)
+{
+	double t = now_s();
+	if (c->t_last > 0 && c->ndone * 2 < c->n) {
+		c->area += (double)c->active * (t - c->t_last);
+		c->t_half = t;
+	}
+	c->t_last = t;
+}
 
 static int conc_progress(size_t index, const espota_progress *p, void *payload)
 {
 	struct conc *c = payload;
 	if (index < c->n && !c->started[index] && p->phase >= ESPOTA_PHASE_INVITE) {
+		conc_tick(c);
 		c->started[index] = 1;
 		if (++c->active > c->peak)
 			c->peak = c->active;
@@ -290,8 +308,10 @@ static void conc_done(size_t index, const espota_transfer *t, void *payload)
 	c->res[index].elapsed_s = st.elapsed_ms / 1e3;
 	snprintf(c->res[index].error, sizeof(c->res[index].error), "%s", espota_transfer_error(t));
 	if (c->started[index] == 1) {
+		conc_tick(c);
 		c->started[index] = 2;
 		c->active--;
+		c->ndone++;
 	}
 }
 
@@ -314,12 +334,13 @@ static int cmd_fleet(const struct args *a)
 	espota_fleet_options fo;
 	espota_fleet_options_init(&fo, ESPOTA_FLEET_OPTIONS_VERSION);
 	fo.max_concurrent = a->max_conc; /* 0 = library default */
-	struct conc cc = { ndev, calloc(ndev, sizeof(size_t)), 0, 0, res };
+	struct conc cc = { ndev, calloc(ndev, sizeof(size_t)), 0, 0, 0, res, 0, 0, 0 };
 	fo.progress = conc_progress;
 	fo.done = conc_done;
 	fo.payload = &cc;
 	long rss0 = maxrss_kb();
 	double t0 = now_s(), c0 = cpu_s();
+	cc.t_last = cc.t_half = t0;
 	int rc = espota_fleet_upload(s, img, len, &o, fd, ndev, &fo);
 	double t1 = now_s(), c1 = cpu_s();
 	size_t ok = 0;
@@ -332,8 +353,9 @@ static int cmd_fleet(const struct args *a)
 		if (res[i].elapsed_s > slowest)
 			slowest = res[i].elapsed_s;
 	}
-	printf("fleet n=%zu ok=%zu rc=%d wall=%.4f slowest=%.4f cpu=%.4f maxrss_kb=%ld rss_before_kb=%ld peak=%ld\n",
-		ndev, ok, rc, t1 - t0, slowest, c1 - c0, maxrss_kb(), rss0, cc.peak);
+	printf("fleet n=%zu ok=%zu rc=%d wall=%.4f slowest=%.4f cpu=%.4f maxrss_kb=%ld rss_before_kb=%ld peak=%ld mean_conc=%.1f\n",
+		ndev, ok, rc, t1 - t0, slowest, c1 - c0, maxrss_kb(), rss0, cc.peak,
+		cc.t_half > t0 ? cc.area / (cc.t_half - t0) : 0.0);
 	free(cc.started);
 	espota_session_free(s);
 	free(fd);

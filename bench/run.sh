@@ -4,7 +4,7 @@
 #
 #   bench/run.sh                 # everything (about 8 min on 2 cores)
 #   REPS=5 bench/run.sh          # more repetitions per single-upload cell
-#   PARTS="single" bench/run.sh  # only some parts: grid, single, windows, fleet, air, cpu
+#   PARTS="single" bench/run.sh  # only some parts: grid, single, windows, gzip, fleet, air, back, cpu
 #
 # Environment: BUILD (default /tmp/build-bench), OUT (results dir, default
 # $BUILD/bench-results), REPS (3), FLEET_REPS (2), CPU_MB (1024), GRID_REPS (1),
@@ -21,7 +21,7 @@ REPS=${REPS:-3}
 FLEET_REPS=${FLEET_REPS:-2}
 CPU_MB=${CPU_MB:-1024}
 PYTHON=${PYTHON:-/usr/bin/python3}
-PARTS=${PARTS:-"grid single windows fleet air cpu"}
+PARTS=${PARTS:-"grid single windows gzip fleet air back cpu"}
 AIRTIME=${AIRTIME:-1000000}
 LOSS=${LOSS:-0.005}
 GRID_REPS=${GRID_REPS:-1}
@@ -31,10 +31,11 @@ echo "== build (Release) in $BUILD"
 cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DESPOTA_BUILD_BENCH=ON \
 	-DESPOTA_BUILD_TESTS=OFF -DESPOTA_BUILD_EXAMPLES=OFF -DESPOTA_BINDINGS=OFF \
 	>/dev/null
-cmake --build "$BUILD" -j2 --target espota-bench espota-closed espota-sim >/dev/null
+cmake --build "$BUILD" -j2 --target espota-bench espota-closed espota-sim espota-cli >/dev/null
 SIM=$BUILD/tools/espota-sim/espota-sim
 BENCH=$BUILD/bench/espota-bench
 CLOSED=$BUILD/bench/espota-closed
+CLI=$BUILD/tools/espota/espota
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -130,7 +131,7 @@ GIMG32=$OUT/img256k-esp32.bin
 if [[ " $PARTS " == *" grid "* ]]; then
 	echo "== part 0: pacing grid, 256 KiB, windows 1..8 x MSS, RTT 1/20/100 ms, $GRID_REPS run(s) per cell, $GRID_JOBS at a time"
 	cells=()
-	for rtt in 1 20 100; do
+	for rtt in 100 20 1; do # the slowest first, so the tail is short
 		for mss in 536 1460; do
 			for k in 1 2 3 4 5 6 7 8; do
 				cells+=("esp8266 $rtt $mss $((k * mss))")
@@ -140,16 +141,14 @@ if [[ " $PARTS " == *" grid "* ]]; then
 			cells+=("esp32 $rtt 1440 $win")
 		done
 	done
-	n=0
 	for c in "${cells[@]}"; do
 		read -r plat rtt mss win <<<"$c"
 		for mode in pipe stream paced; do
 			extra=()
 			[ $mode = stream ] && extra=(--stream)
 			[ $mode = paced ] && extra=(--paced)
+			while [ "$(jobs -rp | wc -l)" -ge "$GRID_JOBS" ]; do wait -n || true; done
 			grid_cell "$plat" "$rtt" "$mss" "$win" "$mode" "${extra[@]}" &
-			n=$((n + 1))
-			if [ $((n % GRID_JOBS)) = 0 ]; then wait; fi
 		done
 		m=()
 		[ "$plat" = esp8266 ] && m=(--mss "$mss")
@@ -214,6 +213,29 @@ if [[ " $PARTS " == *" fleet "* ]]; then
 	done
 fi
 
+if [[ " $PARTS " == *" gzip "* ]]; then
+	echo "== part 1c: gzip on real Xtensa code (bench/xtensa/xtensa-code.bin) beside the synthetic image, RTT 20, MSS 536"
+	# the synthetic image cut to the same size, so the fixed delays weigh the same
+	head -c "$(stat -c %s "$HERE/xtensa/xtensa-code.bin")" "$GIMG" >"$OUT/synthetic-same-size.bin"
+	JOBS=()
+	for img in real synth; do
+		f="$HERE/xtensa/xtensa-code.bin"
+		[ $img = synth ] && f="$OUT/synthetic-same-size.bin"
+		for mode in pipe gzip; do
+			(
+				name="gz_${img}_${mode}"
+				start_sim "$name" --rtt 20 --mss 536 --count "$REPS"
+				extra=()
+				[ $mode = gzip ] && extra=(--compress)
+				"$BENCH" upload --ready "$OUT/$name.ready" --image "$f" "${extra[@]}" >"$OUT/$name.txt" 2>&1 || true
+				kill "$SIMPID" 2>/dev/null || true
+			) &
+			JOBS+=($!)
+		done
+	done
+	wait "${JOBS[@]}"
+fi
+
 if [[ " $PARTS " == *" air "* ]]; then
 	echo "== part 2b: one access point: --airtime $AIRTIME shared, --loss $LOSS per device, 256 KiB each"
 	for plat in esp8266 esp32; do
@@ -231,6 +253,18 @@ if [[ " $PARTS " == *" air "* ]]; then
 				wait "$sp" 2>/dev/null || true
 			done
 		done
+	done
+fi
+
+if [[ " $PARTS " == *" back "* ]]; then
+	echo "== part 4: time to the device being back (espota --wait-back), 1 MB, RTT 20"
+	for plat in esp8266 esp32; do
+		name="back_$plat"
+		start_sim "$name" --platform "$plat" --rtt 20
+		"$CLI" -i 127.0.0.1 -p "$(awk '{print $3}' "$OUT/$name.ready")" -f "$(img_for "$plat")" \
+			--wait-back 60 --json >"$OUT/$name.json" 2>"$OUT/$name.err" || true
+		kill "$SIMPID" 2>/dev/null || true
+		wait "$SIMPID" 2>/dev/null || true
 	done
 fi
 

@@ -621,13 +621,16 @@ static void arm_quiet(espota__engine *e, uint64_t now);
  * drain of everything visible, and the part of a drain after a block
  * boundary is what arrived while that block was flashing: a whole window
  * when the sender was far enough ahead, since a flush (45 ms and more)
- * outlasts a LAN round trip. While it streams the first PACE_LEARN_BLOCKS
- * blocks, the largest such part is W. Then:
- *  - W < (4096 + MSS) / 2: a round trip after a flush brings less than the
- *    rest of the block plus one segment, so where segments are cut decides
- *    whether the flush waits another round trip: pace with W;
- *  - otherwise the next segment always fits, and pacing only delays writes
- *    until an acknowledgement: stream;
+ * outlasts a LAN round trip. While it sends the first PACE_LEARN_BLOCKS
+ * blocks a block and two segments ahead, the largest such part is W. Then:
+ *  - where the windows that refill a block end within one segment past it
+ *    (pace_pays), the cut of the segments decides whether the flush waits
+ *    another round trip: pace with W;
+ *  - otherwise any cut fits, and pacing only delays writes until an
+ *    acknowledgement: stream. So too when one drain takes two blocks or a
+ *    whole block before its flush (a window of a block or more), or more
+ *    than a window before a flush (a round trip shorter than the drain
+ *    loop, where a misplaced segment costs less than pacing's waits);
  *  - a device whose counts are only ever whole blocks shows no window:
  *    send one block at a time (stop-and-wait in blocks).
  * A receive window the driver read from TCP_INFO decides at once when it is
@@ -635,9 +638,6 @@ static void arm_quiet(espota__engine *e, uint64_t now);
  */
 #define FLASH_BLOCK 4096u
 #define PACE_LEARN_BLOCKS 3
-/* Below this first-acknowledgement delay (ms: a round trip plus a drain)
- * streaming beats pacing in the grid of bench/RESULTS.md. */
-#define PACE_MIN_RTT_MS 8
 
 static uint32_t pace_mss(const espota__engine *e)
 {
@@ -664,27 +664,27 @@ static int pace_pays(const espota__engine *e, uint64_t w)
 	return m * w < FLASH_BLOCK + pace_mss(e);
 }
 
-static void pace_clock(espota__engine *e, uint64_t now);
-
 static void pace_decide(espota__engine *e, uint64_t w, const char *why)
 {
 	if (e->pace_partial == 0 && e->pace_drains >= PACE_LEARN_BLOCKS && w == 0) {
 		e->pace_state = ESPOTA__PACE_BLOCK_SAW;
-		elog(e, ESPOTA_LOG_DEBUG, "pacing: the device acknowledges whole flash blocks only: "
+		elog(e, ESPOTA_LOG_INFO, "pacing: the device acknowledges whole flash blocks only: "
 			"one block at a time");
 		return;
 	}
 	e->pace_window = (uint32_t)w;
 	e->pace_state = pace_pays(e, w) ? ESPOTA__PACE_BLOCKS : ESPOTA__PACE_STREAM;
-	if (e->pace_state == ESPOTA__PACE_BLOCKS && e->pace_rtt != 0 && e->pace_rtt < PACE_MIN_RTT_MS) {
-		/* a misplaced segment then costs less than waiting for the
-		 * acknowledgements that pacing needs (bench/RESULTS.md, RTT 1 ms) */
+	if (e->pace_state == ESPOTA__PACE_BLOCKS && e->pace_pre > w) {
+		/* A drain took more than a window before its flush: data kept
+		 * coming within the drain, so the round trip is shorter than a
+		 * few ms, where a misplaced segment costs less than pacing's
+		 * waits for acknowledgements (bench/RESULTS.md, RTT 1 ms). */
 		e->pace_state = ESPOTA__PACE_STREAM;
-		why = "round trip too short for pacing to pay";
+		why = "drains run on: a round trip of a few ms";
 	}
-	elog(e, ESPOTA_LOG_DEBUG, "pacing: device window %" PRIu64 " bytes (%s, MSS %u): %s", w, why,
-		(unsigned)pace_mss(e), e->pace_state == ESPOTA__PACE_BLOCKS ? "paced to the flash blocks" :
-		"streaming");
+	elog(e, ESPOTA_LOG_INFO, "pacing: device window %" PRIu64 " bytes (%s, MSS %u, at most %u "
+		"before a flush): %s", w, why, (unsigned)pace_mss(e), e->pace_pre,
+		e->pace_state == ESPOTA__PACE_BLOCKS ? "paced to the flash blocks" : "streaming");
 }
 
 /* Look at the acknowledgement steps since the last call (one per drain,
@@ -700,15 +700,21 @@ static void pace_learn(espota__engine *e)
 	e->pace_drains++;
 	if ((p - a) % FLASH_BLOCK != 0)
 		e->pace_partial++;
-	if (p - a >= 2 * (uint64_t)FLASH_BLOCK && (p - a) % FLASH_BLOCK != 0) {
-		/* one drain took more than a block and a sub-block window can
-		 * hold without a round trip: the window is large (or the round
-		 * trip tiny), and pacing cannot pay */
-		pace_decide(e, p - a, "one drain of more than two blocks");
+	if (p - a >= 2 * (uint64_t)FLASH_BLOCK || (a % FLASH_BLOCK == 0 && p > a + FLASH_BLOCK)) {
+		/* one drain took two blocks (more than a block and a sub-block
+		 * window can hold without a round trip), or a whole block before
+		 * flushing it: the window is a block or more (or the round trip
+		 * tiny), and pacing cannot pay. A device that acknowledges whole
+		 * blocks prints one count per block, so this is not one of those. */
+		pace_decide(e, p - a, "one drain of more than a block at once");
 		return;
 	}
 	b = (p - 1) / FLASH_BLOCK * FLASH_BLOCK; /* the last boundary below p */
 	if (b > a) {
+		/* what it took before the first flush of the drain */
+		uint64_t pre = (a / FLASH_BLOCK + 1) * FLASH_BLOCK - a;
+		if (pre > e->pace_pre)
+			e->pace_pre = (uint32_t)pre;
 		/* the drain crossed a boundary, so it flushed there; a drain that
 		 * ends on a boundary is only whole blocks (w stays 0 for them) */
 		part = p - b;
@@ -724,18 +730,6 @@ static void pace_learn(espota__engine *e)
 		uint64_t w = e->pace_window, m = pace_mss(e);
 		pace_decide(e, (w + m - 1) / m * m, "learnt from the acknowledgements");
 	}
-}
-
-/* The time from the first write to the first acknowledgement the learner
- * saw (a round trip plus the device's first drain), which is all it needs
- * to know of time. Called from tx_done and tick (drivers tick after every
- * batch of input). */
-static void pace_clock(espota__engine *e, uint64_t now)
-{
-	if (e->pace_t0 == 0)
-		e->pace_t0 = now ? now : 1;
-	else if (e->pace_rtt == 0 && e->pace_drains > 0)
-		e->pace_rtt = now > e->pace_t0 ? now - e->pace_t0 : 1;
 }
 
 /* Returns the stream offset to send up to, or 0 for no pacing. */
@@ -816,7 +810,6 @@ void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n)
 	if (n > e->cfg.len - e->sent)
 		n = (size_t)(e->cfg.len - e->sent);
 	e->sent += n;
-	pace_clock(e, now);
 	arm_quiet(e, now);
 }
 
@@ -1354,7 +1347,6 @@ uint64_t espota__engine_deadline(const espota__engine *e)
 
 void espota__engine_tick(espota__engine *e, uint64_t now)
 {
-	pace_clock(e, now);
 	if (!e->finished && e->quiet_at != 0 && now >= e->quiet_at) {
 		uint64_t out = e->sent - e->acked;
 		e->quiet_at = 0;

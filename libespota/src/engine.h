@@ -135,8 +135,7 @@ typedef struct espota__engine {
 	uint64_t pace_seen;         /* provisional offset the learner has looked at */
 	unsigned int pace_drains;   /* acknowledgement steps seen while learning */
 	unsigned int pace_partial;  /* of which not a whole number of flash blocks */
-	uint64_t pace_t0;           /* time of the first write (ms) */
-	uint64_t pace_rtt;          /* first write to the first write after an acknowledgement */
+	uint32_t pace_pre;          /* most a drain took before its first flush */
 	unsigned int acks;
 	espota__acks rule;          /* the acknowledgement rule: what the counts can total */
 	int ack_decided;            /* ESPOTA__ACKS_DECIDED_*: what proved the success */

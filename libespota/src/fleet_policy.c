@@ -13,19 +13,21 @@
  * measures the fleet's acknowledged bytes per second over a window after a
  * settling time (new uploads first shake hands), multiplies the concurrency
  * by POLICY_GROW while that rate grows by more than POLICY_GAIN, and
- * otherwise goes back to the best concurrency seen and keeps it. Devices
- * with their own air (or a fleet of up to POLICY_START) lose about two and
- * a half seconds to the search at most.
+ * otherwise goes back to the best concurrency seen and keeps it. A fleet of
+ * up to POLICY_START runs at once; beyond, devices with their own air lose
+ * 2.5 s per doubling to the search.
  */
 #include "fleet_policy.h"
 
 #include <stdlib.h>
 
-#define POLICY_START 16
-#define POLICY_GROW 4
+#define POLICY_START 32
+#define POLICY_GROW 2
 #define POLICY_SETTLE_MS 1000 /* handshakes and the first windows of new uploads */
 #define POLICY_MEASURE_MS 1500
-#define POLICY_GAIN 1.10
+/* Doubling must add at least half of what the new uploads would bring on
+ * their own air; less means the medium is nearly full. */
+#define POLICY_GAIN 1.25
 
 int espota__fleet_policy_init(espota__fleet_policy *p, unsigned int max_concurrent,
 	size_t nslots, uint64_t now)

@@ -17,18 +17,10 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from images import esp8266_arduino  # noqa: E402
-from simctl import Sim  # noqa: E402
-from test_cli import OK, TIMEOUT, jsonl, run  # noqa: E402
+from test_cli import OK, TIMEOUT, jsonl, run, sim  # noqa: E402,F401 (sim: the fixture)
 
 # a quick link, the default flash timing: 16 sectors of eboot copy = 899 ms
 TIMING = ["--port", "0", "--rtt", "2", "--lifetime", "60"]
-
-
-@pytest.fixture
-def sim():
-    s = Sim()
-    yield s
-    s.cleanup()
 
 
 @pytest.fixture(scope="module")

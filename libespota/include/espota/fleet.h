@@ -37,7 +37,7 @@ typedef void (*espota_fleet_done_cb)(size_t index, const espota_transfer *result
 
 typedef struct espota_fleet_options {
 	unsigned int version;             /**< ESPOTA_FLEET_OPTIONS_VERSION */
-	unsigned int max_concurrent;      /**< uploads in flight at once; 0 = the fleet chooses (up to every device, at most 256, 3 descriptors each): it starts 16 and grows while the acknowledged bytes per second grow (a shared access point) */
+	unsigned int max_concurrent;      /**< uploads in flight at once; 0 = the fleet chooses (up to every device, at most 256, 3 descriptors each): it starts 32 and doubles while that raises the acknowledged bytes per second by a quarter (devices behind one access point share its air) */
 	unsigned int retries;             /**< extra attempts after a timeout, I/O error or lost connection */
 	unsigned int device_deadline_ms;  /**< budget per device including retries; 0 = none */
 	espota_fleet_progress_cb progress;
