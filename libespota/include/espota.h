@@ -20,5 +20,6 @@
 #include "espota/flashfit.h"
 #include "espota/fleet.h"
 #include "espota/file.h"
+#include "espota/discover.h"
 
 #endif

@@ -115,7 +115,7 @@ int sim_run(struct sim *s)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	size_t cap = (size_t)s->ndev * 3 + 1;
+	size_t cap = (size_t)s->ndev * 3 + 2; /* + the mDNS responder */
 	struct pollfd *pfd = calloc(cap, sizeof *pfd);
 	/* owner of each pollfd: device index and which socket (0 udp, 1 c, 2 closing) */
 	int *own = calloc(cap, sizeof *own);
@@ -173,6 +173,10 @@ int sim_run(struct sim *s)
 				own[n++] = i * 3 + 2;
 			}
 		}
+		if (mdns_fd() >= 0) {
+			pfd[n] = (struct pollfd){mdns_fd(), POLLIN, 0};
+			own[n++] = -1;
+		}
 		usec_t next = s->nheap ? s->heap[0].t : SIM_NEVER;
 		if (end < next)
 			next = end;
@@ -201,6 +205,10 @@ int sim_run(struct sim *s)
 		for (size_t k = 0; k < n; k++) {
 			if (!pfd[k].revents)
 				continue;
+			if (own[k] < 0) {
+				mdns_on_readable(s);
+				continue;
+			}
 			struct device *d = &s->devs[own[k] / 3];
 			int which = own[k] % 3;
 			if (which == 0) {
