@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "discover.h"
 #include "output.h"
 #include "secret.h"
 
@@ -929,9 +930,21 @@ static int build_fit(struct app *a, char *err, size_t errlen)
 	if (c->board == NULL && c->layout == NULL && c->scheme == NULL && c->partitions == NULL)
 		return 0;
 	if (c->board != NULL) {
-		b = espota_board_find(c->board);
+		char txt_board[64];
+		const char *name = c->board;
+		if (strcmp(c->board, "auto") == 0) { /* the board the device advertises (TXT) */
+			if (c->nhosts != 1) {
+				snprintf(err, errlen, "--board auto needs exactly one -i HOST");
+				return -1;
+			}
+			if (cli_discover_board(c->hosts[0], txt_board, sizeof(txt_board), err, errlen) < 0)
+				return -1;
+			name = txt_board;
+		}
+		b = espota_board_find(name);
 		if (b == NULL) {
-			snprintf(err, errlen, "unknown board '%s' (see --list-boards)", c->board);
+			snprintf(err, errlen, "unknown board '%s'%s (see --list-boards)", name,
+				name == c->board ? "" : " (from the device's mDNS TXT record)");
 			return -1;
 		}
 		a->fit.platform = b->platform;
@@ -1398,6 +1411,8 @@ int main(int argc, char **argv)
 	char err[512];
 	int code, isterm;
 
+	if (argc > 1 && strcmp(argv[1], "discover") == 0)
+		return cli_discover_main(argc - 1, argv + 1);
 	if (cli_parse(&a->cli, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "espota: error: %s\nTry 'espota --help'.\n", err);
 		return CLI_EXIT_USAGE;
