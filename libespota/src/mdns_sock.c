@@ -28,11 +28,12 @@ _Static_assert(AF_INET == 2 && AF_INET6 == 10, "mdns.c hard-codes the Linux addr
 
 #define MAX_IFS 32
 #define MAX_SOCKS 2
+#define MAX_UNICAST 16
 
 struct espota_discover {
 	espota_discover_options opts;
 	char interface[IF_NAMESIZE];
-	char unicast[80];
+	char unicast[400];
 	int wake[2];
 	atomic_int cancelled;
 	int running;
@@ -44,10 +45,11 @@ typedef struct mdns_io {
 	int fd[MAX_SOCKS];
 	int family[MAX_SOCKS];
 	int nfd;
-	int unicast;                      /* test mode: one destination */
-	struct sockaddr_storage dst;
-	socklen_t dstlen;
-	uint16_t src_port;                /* answers must come from this port */
+	int unicast;                      /* test mode: listed destinations */
+	struct sockaddr_storage dst[MAX_UNICAST];
+	socklen_t dstlen[MAX_UNICAST];
+	int ndst;
+	uint16_t src_port;                /* answers must come from this port (multicast) */
 	unsigned int ifidx4[MAX_IFS], ifidx6[MAX_IFS];
 	struct in_addr ifaddr4[MAX_IFS];
 	int n4, n6;
@@ -105,7 +107,7 @@ int espota_discover_new(espota_discover **out, const espota_discover_options *op
 	if (opts->version != ESPOTA_DISCOVER_OPTIONS_VERSION ||
 	    (opts->family != 0 && opts->family != 4 && opts->family != 6) ||
 	    (opts->interface && strlen(opts->interface) >= IF_NAMESIZE) ||
-	    (opts->unicast && strlen(opts->unicast) >= 80))
+	    (opts->unicast && strlen(opts->unicast) >= sizeof(((espota_discover *)0)->unicast)))
 		return ESPOTA_EINVAL;
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return ESPOTA_ENOMEM;
@@ -245,22 +247,31 @@ static int io_open(espota_discover *d, mdns_io *io)
 	if (envport && *envport)
 		port = (uint16_t)strtoul(envport, NULL, 10);
 	if (uni && *uni) {
+		/* "ADDR:PORT[,ADDR:PORT...]", one family */
+		char list[sizeof(d->unicast)], *save = NULL;
 		int fd;
-		if (parse_hostport(uni, &io->dst, &io->dstlen) != 0) {
-			set_error(d, "test unicast target is not ADDR:PORT: \"%.60s\"", uni);
+		snprintf(list, sizeof(list), "%s", uni);
+		for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (io->ndst == MAX_UNICAST ||
+			    parse_hostport(t, &io->dst[io->ndst], &io->dstlen[io->ndst]) != 0 ||
+			    io->dst[io->ndst].ss_family != io->dst[0].ss_family) {
+				set_error(d, "test unicast target is not ADDR:PORT[,ADDR:PORT...]: \"%.60s\"", uni);
+				return ESPOTA_EINVAL;
+			}
+			io->ndst++;
+		}
+		if (io->ndst == 0) {
+			set_error(d, "empty test unicast target");
 			return ESPOTA_EINVAL;
 		}
-		if ((fd = open_sock(io->dst.ss_family)) < 0) {
+		if ((fd = open_sock(io->dst[0].ss_family)) < 0) {
 			set_error(d, "cannot open a UDP socket: %s", strerror(errno));
 			return ESPOTA_EIO;
 		}
 		io->fd[0] = fd;
-		io->family[0] = io->dst.ss_family;
+		io->family[0] = io->dst[0].ss_family;
 		io->nfd = 1;
 		io->unicast = 1;
-		io->src_port = ntohs(io->dst.ss_family == AF_INET ?
-			((struct sockaddr_in *)&io->dst)->sin_port :
-			((struct sockaddr_in6 *)&io->dst)->sin6_port);
 		dlog(d, ESPOTA_LOG_DEBUG, "mDNS test mode: queries go unicast to %s", uni);
 		return ESPOTA_OK;
 	}
@@ -330,8 +341,9 @@ static int io_open(espota_discover *d, mdns_io *io)
 static void io_send(espota_discover *d, mdns_io *io, const unsigned char *pkt, size_t len)
 {
 	if (io->unicast) {
-		if (sendto(io->fd[0], pkt, len, 0, (struct sockaddr *)&io->dst, io->dstlen) == (ssize_t)len)
-			d->sent++;
+		for (int i = 0; i < io->ndst; i++)
+			if (sendto(io->fd[0], pkt, len, 0, (struct sockaddr *)&io->dst[i], io->dstlen[i]) == (ssize_t)len)
+				d->sent++;
 		return;
 	}
 	for (int s = 0; s < io->nfd; s++) {
@@ -365,6 +377,28 @@ static void io_send(espota_discover *d, mdns_io *io, const unsigned char *pkt, s
 			}
 		}
 	}
+}
+
+/* Multicast: any host on the link, from the mDNS port; test mode: only
+ * the listed responders. */
+static int from_responder(const mdns_io *io, const struct sockaddr_storage *from, uint16_t sport)
+{
+	if (!io->unicast)
+		return sport == io->src_port;
+	for (int i = 0; i < io->ndst; i++) {
+		if (from->ss_family != io->dst[i].ss_family)
+			continue;
+		if (from->ss_family == AF_INET) {
+			const struct sockaddr_in *a = (const void *)from, *b = (const void *)&io->dst[i];
+			if (a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr)
+				return 1;
+		} else {
+			const struct sockaddr_in6 *a = (const void *)from, *b = (const void *)&io->dst[i];
+			if (a->sin6_port == b->sin6_port && !memcmp(&a->sin6_addr, &b->sin6_addr, 16))
+				return 1;
+		}
+	}
+	return 0;
 }
 
 /* Read every queued datagram of one socket into the engine. */
@@ -408,7 +442,7 @@ static void io_recv(espota__mdns *m, mdns_io *io, int s, uint64_t now)
 		 * else on our ephemeral port is not an answer */
 		sport = ntohs(from.ss_family == AF_INET ? ((struct sockaddr_in *)&from)->sin_port
 			: ((struct sockaddr_in6 *)&from)->sin6_port);
-		if (sport != io->src_port || (mh.msg_flags & MSG_TRUNC))
+		if (!from_responder(io, &from, sport) || (mh.msg_flags & MSG_TRUNC))
 			continue;
 		if (ifindex == 0 || if_indextoname(ifindex, ifname) == NULL)
 			ifname[0] = '\0';

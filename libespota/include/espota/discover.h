@@ -69,9 +69,11 @@ typedef struct espota_discover_options {
 	const char *interface;       /**< NULL: every up multicast interface; else its name */
 	int family;                  /**< 0 both, 4 IPv4 only, 6 IPv6 only */
 	/**
-	 * Test only: send the queries unicast to this "ADDR:PORT" (e.g.
-	 * "127.0.0.1:15353", "[::1]:15353") instead of multicast. NULL: the
-	 * environment variable ESPOTA_MDNS_UNICAST if set, else multicast.
+	 * Test only: send the queries unicast to these responders,
+	 * "ADDR:PORT[,ADDR:PORT...]" of one family (e.g. "127.0.0.1:15353",
+	 * "[::1]:15353"; at most 16, 399 characters), instead of multicast,
+	 * and accept answers only from them. NULL: the environment variable
+	 * ESPOTA_MDNS_UNICAST if set, else multicast.
 	 */
 	const char *unicast;
 	unsigned int max_devices;    /**< devices tracked at most; 0: 1024 */
