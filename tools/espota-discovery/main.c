@@ -25,6 +25,7 @@
 
 struct port {
 	char address[64];
+	unsigned port;     /* with the address, the key: sims share 127.0.0.1 */
 	char json[4096];   /* the port object, for list/add */
 	int seen_round;    /* last round that saw it */
 	int live;
@@ -104,13 +105,14 @@ static int on_device(const espota_device_info *d, void *payload)
 	pthread_mutex_lock(&lock);
 	size_t i;
 	for (i = 0; i < nports; i++)
-		if (strcmp(ports[i].address, d->addrs[0].address) == 0)
+		if (strcmp(ports[i].address, d->addrs[0].address) == 0 && ports[i].port == d->port)
 			break;
 	if (i == nports && nports < MAX_PORTS)
-		nports++;
+		memset(&ports[nports++], 0, sizeof(ports[0]));
 	if (i < nports) {
 		int changed = !ports[i].live || strcmp(ports[i].json, obj) != 0;
 		snprintf(ports[i].address, sizeof(ports[i].address), "%s", d->addrs[0].address);
+		ports[i].port = d->port;
 		snprintf(ports[i].json, sizeof(ports[i].json), "%s", obj);
 		ports[i].seen_round = round_no;
 		ports[i].live = 1;
@@ -127,6 +129,9 @@ static void *run_worker(void *arg)
 	(void)arg;
 	while (!worker_stop) {
 		int rc = espota_discover_browse(disc, on_device, NULL);
+		if (getenv("ESPOTA_DISCOVERY_DEBUG"))
+			fprintf(stderr, "espota-discovery: round %d: %s (%zu found) %s\n", round_no,
+				espota_strerror(rc), espota_discover_found(disc), espota_discover_last_error(disc));
 		pthread_mutex_lock(&lock);
 		if (rc == ESPOTA_OK) {
 			for (size_t i = 0; i < nports; i++)
