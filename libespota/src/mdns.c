@@ -65,8 +65,10 @@ static size_t rdf_name(unsigned char *out, const ldns_rdf *rdf)
 	/* ldns hands out uncompressed names; check the label walk anyway */
 	for (size_t i = 0; i < len;) {
 		size_t l = p[i];
-		if (l == 0)
-			return i + 1 == len ? (memcpy(out, p, len), len) : 0;
+		if (l == 0) {
+			out[i] = 0;
+			return i + 1 == len ? len : 0;
+		}
 		if (l > 63 || i + 1 + l >= len)
 			return 0;
 		for (size_t k = 0; k < l; k++)
