@@ -14,6 +14,7 @@
 
 #define ESP32_MAX_COUNT 1460
 #define ESP32_MAX_REPEATS 3
+#define LOG_MIN_DIGITS 4096
 
 void espota__acks_init(espota__acks *a, espota_platform platform, uint64_t len)
 {
@@ -23,6 +24,49 @@ void espota__acks_init(espota__acks *a, espota_platform platform, uint64_t len)
 		a->maxcount = UINT32_MAX;
 	a->maxreps = platform == ESPOTA_PLATFORM_ESP8266 ? 0 : ESP32_MAX_REPEATS;
 	a->n = 1; /* the empty reading */
+	a->platform = platform;
+	/* An honest device prints at most a few digits per read, and reads
+	 * are rarely under 48 bytes: len/16 leaves room for reads of 16. */
+	a->log_max = (size_t)(len / 16) + LOG_MIN_DIGITS;
+}
+
+void espota__acks_free(espota__acks *a)
+{
+	free(a->log_d);
+	free(a->log_sent);
+	a->log_d = NULL;
+	a->log_sent = NULL;
+	a->log_n = a->log_cap = 0;
+}
+
+static void log_digit(espota__acks *a, unsigned dv, uint64_t sent)
+{
+	if (a->log_full)
+		return;
+	if (a->log_n == a->log_cap) {
+		size_t cap = a->log_cap ? 2 * a->log_cap : 256;
+		unsigned char *d;
+		uint64_t *s;
+
+		if (cap > a->log_max)
+			cap = a->log_max;
+		if (a->log_n == cap) {
+			a->log_full = 1;
+			return;
+		}
+		d = realloc(a->log_d, cap);
+		if (d)
+			a->log_d = d;
+		s = d ? realloc(a->log_sent, cap * sizeof(*s)) : NULL;
+		if (!s) {
+			a->log_full = 1;
+			return;
+		}
+		a->log_sent = s;
+		a->log_cap = cap;
+	}
+	a->log_d[a->log_n] = (unsigned char)dv;
+	a->log_sent[a->log_n++] = sent;
 }
 
 static uint64_t total_of(const espota__acks_state *s)
@@ -154,7 +198,10 @@ void espota__acks_digit(espota__acks *a, char d, uint64_t sent)
 	unsigned dv = (unsigned)(d - '0');
 	size_t i, m = 0;
 
-	if (a->dead_at || dv > 9)
+	if (dv > 9)
+		return;
+	log_digit(a, dv, sent);
+	if (a->dead_at)
 		return;
 	a->digits++;
 	a->sent = sent;
@@ -235,4 +282,211 @@ int espota__acks_dead(const espota__acks *a)
 uint64_t espota__acks_best(const espota__acks *a)
 {
 	return a->best;
+}
+
+/*
+ * The exact decision. A parse of the logged digits is a run of groups;
+ * a group is one count v (1..maxc, no leading 0) printed `copies` times
+ * at most in a row (the ESP32's re-prints), and adds v once. Each digit
+ * of a group's first copy must fit what had been sent when it came:
+ * sum + (the count so far) <= sent. R[j], the sums a parse of the first j
+ * digits can reach, is a bitset; R[j] is the union over the groups ending
+ * at j of R[start] shifted by v. Only the last G+1 sets are kept (G: the
+ * longest group), and sums that the rest of the digits cannot lift to
+ * the total (at most maxadd[j] more, from a backward pass) are skipped.
+ */
+typedef struct exact_pass {
+	const unsigned char *d;
+	const uint64_t *sent;
+	size_t n;
+	uint64_t maxc;
+	unsigned tmax, copies;
+} exact_pass;
+
+/* v of digits d[i..i+t), or 0 when it is no count (0-led or too big). */
+static uint64_t count_at(const exact_pass *p, size_t i, unsigned t)
+{
+	uint64_t v = 0;
+	unsigned k;
+
+	if (p->d[i] == 0)
+		return 0;
+	for (k = 0; k < t; k++) {
+		v = v * 10 + p->d[i + k];
+		if (v > p->maxc)
+			return 0;
+	}
+	return v;
+}
+
+/* 1 when d[i..i+t) is printed k times in a row from i. */
+static int copies_match(const exact_pass *p, size_t i, unsigned t, unsigned k)
+{
+	unsigned c;
+
+	for (c = 1; c < k; c++)
+		if (memcmp(p->d + i, p->d + i + (size_t)c * t, t) != 0)
+			return 0;
+	return 1;
+}
+
+/* The largest sum before the group at i for which its first copy fits
+ * what was sent digit by digit; -1 when none does. */
+static int64_t group_room(const exact_pass *p, size_t i, unsigned t)
+{
+	uint64_t v = 0;
+	int64_t room = INT64_MAX;
+	unsigned k;
+
+	for (k = 0; k < t; k++) {
+		v = v * 10 + p->d[i + k];
+		if (p->sent[i + k] < v)
+			return -1;
+		if ((int64_t)(p->sent[i + k] - v) < room)
+			room = (int64_t)(p->sent[i + k] - v);
+	}
+	return room;
+}
+
+/* dst |= (src restricted to bits lo..hi) << v */
+static void shift_or(uint64_t *dst, const uint64_t *src, size_t words, uint64_t lo, uint64_t hi,
+	uint64_t v)
+{
+	size_t w, wlo = (size_t)(lo / 64), whi = (size_t)(hi / 64);
+	size_t q = (size_t)(v / 64);
+	unsigned r = (unsigned)(v % 64);
+
+	for (w = wlo; w <= whi && w + q < words; w++) {
+		uint64_t x = src[w];
+		if (!x)
+			continue;
+		if (w == wlo)
+			x &= ~0ull << (lo % 64);
+		if (w == whi && hi % 64 != 63)
+			x &= (2ull << (hi % 64)) - 1;
+		dst[w + q] |= x << r;
+		if (r && w + q + 1 < words)
+			dst[w + q + 1] |= x >> (64 - r);
+	}
+}
+
+static int exact_one(const exact_pass *p, uint64_t total)
+{
+	size_t n = p->n, words = (size_t)(total / 64) + 1, slots, i, j;
+	unsigned g = p->tmax * p->copies, t, k;
+	int64_t *maxadd;
+	uint64_t *ring;
+	unsigned char *live;
+	int ok = 0;
+
+	maxadd = malloc((n + 1) * sizeof(*maxadd));
+	if (!maxadd)
+		return -1;
+	/* what a parse of d[i..n) can add at most, ignoring what was sent */
+	maxadd[n] = 0;
+	for (i = n; i-- > 0;) {
+		int64_t best = -1;
+		for (t = 1; t <= p->tmax && i + t <= n; t++) {
+			uint64_t v = count_at(p, i, t);
+			if (!v)
+				continue;
+			for (k = 1; k <= p->copies && i + (size_t)t * k <= n; k++) {
+				size_t end = i + (size_t)t * k;
+				if (!copies_match(p, i, t, k))
+					break;
+				if (maxadd[end] >= 0 && (int64_t)v + maxadd[end] > best)
+					best = (int64_t)v + maxadd[end];
+			}
+		}
+		maxadd[i] = best;
+	}
+	if (maxadd[0] < (int64_t)total) {
+		free(maxadd);
+		return 0;
+	}
+	slots = (size_t)g + 1;
+	ring = calloc(slots * words, sizeof(*ring));
+	live = calloc(slots, 1);
+	if (!ring || !live) {
+		free(ring);
+		free(live);
+		free(maxadd);
+		return -1;
+	}
+	ring[0] = 1; /* R[0] = {0} */
+	live[0] = 1;
+	for (j = 1; j <= n; j++) {
+		uint64_t *dst = ring + (j % slots) * words;
+		uint64_t need;
+
+		memset(dst, 0, words * sizeof(*dst));
+		live[j % slots] = 0;
+		if (maxadd[j] < 0)
+			continue;
+		/* sums below this cannot reach the total with what is left */
+		need = (uint64_t)maxadd[j] >= total ? 0 : total - (uint64_t)maxadd[j];
+		for (t = 1; t <= p->tmax; t++) {
+			for (k = 1; k <= p->copies && (size_t)t * k <= j; k++) {
+				size_t s = j - (size_t)t * k;
+				uint64_t v = count_at(p, s, t), lo;
+				int64_t room;
+
+				if (!v || !live[s % slots] || !copies_match(p, s, t, k))
+					continue;
+				room = group_room(p, s, t);
+				if (room < 0 || v > total)
+					continue;
+				if ((uint64_t)room > total - v)
+					room = (int64_t)(total - v);
+				lo = need > v ? need - v : 0;
+				if (lo > (uint64_t)room)
+					continue;
+				shift_or(dst, ring + (s % slots) * words, words, lo, (uint64_t)room, v);
+				live[j % slots] = 1;
+			}
+		}
+	}
+	ok = live[n % slots] && (ring[(n % slots) * words + total / 64] >> (total % 64) & 1);
+	free(ring);
+	free(live);
+	free(maxadd);
+	return ok;
+}
+
+static unsigned decimal_digits(uint64_t v)
+{
+	unsigned k = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		k++;
+	}
+	return k;
+}
+
+int espota__acks_exact(const espota__acks *a, uint64_t total)
+{
+	exact_pass p;
+	int r8266 = 0, r32 = 0;
+
+	if (a->log_full)
+		return -1;
+	p.d = a->log_d;
+	p.sent = a->log_sent;
+	p.n = a->log_n;
+	if (p.n == 0)
+		return total == 0;
+	if (a->platform != ESPOTA_PLATFORM_ESP32) {
+		p.maxc = total ? total : 1;
+		p.tmax = decimal_digits(p.maxc);
+		p.copies = 1;
+		r8266 = exact_one(&p, total);
+		if (r8266 == 1 || a->platform == ESPOTA_PLATFORM_ESP8266)
+			return r8266;
+	}
+	p.maxc = ESP32_MAX_COUNT;
+	p.tmax = decimal_digits(p.maxc);
+	p.copies = 1 + ESP32_MAX_REPEATS;
+	r32 = exact_one(&p, total);
+	return r32 < 0 || r8266 < 0 ? (r32 == 1 ? 1 : -1) : r32;
 }

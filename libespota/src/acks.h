@@ -5,7 +5,8 @@
  * separator, then a status text. Where counts merge ("10721072") the digits
  * can be read several ways. This module keeps, digit by digit, the set of
  * totals the digits can mean for the device's platform, never more than was
- * sent when each digit arrived. It is pure: no I/O, no clock, no allocation.
+ * sent when each digit arrived. It is pure: no I/O, no clock. It keeps a
+ * log of the digits (heap, bounded) for an exact decision at the end.
  *
  * The engine uses it to decide the end: an OK counts only when the image
  * length is one of the totals.
@@ -20,7 +21,7 @@
 
 /* Readings kept at most; past it, the ones with the lowest totals go (a
  * real device reads close behind the sender). */
-#define ESPOTA__ACKS_STATES 512
+#define ESPOTA__ACKS_STATES 64
 
 /* What decided a success: the counts add up to the image, or (readings
  * dropped at the cap) the device's OK after its own MD5 check. */
@@ -47,9 +48,19 @@ typedef struct espota__acks {
 	int at_boundary;     /* a read ended after the last digit */
 	uint64_t dead_at;    /* digits fed when no reading was left (0: never) */
 	uint64_t best;       /* highest total of the last live reading set */
+	/* Every digit as it came, with what had been sent then, for the exact
+	 * decision at the end (espota__acks_exact). At most log_max digits:
+	 * an honest device prints a few digits per segment it reads. */
+	unsigned char *log_d;
+	uint64_t *log_sent;
+	size_t log_n, log_cap, log_max;
+	int log_full;        /* 1: the log overflowed or could not grow */
+	espota_platform platform;
 } espota__acks;
 
 void espota__acks_init(espota__acks *a, espota_platform platform, uint64_t len);
+/* Frees the digit log (idempotent; init again to reuse). */
+void espota__acks_free(espota__acks *a);
 /* One digit of the device's stream, and what had been sent when it came. */
 void espota__acks_digit(espota__acks *a, char d, uint64_t sent);
 /* A read of the device's stream ended here. A device prints each count in
@@ -60,6 +71,11 @@ void espota__acks_boundary(espota__acks *a);
 void espota__acks_close(espota__acks *a);
 /* 1 when the digits so far can add up to total. */
 int espota__acks_can_total(const espota__acks *a, uint64_t total);
+/* The exact decision, over every reading of the logged digits (no cap):
+ * 1 when they can add up to total under the platform's rules (either
+ * core's for an unknown platform), 0 when they cannot, -1 when undecided
+ * (the log overflowed or memory ran out: the reading set above decides). */
+int espota__acks_exact(const espota__acks *a, uint64_t total);
 /* 1 when no reading is left: the digits cannot be counts of what was sent. */
 int espota__acks_dead(const espota__acks *a);
 /* The highest total the digits can mean (at the point they died, if so). */

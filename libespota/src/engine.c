@@ -222,6 +222,7 @@ int espota__engine_init(espota__engine *e, const espota__engine_config *cfg)
 
 void espota__engine_clear(espota__engine *e)
 {
+	espota__acks_free(&e->rule);
 	sodium_memzero(e->password, sizeof(e->password));
 	sodium_memzero(e->authdg, sizeof(e->authdg));
 	e->have_password = 0;
@@ -493,6 +494,7 @@ int espota__engine_on_connect(espota__engine *e, uint64_t now)
 		return -1;
 	}
 	e->transfer_start = now;
+	espota__acks_free(&e->rule); /* a second connection starts over */
 	espota__acks_init(&e->rule, e->platform, e->cfg.len);
 	e->deadline = now + e->cfg.timeouts.stall_ms;
 	set_phase(e, ESPOTA_PHASE_TRANSFER);
@@ -944,13 +946,18 @@ static void finish_ok(espota__engine *e, uint64_t now, int at_eof)
 		return;
 	}
 	if (!e->ok_pending) {
-		if (espota__acks_can_total(&e->rule, e->cfg.len)) {
+		/* Exact over every reading of the digits; undecided only when the
+		 * device printed far more digits than any honest one. */
+		int x = espota__acks_exact(&e->rule, e->cfg.len);
+
+		if (x == 1 || (x < 0 && espota__acks_can_total(&e->rule, e->cfg.len))) {
 			e->ack_decided = ESPOTA__ACKS_DECIDED_COUNTS;
-		} else if (e->rule.dropped) {
-			/* Too many readings to keep them all: the device's OK, given
-			 * after its own MD5 check of every byte, decides. */
+		} else if (x < 0 && e->rule.dropped) {
+			/* Too many digits to log and too many readings to keep: the
+			 * device's OK, given after its own MD5 check of every byte,
+			 * decides. */
 			e->ack_decided = ESPOTA__ACKS_DECIDED_DEVICE_OK;
-			elog(e, ESPOTA_LOG_INFO, "acknowledgement counts too ambiguous to add up; the "
+			elog(e, ESPOTA_LOG_INFO, "acknowledgement counts too long to check; the "
 				"device's OK (after its MD5 check of the whole image) decides");
 		} else {
 			uint64_t best = espota__acks_best(&e->rule);

@@ -57,14 +57,7 @@ LIARS = {
 }
 
 
-# Known gap (issue 14 stays open): these lies make so many readings of the
-# merged digits that the rule keeps only some, and the device's OK decides.
-AMBIGUOUS = {"cumulative", "overcount"}
-
-
-@pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="too many readings: OK decides"))
-    if c in AMBIGUOUS else c for c in sorted(LIARS)])
+@pytest.mark.parametrize("case", sorted(LIARS))
 @pytest.mark.parametrize("platform_port", ["esp32", "custom"])
 def test_liar_never_succeeds(image, case, platform_port):
     counts, final = LIARS[case]

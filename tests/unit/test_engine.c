@@ -52,6 +52,7 @@ static void setup(espota__engine *e, size_t len, espota_transfer_mode mode, cons
 	c.transfer = mode;
 	c.password = password;
 	c.seeded_cnonce = 1;
+	espota__engine_clear(e); /* a test may set the same engine up again */
 	ASSERT_OK(espota__engine_init(e, &c));
 }
 
@@ -92,7 +93,7 @@ static void feed(espota__engine *e, drained *d, const char *s)
 
 static void test_invitation_format(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 	char md5[33];
 
@@ -122,11 +123,12 @@ static void test_invitation_format(void)
 	ASSERT_EQ(d.done, 1);
 	ASSERT_EQ(d.result, ESPOTA_ETIMEOUT);
 	ASSERT_CONTAINS(e.error, "no answer from the device to 5 invitations");
+	espota__engine_clear(&e);
 }
 
 static void test_stop_and_wait_split_acks(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 
 	setup(&e, 3000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
@@ -152,11 +154,12 @@ static void test_stop_and_wait_split_acks(void)
 	ASSERT_EQ(d.done, 1);
 	ASSERT_EQ(d.result, ESPOTA_OK);
 	ASSERT_EQ(e.phase, ESPOTA_PHASE_DONE);
+	espota__engine_clear(&e);
 }
 
 static void test_coalesced_acks_and_ok(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 
 	setup(&e, 4096, ESPOTA_TRANSFER_PIPELINED, NULL);
@@ -174,11 +177,12 @@ static void test_coalesced_acks_and_ok(void)
 	/* the last count came with the OK: the transfer time is still known
 	 * (connected at 20, data fed at 40) */
 	ASSERT_EQ(e.transfer_ms, 20);
+	espota__engine_clear(&e);
 }
 
 static void test_esp8266_error_after_count(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 
 	setup(&e, 508, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
@@ -192,11 +196,12 @@ static void test_esp8266_error_after_count(void)
 	ASSERT(e.device_error_set);
 	ASSERT_EQ(e.device_error.code, 7);
 	ASSERT_CONTAINS(e.error, "device error 7 (MD5)");
+	espota__engine_clear(&e);
 }
 
 static void test_esp32_magic_midstream(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 
 	setup(&e, 5000, ESPOTA_TRANSFER_PIPELINED, NULL);
@@ -207,11 +212,12 @@ static void test_esp32_magic_midstream(void)
 	ASSERT_EQ(d.result, ESPOTA_EREFUSED);
 	ASSERT_EQ(e.device_error.code, 8);
 	ASSERT_EQ(e.device_error.platform, ESPOTA_PLATFORM_ESP32);
+	espota__engine_clear(&e);
 }
 
 static void test_never_false_success(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 
 	/* OK before everything was acknowledged: ESP8266 counts are exact */
@@ -286,13 +292,14 @@ static void test_never_false_success(void)
 	drain(&e, &d);
 	ASSERT_EQ(d.result, ESPOTA_ETIMEOUT);
 	ASSERT_CONTAINS(e.error, "at 1460 of 3000");
+	espota__engine_clear(&e);
 }
 
 /* Issue 14: a device that drips one digit every 9 s never stalls long
  * enough for the stall timeout, but the data phase is bounded. */
 static void test_slow_drip_bounded(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 	uint64_t t = 20;
 	unsigned i;
@@ -318,6 +325,7 @@ static void test_slow_drip_bounded(void)
 	ASSERT_EQ(d.result, ESPOTA_ETIMEOUT);
 	ASSERT_CONTAINS(e.error, "under 1000 bytes/s");
 	ASSERT(t <= 20 + 60000 + 3000 + 9000);
+	espota__engine_clear(&e);
 }
 
 static void test_blocked_sender_quiet_reading(void)
@@ -325,7 +333,7 @@ static void test_blocked_sender_quiet_reading(void)
 	/* Large ESP8266 drain counts coalesced into one read: no per-read
 	 * reading is trusted, the window stays shut, the device has consumed
 	 * everything and goes quiet; the quiet reading reopens the window. */
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 
 	setup(&e, 40000, ESPOTA_TRANSFER_PIPELINED, NULL);
@@ -349,12 +357,13 @@ static void test_blocked_sender_quiet_reading(void)
 	ASSERT_EQ(e.acked, e.sent);
 	ASSERT(send_all(&e) > 0);
 	ASSERT_EQ(d.done, 0);
+	espota__engine_clear(&e);
 }
 
 /* What an engine sends before its first acknowledgement. */
 static size_t first_burst(espota_transfer_mode mode, espota_platform platform, uint32_t mss)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 	size_t n;
 
@@ -371,7 +380,7 @@ static size_t first_burst(espota_transfer_mode mode, espota_platform platform, u
  * write ends one window past the next 4 KiB boundary (engine.c, paced_end). */
 static void test_block_pacing(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 
 	setup(&e, 40000, ESPOTA_TRANSFER_PIPELINED, NULL);
@@ -402,11 +411,12 @@ static void test_block_pacing(void)
 	ASSERT_EQ(first_burst(ESPOTA_TRANSFER_STREAM, ESPOTA_PLATFORM_ESP8266, 536), sizeof(image));
 	ASSERT_EQ(first_burst(ESPOTA_TRANSFER_PIPELINED, ESPOTA_PLATFORM_ESP32, 536), sizeof(image));
 	ASSERT_EQ(first_burst(ESPOTA_TRANSFER_PIPELINED, ESPOTA_PLATFORM_UNKNOWN, 536), 4096 + 2144);
+	espota__engine_clear(&e);
 }
 
 static void test_esp32_stale_repeat(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 
 	setup(&e, 2048, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
@@ -421,11 +431,12 @@ static void test_esp32_stale_repeat(void)
 	send_all(&e);
 	feed(&e, &d, "1024OK");
 	ASSERT_EQ(d.result, ESPOTA_OK);
+	espota__engine_clear(&e);
 }
 
 static void test_auth_md5(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 
 	setup(&e, 1000, ESPOTA_TRANSFER_STOP_AND_WAIT, "s3cret");
@@ -440,11 +451,12 @@ static void test_auth_md5(void)
 	/* the device connects after accepting our answer even if its OK is lost */
 	ASSERT_OK(espota__engine_on_connect(&e, 6));
 	ASSERT_EQ(e.phase, ESPOTA_PHASE_TRANSFER);
+	espota__engine_clear(&e);
 }
 
 static void test_auth_wrong_password_and_fallback(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 	const char *nonce = "AUTH ef797c8118f02dfb649607dd5d3f8c7623048c9c063d532cc95c5ed7a898a64f";
 
@@ -478,11 +490,12 @@ static void test_auth_wrong_password_and_fallback(void)
 	ASSERT_EQ(d.result, ESPOTA_EAUTH);
 	espota__engine_clear(&e);
 	ASSERT_EQ(e.password[0], 0);
+	espota__engine_clear(&e);
 }
 
 static void test_auth_no_downgrade(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 
 	/* SHA-256 required: an MD5 challenge (spoofed or old device) is refused */
@@ -495,11 +508,12 @@ static void test_auth_no_downgrade(void)
 	ASSERT_EQ(d.result, ESPOTA_EAUTH);
 	ASSERT_EQ(d.nudp, 1); /* no answer was sent */
 	ASSERT_CONTAINS(e.error, "only the MD5 challenge");
+	espota__engine_clear(&e);
 }
 
 static void test_auth_needs_password(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 
 	setup(&e, 1000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
@@ -534,11 +548,12 @@ static void test_auth_needs_password(void)
 	ASSERT_EQ(d.done, 1);
 	ASSERT_EQ(d.result, ESPOTA_EAUTH);
 	ASSERT_CONTAINS(e.error, "none was given");
+	espota__engine_clear(&e);
 }
 
 static void test_bad_replies(void)
 {
-	espota__engine e;
+	espota__engine e = {0};
 	drained d = { 0 };
 
 	setup(&e, 1000, ESPOTA_TRANSFER_STOP_AND_WAIT, "pw");
@@ -561,12 +576,13 @@ static void test_bad_replies(void)
 	ASSERT_EQ(d.result, ESPOTA_EREFUSED);
 	ASSERT_EQ(e.device_error.code, 4);
 	ASSERT_EQ(e.platform, ESPOTA_PLATFORM_ESP8266);
+	espota__engine_clear(&e);
 }
 
 static void test_fuzzish_random_streams(void)
 {
 	/* Random bytes never crash the engine nor yield success. */
-	espota__engine e;
+	espota__engine e = {0};
 	drained d;
 	unsigned int seed = 12345, round, i;
 
@@ -588,6 +604,7 @@ static void test_fuzzish_random_streams(void)
 		}
 		ASSERT(d.result != ESPOTA_OK || !d.done || e.acked == e.cfg.len);
 	}
+	espota__engine_clear(&e);
 }
 
 TEST_LIST_BEGIN
