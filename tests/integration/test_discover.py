@@ -185,6 +185,7 @@ def test_pluggable_discovery_protocol(fleet):
         assert props["port"] == str(fleet[3].ports[0])
         assert props["board"] == "esp32" and props["auth_upload"] == "yes"
         assert props["hostname"] == "esp32-g3-0.local"
+        assert props["."] == "esp32" and props["tcp_check"] == "no"
         assert d.speak("STOP") == {"eventType": "stop", "message": "OK"}
         assert d.speak("FOO")["eventType"] == "command_error"
         assert d.speak("START_SYNC") == {"eventType": "start_sync", "message": "OK"}

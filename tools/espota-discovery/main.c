@@ -6,7 +6,8 @@
  * Commands on stdin, one per line: HELLO <version> "<agent>", START, STOP,
  * LIST, START_SYNC, QUIT. Replies and add/remove events are JSON objects
  * on stdout, one per line. Ports: protocol "network", address = IP,
- * properties port, board, auth_upload, hostname and every other TXT item.
+ * properties hostname, port, every TXT item (board, auth_upload, ...) and
+ * "." = board, as arduino/mdns-discovery sends them.
  *
  * A worker thread browses in rounds (ESPOTA_DISCOVERY_INTERVAL seconds,
  * default 3); a device missing from two rounds in a row is removed.
@@ -81,8 +82,12 @@ static void port_json(char *out, size_t cap, const espota_device_info *d)
 	cli_json_str(&j, "hostname", d->hostname);
 	cli_json_str(&j, "port", num);
 	for (size_t i = 0; i < d->ntxt; i++)
-		if (strcmp(d->txt[i].key, "hostname") != 0 && strcmp(d->txt[i].key, "port") != 0)
+		if (strcmp(d->txt[i].key, "hostname") != 0 && strcmp(d->txt[i].key, "port") != 0 &&
+		    strcmp(d->txt[i].key, ".") != 0)
 			cli_json_str(&j, d->txt[i].key, d->txt[i].value);
+	/* arduino's mdns-discovery repeats board as "." for older boards.txt */
+	if (d->board != NULL)
+		cli_json_str(&j, ".", d->board);
 	cli_json_close(&j);
 	/* the object without a trailing newline: it is embedded */
 	out[cli_json_end(&j) - 1] = '\0';
