@@ -74,6 +74,12 @@
  * returns the data or the message. */
 %ignore espota_file_read;
 %ignore espota_file_free;
+/* Wrapped as espota_swig_hint (a string); the flag names are read as SWIG constants. */
+%ignore espota_hint;
+%ignore espota_hint_input;
+%ignore espota_hint_input_init;
+%ignore espota_fit_flag_name;
+%ignore espota_fit_flag_text;
 
 /* Results are read-only in the target language. */
 %immutable espota_device_error::platform;
@@ -128,6 +134,7 @@
 %include "espota/image.h"
 %include "espota/flashfit.h"
 %include "espota/file.h"
+%include "espota/hint.h"
 
 /* ---- the session handle -------------------------------------------------- */
 /* Opaque in C; an empty body lets SWIG wrap it as a class. */
@@ -173,6 +180,7 @@ struct espota_session {};
 /* ---- helpers for the buffer-filling C functions ------------------------- */
 %newobject espota_swig_partitions_load;
 %newobject espota_swig_fit_format;
+%newobject espota_swig_hint;
 %inline %{
 /* kind: 0 built-in scheme name, 1 CSV text, 2 binary table. Returns NULL on
  * success, else a malloc'd one-line error (freed by the wrapper). */
@@ -224,6 +232,38 @@ char *espota_swig_fit_format(const espota_image_info *img, const espota_fit_devi
 		free(buf);
 		return NULL;
 	}
+	return buf;
+}
+
+/* espota_hint() for the last upload on `s` (NULL: only `code`), worded for
+ * the library's options, into a malloc'd string of lines. */
+char *espota_swig_hint(int code, const espota_session *s, int target, int password_given,
+	const char *host, int port, int bind_given, unsigned long long since_success_ms)
+{
+	espota_hint_input in;
+	espota_upload_stats st;
+	char *buf;
+	int n;
+
+	espota_hint_input_init(&in, ESPOTA_HINT_INPUT_VERSION);
+	in.code = code;
+	if (s != NULL) {
+		memset(&st, 0, sizeof(st));
+		espota_session_stats(s, &st);
+		in.stats = &st;
+		in.device_error = espota_session_device_error(s);
+		in.report = espota_session_fit_report(s);
+	}
+	in.target = target == ESPOTA_TARGET_FS ? ESPOTA_TARGET_FS : ESPOTA_TARGET_APP;
+	in.password_given = password_given;
+	in.host = host;
+	in.port = (uint16_t)(port > 0 && port < 65536 ? port : 0);
+	in.bind_given = bind_given;
+	in.since_success_ms = (uint64_t)since_success_ms;
+	n = espota_hint(NULL, 0, &in);
+	if (n < 0 || (buf = (char *)malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	espota_hint(buf, (size_t)n + 1, &in);
 	return buf;
 }
 

@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libssl-dev libsodium-dev zlib1g-dev
-      swig python3 python3-dev python3-pytest liblua5.4-dev lua5.4
+      swig python3 python3-dev python3-pytest python3-jsonschema python3-mypy liblua5.4-dev lua5.4
       libldns-dev valgrind iproute2)
 [ "${1:-}" = "--minimal" ] && pkgs=(build-essential cmake pkg-config libssl-dev libsodium-dev zlib1g-dev libldns-dev python3)
 

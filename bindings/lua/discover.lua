@@ -1,11 +1,12 @@
--- Discovery (mDNS) for the natural Lua API; compiled in after espota.lua.
+-- Discovery (mDNS) for the natural Lua API; compiled in after espota.lua,
+-- in the same chunk: `M` is espota.lua's module table and `C` its private
+-- table of raw wrappers (the global `espota` is gone by now).
 --   for _, d in ipairs(espota.discover{timeout = 2}) do print(d.name, d.address, d.board) end
 -- Each device: name, hostname, address, addresses {{address, interface}},
 -- port, txt {key = value}, txt_items {{key, value}}, board, password
 -- (true/false/nil), platform, elapsed (s). Failures: nil, message, code.
 -- Test only: unicast = "127.0.0.1:5353" sends the queries to one responder.
 do
-  local M = espota
   local function opts(o)
     o = o or {}
     if type(o) ~= "table" then error("discover: expected a table of options", 3) end
@@ -17,11 +18,11 @@ do
             family = o.family, unicast = o.unicast, max_devices = o.max_devices}
   end
   function M.discover(o)
-    local list, found_or_msg, sent_or_code = M._discover(opts(o))
+    local list, found_or_msg, sent_or_code = C._discover(opts(o))
     if list == nil then return nil, found_or_msg, sent_or_code end
     return list
   end
   function M.resolve_local(name, o)
-    return M._resolve_local(opts(o), name)
+    return C._resolve_local(opts(o), name)
   end
 end

@@ -1,21 +1,39 @@
 -- libespota for Lua 5.4: the natural API over the SWIG wrappers.
 -- Compiled into espota.so (SWIG luacode) and run when the module loads;
--- `espota` is the module table SWIG has just registered.
+-- `espota` is the module table SWIG has just registered (as a global, and
+-- with swig_type/swig_equals globals: all three are taken back below).
 --
 --   local espota = require "espota"
 --   local s <close> = espota.session()
---   local res, msg, code, err = s:upload(image, {host = "192.168.1.50", password = "pw",
+--   local res, msg, code, err = s:upload("firmware.bin", {host = "192.168.1.50", password = "pw",
 --       progress = function(p) io.write(p.acked, "/", p.total, "\r") end})
---   if not res then print("failed:", msg, code, err.name) end
+--   if not res then print("failed:", msg, code, err.name, err.advice[1]) end
 --
--- Conventions (docs/bindings.md): runtime failures return
--- `nil, message, code, err` (err: {name, phase, stats, device, report});
--- argument/programming errors raise; an error raised in a callback aborts
--- the upload and is re-raised unchanged.
+-- Conventions (docs/bindings.md): an image is a path (a string), an
+-- explicit {data = bytes} or an open file; runtime failures return
+-- `nil, message, code, err` (err: {code, name, message, phase, stats,
+-- device, report, advice}), the message never nil; argument/programming
+-- errors raise; an error raised in a callback aborts the upload and is
+-- re-raised unchanged.
 
-local M = espota
-local C = M
 local tointeger, type, pairs, ipairs, error, setmetatable = math.tointeger, type, pairs, ipairs, error, setmetatable
+local rawget, rawset, next, getmetatable = rawget, rawset, next, getmetatable
+
+-- `M` is the table require returns: only the documented API. The SWIG
+-- wrappers move to the private `C` (with the SWIG metatable, which serves
+-- their variables); nothing of them stays reachable from M.
+local M = espota
+local C = {}
+for k, v in next, M do C[k] = v end
+for k in pairs(C) do rawset(M, k, nil) end
+setmetatable(C, getmetatable(M))
+setmetatable(M, nil)
+-- SWIG registered these globals; a module sets none (lua-cjson, luasocket).
+for _, g in ipairs { "espota", "swig_type", "swig_equals" } do
+  if rawget(_G, g) == M or (g ~= "espota" and rawget(_G, g) ~= nil and type(rawget(_G, g)) == "function") then
+    rawset(_G, g, nil)
+  end
+end
 
 local function int(x)
   if type(x) == "number" then return tointeger(x) or x end
@@ -83,24 +101,47 @@ local function size(what, value)
   error(string.format("%s: expected bytes or a size like '1M', got %s", what, tostring(value)), 3)
 end
 
-local function image_data(image, level)
-  if type(image) == "string" then return image end
-  if io.type(image) == "file" then
-    local data, err = image:read("a")
-    if not data then error("image: " .. tostring(err), level + 1) end
-    return data
-  end
-  error("image: expected a string (the image data) or an open file, got " .. type(image), level + 1)
-end
-
 --- read_file(path) -> data | nil, message, code: the library's reader
 --- (espota_file_read): regular files only, at most espota.FILE_MAX bytes;
 --- a FIFO, directory or device is refused with a message naming it.
 local function read_file(path)
   if type(path) ~= "string" then error("path: expected a string, got " .. type(path), 2) end
-  return C._file_read(path)
+  local data, msg, code = C._file_read(path)
+  if data then return data end
+  code = int(code) or int(C.ESPOTA_EIO)
+  return nil, msg or (path .. ": " .. C.espota_strerror(code)), code
 end
 M.read_file = read_file
+
+-- An image argument: a path (string), {data = bytes} or an open file.
+-- Returns data, source ("path", "data" or "file"); a path that cannot be
+-- read returns nil, message, code. Anything else raises.
+local function image_data(image, level)
+  local t = type(image)
+  if t == "string" then
+    local data, msg, code = read_file(image)
+    if not data then return nil, msg, code end
+    return data, "path"
+  elseif t == "table" and getmetatable(image) == nil then
+    for k in pairs(image) do
+      if k ~= "data" then error("image: unknown key '" .. tostring(k) .. "' (expected {data = <string>})", level + 1) end
+    end
+    if type(image.data) ~= "string" then
+      error("image: {data = ...} must hold a string, got " .. type(image.data), level + 1)
+    end
+    return image.data, "data"
+  elseif io.type(image) == "file" then
+    local data, err = image:read("a")
+    if not data then error("image: " .. tostring(err), level + 1) end
+    return data, "file"
+  end
+  error("image: expected a path (string), {data = <string>} or an open file, got " .. t, level + 1)
+end
+
+-- The err table of a failure that happened before anything was sent.
+local function early(msg, code)
+  return nil, msg, code, { code = code, name = C.espota_error_name(code), message = msg, advice = {} }
+end
 M.FILE_MAX = int(C.espota_file_max())
 
 function M.layouts()
@@ -121,6 +162,38 @@ function M.boards()
       flash_size = int(b.flash_size), layout = b.layout, flash_mode = int(b.flash_mode) }
   end
   return out
+end
+
+-- Advice text ("- a\n  more\n- b\n") as a list {"a more", "b"}: the
+-- same items as the CLI's JSON "advice".
+local function lines(text)
+  local out = {}
+  for l in (text or ""):gmatch("[^\n]+") do
+    local cont = l:match("^%s") ~= nil
+    l = l:gsub("^%s+", "")
+    if not cont then l = l:gsub("^%- ", "") end
+    if l ~= "" then
+      if cont and #out > 0 then out[#out] = out[#out] .. " " .. l else out[#out + 1] = l end
+    end
+  end
+  return out
+end
+
+-- Devices that confirmed an update in this process ("host port" ->
+-- os.time()), for the "probably still rebooting" advice. In-process, not a
+-- file: a Lua program's uploads share one process, and a library should
+-- not write files its caller did not ask for.
+local recent = {}
+local function since_success_ms(host, port)
+  local t = recent[host .. " " .. tostring(port)]
+  if not t then return 0 end
+  return (os.time() - t) * 1000 + 1
+end
+
+local function advice(rc, s, call, host, port, since)
+  local text = C.espota_swig_hint(rc, s, call.target, call._hint.password_given and 1 or 0, host, port,
+    (call.bind_address or (call.bind_port or 0) ~= 0) and 1 or 0, since)
+  return lines(text)
 end
 
 -- Images ---------------------------------------------------------------
@@ -151,10 +224,13 @@ local function parse(data)
   return image_info(raw), raw
 end
 
---- inspect(image) -> info | nil, message, code. `image` is the data or an open file.
+--- inspect(image) -> info | nil, message, code. `image`: a path, {data = ...} or an open file.
 function M.inspect(image)
-  local info, msg, code = parse(image_data(image, 2))
-  if not info then return nil, msg, code end
+  local data, src, code = image_data(image, 2)
+  if not data then return nil, src, code end
+  local info, msg, code2 = parse(data)
+  if not info then return nil, msg, code2 end
+  info.source = src
   return info
 end
 
@@ -213,8 +289,11 @@ Report.__tostring = function(r) return r.text end
 --- text). Raises on bad arguments; returns nil, message, code for a broken image.
 function M.check(image, o)
   local dev, tbl = fit_device(o, 2)
-  local info, raw, code = parse(image_data(image, 2))
+  local data, src, rc0 = image_data(image, 2)
+  if not data then return nil, src, rc0 end
+  local info, raw, code = parse(data)
   if not info then return nil, raw, code end
+  info.source = src
   local r = C.espota_fit_report()
   local rc = int(C.espota_fit_check(r, raw, dev))
   if rc ~= 0 then error(C.espota_strerror(rc), 2) end
@@ -227,7 +306,7 @@ function M.check(image, o)
     warnings = names(int(r.warnings), WARNINGS), assumptions = names(int(r.assumptions), ASSUMPTIONS),
     size = int(r.size), limit = int(r.limit), margin = int(r.margin), shrink_by = int(r.shrink_by),
     same_size_limit = int(r.same_size_limit), same_size_margin = int(r.same_size_margin),
-    summary = r.summary, advice = r.advice, image = info,
+    summary = r.summary, advice = lines(r.advice), image = info, source = src,
   }, Report)
   rep.text = C.espota_swig_fit_format(raw, dev, r) or rep.summary
   local _ = tbl -- the partition table stayed alive up to here
@@ -318,6 +397,17 @@ local function build_call(o, level)
       else error("timeouts: unknown key '" .. tostring(k) .. "'", level) end
     end
   end
+  -- For the advice: was a password available when the device asked?
+  local hint = { password_given = type(o.password) == "string" and o.password ~= "" }
+  call._hint = hint
+  if o.auth ~= nil then
+    local f = o.auth
+    call.auth = function(...)
+      local v = f(...)
+      if type(v) == "string" and v ~= "" then hint.password_given = true end
+      return v
+    end
+  end
   local fitdev, fittbl
   if o.fit ~= nil then
     fitdev, fittbl = fit_device(o.fit, level)
@@ -328,19 +418,20 @@ local function build_call(o, level)
 end
 
 --- s:upload(image, opts) -> result | nil, message, code, err
---- `image` is the image data (a string) or an open file; see
---- s:upload_file(path, opts) for a path.
+--- `image` is a path (a string), {data = <string>} or an open file.
 function Session:upload(image, o)
   local s = handle(self)
-  local data = image_data(image, 2)
+  local data, src, rc0 = image_data(image, 2)
   if type(o) ~= "table" then error("upload: options table expected", 2) end
   for k in pairs(o) do
     if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", 2) end
   end
   if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", 2) end
   local call, platform = build_call(o, 3)
+  if not data then return early(src, rc0) end
   call.host = o.host
   call.port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
+  local since = since_success_ms(call.host, call.port)
   if self._busy then error("espota session: an upload is already running on it", 2) end
   self._busy = true
   local ok, rc = pcall(C._upload, s, data, call)
@@ -348,11 +439,17 @@ function Session:upload(image, o)
   self.traceback = call._traceback
   if not ok then error(rc, 0) end -- a callback's error: the original object
   rc = int(rc)
-  if rc == 0 then return stats(s) end
+  if rc == 0 then
+    recent[call.host .. " " .. tostring(call.port)] = os.time()
+    local r = stats(s)
+    r.source = src
+    return r
+  end
   local msg = C.espota_session_last_error(s)
   if msg == "" then msg = C.espota_strerror(rc) end
   if RAISE[rc] then error(msg, 2) end
-  local err = { code = rc, name = C.espota_error_name(rc), message = msg, stats = stats(s) }
+  local err = { code = rc, name = C.espota_error_name(rc), message = msg, stats = stats(s),
+    advice = advice(rc, s, call, call.host, call.port, since) }
   err.phase = err.stats.phase
   local d = C.espota_session_device_error(s)
   if d then
@@ -360,7 +457,7 @@ function Session:upload(image, o)
       explanation = d.explanation, raw = d.raw }
   end
   if rc == int(C.ESPOTA_ENOFIT) and o.fit ~= nil then
-    err.report = M.check(data, o.fit)
+    err.report = M.check({ data = data }, o.fit)
   end
   return nil, msg, rc, err
 end
@@ -407,7 +504,7 @@ end
 --- the fit preflight) return nil, message, code, err as s:upload() does.
 function Session:upload_many(image, devices, o)
   local s = handle(self)
-  local data = image_data(image, 2)
+  local data, src, rc0 = image_data(image, 2)
   o = o or {}
   if type(o) ~= "table" then error("upload_many: options table expected", 2) end
   if type(devices) ~= "table" then error("upload_many: devices: expected an array", 2) end
@@ -453,6 +550,7 @@ function Session:upload_many(image, devices, o)
   if o.device_timeout ~= nil and (type(o.device_timeout) ~= "number" or o.device_timeout <= 0) then
     error("device_timeout: expected positive seconds", 2)
   end
+  if not data then return early(src, rc0) end
   call.devices = devs
   call.max_concurrent = o.max_concurrent
   call.retries = o.retries
@@ -470,29 +568,30 @@ function Session:upload_many(image, devices, o)
   rc = int(rc)
   if raw then
     local results = {}
-    for i, r in ipairs(raw) do results[i] = device_result(i, devs[i], r) end
+    for i, r in ipairs(raw) do
+      results[i] = device_result(i, devs[i], r)
+      if results[i].ok then recent[devs[i].host .. " " .. tostring(devs[i].port)] = os.time() end
+    end
     return results
   end
   local msg = C.espota_session_last_error(s)
   if msg == "" then msg = C.espota_strerror(rc) end
   if RAISE[rc] then error(msg, 2) end
-  local err = { code = rc, name = C.espota_error_name(rc), message = msg }
+  local err = { code = rc, name = C.espota_error_name(rc), message = msg,
+    advice = advice(rc, s, call, nil, 0, 0) }
   if rc == int(C.ESPOTA_ENOFIT) and o.fit ~= nil then
-    err.report = M.check(data, o.fit)
+    err.report = M.check({ data = data }, o.fit)
   end
   return nil, msg, rc, err
 end
 
---- s:upload_file(path, opts): read `path`, then s:upload(data, opts).
---- A file that cannot be opened returns nil, message, espota.EIO; a path
---- that is not a regular file, empty or over espota.FILE_MAX returns
---- nil, message, espota.EINVAL.
+--- s:upload_file(path, opts): s:upload(path, opts), for a path held in a
+--- variable that might be data. A file that cannot be opened returns nil,
+--- message, espota.EIO; a path that is not a regular file, empty or over
+--- espota.FILE_MAX returns nil, message, espota.EINVAL.
 function Session:upload_file(path, o)
-  local data, ferr, code = read_file(path)
-  if not data then
-    return nil, ferr, code, { code = code, name = C.espota_error_name(code), message = ferr }
-  end
-  return self:upload(data, o)
+  if type(path) ~= "string" then error("path: expected a string, got " .. type(path), 2) end
+  return self:upload(path, o)
 end
 
 --- espota.upload(image, opts): one-shot upload on a fresh session.

@@ -34,11 +34,10 @@ if #pos ~= 2 then io.stderr:write(USAGE, "\n") os.exit(2) end
 local host, file = pos[1], pos[2]
 local target = opts.fs and "fs" or "app"
 
-local image, err = espota.read_file(file)
-if not image then io.stderr:write(err, "\n") os.exit(1) end
-
+-- A string is a path; {data = bytes} would pass the image itself.
 if opts.layout or opts.board then
-  local report = espota.check(image, { layout = opts.layout, board = opts.board, target = target })
+  local report, err = espota.check(file, { layout = opts.layout, board = opts.board, target = target })
+  if not report then io.stderr:write(err, "\n") os.exit(1) end
   io.stderr:write(tostring(report), "\n")
   if report.verdict == "refused" and not opts.force then
     io.stderr:write("not uploading: the device would refuse this image (use --force to try anyway)\n")
@@ -56,7 +55,7 @@ local function progress(p)
 end
 
 local s <close> = espota.session()
-local res, msg, code, info = s:upload(image, { host = host, port = opts.port, target = target,
+local res, msg, code, info = s:upload(file, { host = host, port = opts.port, target = target,
   password = opts.password, progress = progress })
 if not res then
   if info and info.device then
@@ -66,6 +65,7 @@ if not res then
     io.stderr:write(string.format("\nupload failed (%s, phase %s): %s\n", espota.error_name(code),
       info and info.phase or "?", msg))
   end
+  for _, line in ipairs(info and info.advice or {}) do io.stderr:write("hint: ", line, "\n") end
   os.exit(1)
 end
 io.stderr:write(string.format("uploaded %d bytes in %.1f s\n", res.total, res.elapsed))

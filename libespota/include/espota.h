@@ -21,5 +21,6 @@
 #include "espota/fleet.h"
 #include "espota/file.h"
 #include "espota/discover.h"
+#include "espota/hint.h"
 
 #endif

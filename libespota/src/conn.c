@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/errqueue.h>
 
 #include <sodium.h>
 
@@ -97,6 +98,13 @@ static int open_sockets(espota__conn *d, char *err, size_t errlen)
 	d->udp = socket(family, SOCK_DGRAM, 0);
 	if (d->udp < 0 || set_nonblock(d->udp) < 0)
 		goto sockerr;
+	/* ICMP errors for an unconnected socket are only reported with
+	 * IP_RECVERR; read_udp() takes them from the error queue. Best effort:
+	 * without it, a closed port is a plain invitation timeout. */
+	if (family == AF_INET6)
+		setsockopt(d->udp, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
+	else
+		setsockopt(d->udp, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
 	if (o->bind_address != NULL && o->bind_address[0] != '\0') {
 		if (family == AF_INET6)
 			((struct sockaddr_in6 *)&local)->sin6_port = 0;
@@ -144,11 +152,16 @@ static void need_password(espota__conn *d, espota_auth_scheme scheme)
 	rc = d->on_auth(d, &req, scheme);
 	d->s->in_callback--;
 	now = espota__now_ms();
-	if (rc < 0)
-		espota__engine_decline_password(&d->e, now, rc, "auth callback returned %d", rc);
+	if (rc == ESPOTA_ECANCELLED)
+		espota__engine_decline_password(&d->e, now, rc, "cancelled while asking for the password");
+	else if (rc < 0)
+		espota__engine_decline_password(&d->e, now, rc, "the password could not be read (%s)",
+			espota_strerror(rc));
 	else if (rc > 0 || !req.set)
+		/* The caller's words, not the hook's: "none was given" is what a
+		 * CLI or binding user who gave no password can act on. */
 		espota__engine_decline_password(&d->e, now, ESPOTA_EAUTH,
-			"the device requires a password and the auth callback gave none");
+			"the device requires a password and none was given");
 	else
 		espota__engine_set_password(&d->e, now, req.password);
 	sodium_memzero(&req, sizeof(req));
@@ -312,6 +325,65 @@ static void ignored_datagram(espota__conn *d, uint64_t now, const struct sockadd
 	d->udp_ignored_logged = now;
 }
 
+/*
+ * Drain the UDP error queue (IP_RECVERR). A "port unreachable" sent by the
+ * device's own address, for a datagram we sent to its OTA port, means its
+ * host is up and nothing listens there: the engine fails at once instead of
+ * waiting out every invitation. ICMP from anyone else (a router's "host
+ * unreachable", a forged packet) is only logged at debug level.
+ */
+static void read_udp_errors(espota__conn *d, uint64_t now)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		unsigned char buf[64];
+		union {
+			char buf[512];
+			struct cmsghdr align;
+		} ctl;
+		struct sockaddr_storage dst;
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr msg;
+		struct cmsghdr *c;
+		int refused = 0;
+
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_name = &dst;
+		msg.msg_namelen = sizeof(dst);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		if (recvmsg(d->udp, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+			const struct sock_extended_err *ee;
+			const struct sockaddr *off;
+
+			if (!((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+				(c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+				continue;
+			ee = (const struct sock_extended_err *)(const void *)CMSG_DATA(c);
+			off = SO_EE_OFFENDER(ee);
+			if (ee->ee_errno == ECONNREFUSED &&
+				(ee->ee_origin == SO_EE_ORIGIN_ICMP || ee->ee_origin == SO_EE_ORIGIN_ICMP6) &&
+				espota__same_ip(off, (struct sockaddr *)&d->dev) &&
+				msg.msg_namelen > 0 &&
+				espota__same_ip((struct sockaddr *)&dst, (struct sockaddr *)&d->dev) &&
+				sock_port((struct sockaddr *)&dst) == sock_port((struct sockaddr *)&d->dev))
+				refused = 1;
+			else
+				espota__session_log(d->s, ESPOTA_LOG_DEBUG, "ignored an ICMP error (%s)",
+					strerror((int)ee->ee_errno));
+		}
+		if (refused) {
+			espota__engine_on_udp_unreachable(&d->e, now);
+			return;
+		}
+	}
+}
+
 static void read_udp(espota__conn *d, uint64_t now)
 {
 	unsigned char buf[512];
@@ -322,9 +394,14 @@ static void read_udp(espota__conn *d, uint64_t now)
 
 	for (i = 0; i < 16; i++) {
 		flen = sizeof(from);
-		n = recvfrom(d->udp, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
-		if (n < 0)
+		/* MSG_TRUNC: the real length, so an oversized reply is named as such */
+		n = recvfrom(d->udp, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
+			(struct sockaddr *)&from, &flen);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				read_udp_errors(d, now);
 			return;
+		}
 		/* Both cores answer from the socket bound to the OTA port
 		 * (ArduinoOTA's _udp_ota): anything else is not the device. */
 		if (!espota__same_ip((struct sockaddr *)&from, (struct sockaddr *)&d->dev) ||
@@ -332,7 +409,8 @@ static void read_udp(espota__conn *d, uint64_t now)
 			ignored_datagram(d, now, (struct sockaddr *)&from);
 			continue;
 		}
-		espota__engine_on_udp(&d->e, now, buf, (size_t)n);
+		espota__engine_on_udp_cut(&d->e, now, buf, (size_t)n < sizeof(buf) ? (size_t)n :
+			sizeof(buf), (size_t)n);
 	}
 }
 
@@ -375,6 +453,7 @@ int espota__conn_start(espota__conn *d, const unsigned char *data, size_t len,
 	cfg.transfer = o->transfer;
 	cfg.chunk = o->chunk_size;
 	cfg.window = o->window;
+	cfg.min_rate = o->version >= 2 ? o->min_rate : 0;
 	cfg.md5 = d->md5;
 	cfg.password = (o->password && o->password[0]) ? o->password : NULL;
 	if ((rc = espota__engine_init(&d->e, &cfg)) < 0) {
@@ -426,7 +505,9 @@ void espota__conn_handle(espota__conn *d, const struct pollfd *pfd, uint64_t now
 	if (d->pfd_count == 0 || d->e.finished)
 		return;
 	/* poll() ignores negative descriptors, so the slots stay fixed. */
-	if (p[0].fd >= 0 && p[0].revents)
+	if (p[0].fd >= 0 && (p[0].revents & POLLERR))
+		read_udp_errors(d, now);
+	if (p[0].fd >= 0 && p[0].revents && !d->e.finished)
 		read_udp(d, now);
 	if (p[1].fd >= 0 && p[1].revents && d->lsn >= 0 && !d->e.finished)
 		on_accept(d, now);

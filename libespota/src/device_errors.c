@@ -30,9 +30,9 @@ static const error_row esp8266_errors[] = {
 	  "The device could not read back the staged image header at the end. Retry." },
 	{ 4, "SPACE", "Not Enough Space",
 	  "The image is larger than the space the running firmware's layout leaves for an update "
-	  "(the limit is a property of the firmware now on the device, not of the new image). "
-	  "Shrink the image, pick a layout with a smaller filesystem, or compress it; run "
-	  "'espota check' for the exact size." },
+	  "(the limit is a property of the firmware now on the device, not of the new image): "
+	  "for firmware, the room left beside the running sketch; for a filesystem image, the "
+	  "size of the filesystem area." },
 	{ 5, "SIZE", "Bad Size Given",
 	  "The invitation announced a size of 0 bytes. Check the image file." },
 	{ 6, "STREAM", "Stream Read Timeout",

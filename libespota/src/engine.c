@@ -17,11 +17,11 @@
 
 /* ESP32 reads at most 1460 bytes per loop and acknowledges what it wrote. */
 #define ESP32_MAX_ACK 1460
-/* The data phase may take at most DATA_BASE_MS plus one millisecond per
- * DATA_MIN_RATE bytes, so a device that drips one digit every few seconds
+/* The data phase may take at most DATA_BASE_MS plus one second per
+ * min_rate bytes (DATA_MIN_RATE unless configured), so a device that drips one digit every few seconds
  * cannot hold an upload forever (a real device writes 20-100 KiB/s). */
 #define DATA_BASE_MS 60000u
-#define DATA_MIN_RATE 1 /* bytes per ms: 1000 B/s */
+#define DATA_MIN_RATE 1000u /* bytes per s */
 /* How long to wait for the end of stream after a device's OK. */
 #define OK_CLOSE_MS 1500u
 
@@ -219,6 +219,9 @@ int espota__engine_init(espota__engine *e, const espota__engine_config *cfg)
 	e->phase = ESPOTA_PHASE_NONE;
 	return ESPOTA_OK;
 }
+
+/* The stall deadline, bounded by the data phase's (below). */
+static void arm_stall(espota__engine *e, uint64_t now);
 
 void espota__engine_clear(espota__engine *e)
 {
@@ -423,6 +426,17 @@ static void device_refused(espota__engine *e, const char *text, size_t n)
 		fail(e, ESPOTA_EREFUSED, "device error: %s", de->raw);
 }
 
+void espota__engine_on_udp_unreachable(espota__engine *e, uint64_t now)
+{
+	(void)now;
+	/* Only while a datagram of ours is unanswered; later the answer has
+	 * come and a stray error means nothing. */
+	if (e->finished || (e->phase != ESPOTA_PHASE_INVITE && e->phase != ESPOTA_PHASE_AUTH))
+		return;
+	fail(e, ESPOTA_EIO, "nothing listens on UDP port %u of the device (its address answered "
+		"ICMP port unreachable)", (unsigned)e->cfg.device_port);
+}
+
 void espota__engine_on_udp(espota__engine *e, uint64_t now, const void *data, size_t len)
 {
 	const char *s = data;
@@ -475,6 +489,22 @@ void espota__engine_on_udp(espota__engine *e, uint64_t now, const void *data, si
 	fail(e, ESPOTA_EPROTO, "unexpected reply from the device: \"%s\"", shown);
 }
 
+void espota__engine_on_udp_cut(espota__engine *e, uint64_t now, const void *data, size_t kept,
+	size_t real)
+{
+	char shown[48];
+
+	if (real <= kept) {
+		espota__engine_on_udp(e, now, data, real);
+		return;
+	}
+	if (e->finished || (e->phase != ESPOTA_PHASE_INVITE && e->phase != ESPOTA_PHASE_AUTH))
+		return;
+	printable(shown, sizeof(shown), data, kept < 40 ? kept : 40);
+	fail(e, ESPOTA_EPROTO, "the device sent a %zu-byte reply (\"%s...\"), longer than any reply "
+		"of the protocol (a challenge is \"AUTH \" and 32 or 64 characters)", real, shown);
+}
+
 int espota__engine_on_connect(espota__engine *e, uint64_t now)
 {
 	if (e->finished)
@@ -496,7 +526,7 @@ int espota__engine_on_connect(espota__engine *e, uint64_t now)
 	e->transfer_start = now;
 	espota__acks_free(&e->rule); /* a second connection starts over */
 	espota__acks_init(&e->rule, e->platform, e->cfg.len);
-	e->deadline = now + e->cfg.timeouts.stall_ms;
+	arm_stall(e, now);
 	set_phase(e, ESPOTA_PHASE_TRANSFER);
 	elog(e, ESPOTA_LOG_INFO, "device connected; sending %zu bytes", e->cfg.len);
 	return 0;
@@ -839,9 +869,16 @@ static void arm_quiet(espota__engine *e, uint64_t now)
 		espota__engine_tx(e, &ptr) == 0) ? now + (e->quiet_ms ? e->quiet_ms : ACK_QUIET_MS) : 0;
 }
 
+static uint32_t min_rate(const espota__engine *e)
+{
+	return e->cfg.min_rate ? e->cfg.min_rate : DATA_MIN_RATE;
+}
+
 static uint64_t data_deadline(const espota__engine *e)
 {
-	return e->transfer_start + DATA_BASE_MS + e->cfg.len / DATA_MIN_RATE;
+	if (min_rate(e) == UINT32_MAX)
+		return UINT64_MAX;
+	return e->transfer_start + DATA_BASE_MS + (uint64_t)e->cfg.len * 1000 / min_rate(e);
 }
 
 /* The stall deadline, never past the bound on the whole data phase. */
@@ -1147,11 +1184,13 @@ void espota__engine_tick(espota__engine *e, uint64_t now)
 		return;
 	case ESPOTA_PHASE_TRANSFER:
 		if (now >= data_deadline(e)) {
+			e->acked = e->provisional;
 			fail(e, ESPOTA_ETIMEOUT, "the device took more than %" PRIu64 " s for %zu bytes "
-				"(at %" PRIu64 "; under 1000 bytes/s): giving up", (data_deadline(e) -
-				e->transfer_start) / 1000, e->cfg.len, e->provisional);
+				"(at %" PRIu64 "; under %" PRIu32 " bytes/s): giving up", (data_deadline(e) -
+				e->transfer_start) / 1000, e->cfg.len, e->provisional, min_rate(e));
 			return;
 		}
+		e->acked = e->provisional; /* the figure in the message is the one in the stats */
 		fail(e, ESPOTA_ETIMEOUT, "the device stopped acknowledging for %u ms at %" PRIu64
 			" of %zu bytes", e->cfg.timeouts.stall_ms, e->provisional, e->cfg.len);
 		return;

@@ -65,6 +65,7 @@ typedef struct espota__engine_config {
 	espota_transfer_mode transfer;
 	uint32_t chunk;
 	uint32_t window;
+	uint32_t min_rate;         /* bytes/s for the data-phase bound; 0 = default; UINT32_MAX = none */
 	int seeded_cnonce;         /* 1: espota's derivation (tests); 0: CSPRNG */
 	const char *password;      /* optional; copied */
 	const char *md5;           /* MD5 (32 hex digits) of image if already known, or NULL */
@@ -147,10 +148,17 @@ typedef struct espota__engine {
 int espota__engine_init(espota__engine *e, const espota__engine_config *cfg);
 void espota__engine_start(espota__engine *e, uint64_t now);
 void espota__engine_on_udp(espota__engine *e, uint64_t now, const void *data, size_t len);
+/* A datagram of real bytes of which the driver kept only the first kept
+ * (its buffer holds any valid reply): longer ones are a protocol error. */
+void espota__engine_on_udp_cut(espota__engine *e, uint64_t now, const void *data, size_t kept,
+	size_t real);
 /* The device connected back. Returns 0 to accept, -1 when the engine does
  * not expect a connection (the driver closes it). */
 int espota__engine_on_connect(espota__engine *e, uint64_t now);
 void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *data, size_t len);
+/* The device's own address answered an invitation or auth datagram with
+ * ICMP "port unreachable": nothing listens on its OTA port. */
+void espota__engine_on_udp_unreachable(espota__engine *e, uint64_t now);
 /* EOF (err == 0) or a socket error (errno value) on the data connection. */
 void espota__engine_on_tcp_closed(espota__engine *e, uint64_t now, int err);
 /* No password will come (none given, the callback declined or failed):

@@ -219,6 +219,10 @@ static void esp8266_size_app(ctx *c, const espota_layout *l, uint64_t chip)
 		predict(c, 4, ESPOTA_FIT_WHEN_BEFORE_DATA,
 			"%s bytes do not fit: at most %s bytes next to a running sketch of %s bytes "
 			"(over by %s)", U(n), U(lim), U(s), U(r->shrink_by));
+		/* An image for the other chip is not to be shrunk but rebuilt
+		 * (advised already): the size advice would mislead. */
+		if (r->mistakes & ESPOTA_FIT_MISTAKE_WRONG_PLATFORM)
+			return;
 		advise(c, "shrink the image by %s bytes, to at most %s bytes\n", U(r->shrink_by), U(lim));
 		if (r->same_size_limit > 0)
 			sb_addf(&c->advice, "  (for a same-size update on layout %s: at most %s bytes)\n",

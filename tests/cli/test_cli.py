@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -25,6 +26,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from images import esp8266_arduino, filesystem  # noqa: E402
 from simctl import Sim  # noqa: E402
+from events import check_output  # noqa: E402
 
 CLI = os.environ.get("ESPOTA_CLI", "espota")
 FAST = ["--port", "0", "--fast", "--lifetime", "60"]
@@ -55,13 +57,21 @@ def fs(tmp_path_factory):
 
 
 def run(*args, env=None, timeout=60, stdin=subprocess.DEVNULL):
+    """Run the CLI. Its --json output is checked against docs/events.schema.json;
+    each run gets its own XDG_CACHE_HOME (the recent-success record) unless
+    `env` gives one."""
     e = dict(os.environ)
     e.pop("ESPOTA_PASSWORD", None)
     e["TERM"] = "dumb"
-    if env:
-        e.update(env)
-    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, env=e,
-                          timeout=timeout, stdin=stdin)
+    with tempfile.TemporaryDirectory(prefix="espota-cache-") as cache:
+        e["XDG_CACHE_HOME"] = cache
+        if env:
+            e.update(env)
+        r = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, env=e,
+                           timeout=timeout, stdin=stdin)
+    if "--json" in map(str, args):
+        check_output(r.stdout)
+    return r
 
 
 def jsonl(out: str) -> list[dict]:
@@ -265,7 +275,7 @@ def test_no_connect_back_json_has_port(sim, fw):
     assert r.returncode == TIMEOUT
     res = jsonl(r.stdout)[-1]
     port = res["stats"]["local_port"]
-    assert port > 0 and f"port {port}" in res["hint"]
+    assert port > 0 and f"port {port}" in " ".join(res["advice"])
     assert res["error"] == "ESPOTA_ETIMEOUT" and res["exit_code"] == TIMEOUT
 
 
@@ -617,7 +627,7 @@ def test_fleet_one_failing_device(sim, fw):
     evs = jsonl(r.stdout)
     res = {e["index"]: e for e in evs if e["event"] == "result"}
     assert res[3]["ok"] is False and res[3]["error"] == "ESPOTA_ETIMEOUT"
-    assert res[3]["exit_code"] == TIMEOUT and "No answer" in res[3]["hint"]
+    assert res[3]["exit_code"] == TIMEOUT and "No answer" in " ".join(res[3]["advice"])
     for i in (0, 1, 2, 4, 5):
         assert res[i]["ok"] is True
         assert sim.app_image(i) == read_file(fw)

@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from images import esp8266_arduino  # noqa: E402
+from events import check_output  # noqa: E402
 
 CLI = os.environ.get("ESPOTA_CLI", "espota")
 
@@ -25,8 +26,11 @@ def run(*args):
     e = dict(os.environ)
     e.pop("ESPOTA_PASSWORD", None)
     e["TERM"] = "dumb"
-    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, env=e, timeout=10,
-                          stdin=subprocess.DEVNULL)
+    r = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, env=e, timeout=10,
+                       stdin=subprocess.DEVNULL)
+    if "--json" in map(str, args):
+        check_output(r.stdout)
+    return r
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ class FakeDevice:
         self.port = self.udp.getsockname()[1]
         self.udp.settimeout(0.2)
         self.before_reply = None  # callable(host, port): UDP noise before our OK
+        self.reply = None  # bytes: answer the invitation with this instead of OK, then stop
+        self.invitations = 0
         self.error = None
         self.read = 0
         self._t = threading.Thread(target=self._run, daemon=True)
@@ -37,8 +39,12 @@ class FakeDevice:
                 if len(parts) < 4:
                     continue
                 tcp_port, size = int(parts[1]), int(parts[2])
+                self.invitations += 1
                 if self.before_reply:
                     self.before_reply(peer)
+                if self.reply is not None:
+                    self.udp.sendto(self.reply, peer)
+                    return
                 self.udp.sendto(b"OK", peer)
                 c = socket.create_connection(("127.0.0.1", tcp_port), timeout=10)
                 c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -14,6 +14,9 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from fakedev import FakeDevice, reads_then  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
+from events import check_output  # noqa: E402
+
 CLI = os.environ.get("ESPOTA_CLI", "espota")
 SIZE = 60000
 
@@ -33,6 +36,8 @@ def upload(dev, image, *extra, timeout=40):
                        stdin=subprocess.DEVNULL, env=dict(os.environ, TERM="dumb"))
     dev.join()
     assert dev.error is None, dev.error
+    if "--json" in argv:
+        check_output(r.stdout)
     return r
 
 
@@ -115,8 +120,11 @@ def test_udp_flood_one_summary(image):
 
 
 def run_cli(*argv, timeout=20):
-    return subprocess.run([CLI, *argv], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, env=dict(os.environ, TERM="dumb"))
+    r = subprocess.run([CLI, *argv], capture_output=True, text=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL, env=dict(os.environ, TERM="dumb"))
+    if "--json" in argv:
+        check_output(r.stdout)
+    return r
 
 
 def test_long_host_keeps_the_reason(image):
@@ -131,3 +139,85 @@ def test_control_bytes_in_host_never_raw(image):
     assert r.returncode == 2, r.stderr
     assert "\x1b" not in r.stderr and "\x1b" not in r.stdout, repr(r.stderr)
     assert "0x1B at position 4" in r.stderr, r.stderr
+
+
+def test_oversized_challenge_named_with_its_real_length(image):
+    # a 5,000-character nonce: the message gives its real size, not what
+    # fitted in a buffer
+    dev = FakeDevice(None)
+    dev.reply = b"AUTH " + b"a" * 5000
+    r = upload(dev, image, "--platform", "esp32", "--no-prompt")
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    assert "5005-byte reply" in out, out
+    assert "507" not in out, out
+
+
+def test_min_rate_flag(image):
+    dev = FakeDevice(reads_then(full(), b"OK"))
+    r = upload(dev, image, "--min-rate", "0")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_cli("-i", "127.0.0.1", "-f", image, "--min-rate", "fast")
+    assert r.returncode == 2, r.stderr
+    assert "invalid rate 'fast'" in r.stderr, r.stderr
+
+
+def test_ctrl_c_at_the_password_prompt():
+    # Ctrl-C on a real terminal while espota asks for the password: the
+    # user is told it was cancelled, not a callback's return code.
+    import pty
+    import select
+    import signal
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+        f.write(bytes([0xE9]) + bytes(4095))
+        f.flush()
+        dev = FakeDevice(None)
+        dev.reply = b"AUTH " + b"0123456789abcdef" * 2
+        pid, fd = pty.fork()
+        if pid == 0:  # child: on the pty, as a user at a terminal
+            env = {k: v for k, v in os.environ.items() if k != "ESPOTA_PASSWORD"}
+            env["TERM"] = "dumb"
+            try:
+                os.execvpe(CLI, [CLI, "-i", "127.0.0.1", "-p", str(dev.port), "-f", f.name,
+                                 "--force", "--timeout", "5"], env)
+            finally:
+                os._exit(127)
+        out = b""
+        deadline = time.monotonic() + 20
+        sent = False
+        status = None
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    break
+                out += chunk
+            if not sent and b"password for" in out:
+                time.sleep(0.3)  # let it reach its read()
+                os.write(fd, b"\x03")  # the terminal turns it into SIGINT
+                sent = True
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+                break
+        if status is None:
+            try:
+                _, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            if not status:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        os.close(fd)
+        dev.join()
+        text = out.decode("utf-8", "replace")
+        assert sent, text
+        assert "callback returned" not in text, text
+        assert "-12" not in text, text
+        assert status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) != 0, text

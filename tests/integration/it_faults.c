@@ -122,9 +122,10 @@ static const fault_case cases[] = {
 	  ESPOTA_ETIMEOUT, ESPOTA_PHASE_INVITE, ESPOTA_PHASE_NONE, T_INVITE_ATTEMPTS, 0, 0, 0, 0, 0,
 	  "As above.", 0 },
 	{ "invitation", "esp8266", "nothing listens on the UDP port", ARGS("--fault", "no-invite-reply"),
-	  NULL, 0, 0, ESPOTA_ETIMEOUT, ESPOTA_PHASE_INVITE, ESPOTA_PHASE_NONE, T_INVITE_ATTEMPTS, 0, 0, 0, 0, 0,
-	  "Invitations go to a port with no device (ICMP unreachable is not reported on an "
-	  "unconnected UDP socket): a timeout, never a hang.", 0 },
+	  NULL, 0, 0, ESPOTA_EIO, ESPOTA_PHASE_INVITE, ESPOTA_PHASE_NONE, 1, 0, 0, 0, 0, 0,
+	  "Invitations go to a port with no device: the device's own address answers ICMP port "
+	  "unreachable (read with IP_RECVERR), so the first invitation fails at once instead of "
+	  "waiting out every attempt.", 0 },
 	{ "invitation", "esp8266", "`drop-udp-reply=1` (OK lost)", ARGS("--fault", "drop-udp-reply=1"),
 	  NULL, 0, 0, ESPOTA_OK, ESPOTA_PHASE_DONE, ESPOTA_PHASE_NONE, 0, 0, 0, 0, 0, 0,
 	  "Success is honest: the device accepted the invitation and connects back anyway; the "

@@ -328,6 +328,38 @@ static void test_slow_drip_bounded(void)
 	espota__engine_clear(&e);
 }
 
+/* min_rate: a configured rate sets the bound; UINT32_MAX removes it and
+ * only the stall timeout is left. */
+static void test_data_bound_configurable(void)
+{
+	espota__engine e = {0};
+	drained d = { 0 };
+
+	setup(&e, 3000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	e.cfg.min_rate = 100; /* 60 s + 30 s for 3000 bytes */
+	e.cfg.timeouts.stall_ms = 1000000000u;
+	connect_ok(&e, &d);
+	send_all(&e);
+	ASSERT_EQ(espota__engine_deadline(&e), 20 + 60000 + 30000);
+	espota__engine_tick(&e, espota__engine_deadline(&e));
+	drain(&e, &d);
+	ASSERT_EQ(d.result, ESPOTA_ETIMEOUT);
+	ASSERT_CONTAINS(e.error, "under 100 bytes/s");
+
+	memset(&d, 0, sizeof(d));
+	setup(&e, 3000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);
+	e.cfg.min_rate = UINT32_MAX;
+	e.cfg.timeouts.stall_ms = 500000u;
+	connect_ok(&e, &d);
+	send_all(&e);
+	ASSERT_EQ(espota__engine_deadline(&e), 20 + 500000);
+	espota__engine_tick(&e, espota__engine_deadline(&e));
+	drain(&e, &d);
+	ASSERT_EQ(d.result, ESPOTA_ETIMEOUT);
+	ASSERT_CONTAINS(e.error, "stopped acknowledging for 500000 ms");
+	espota__engine_clear(&e);
+}
+
 static void test_blocked_sender_quiet_reading(void)
 {
 	/* Large ESP8266 drain counts coalesced into one read: no per-read
@@ -614,6 +646,7 @@ TEST_ENTRY(test_coalesced_acks_and_ok)
 TEST_ENTRY(test_esp8266_error_after_count)
 TEST_ENTRY(test_esp32_magic_midstream)
 TEST_ENTRY(test_slow_drip_bounded)
+TEST_ENTRY(test_data_bound_configurable)
 TEST_ENTRY(test_never_false_success)
 TEST_ENTRY(test_blocked_sender_quiet_reading)
 TEST_ENTRY(test_block_pacing)

@@ -28,7 +28,7 @@ static const struct config *CFG(const struct device *d) { return &d->sim->cfg; }
 
 static usec_t fw_delay(const struct device *d, double ms)
 {
-	return CFG(d)->fast ? 0 : MS(ms);
+	return CFG(d)->fast || CFG(d)->no_fw_delays ? 0 : MS(ms);
 }
 
 /* time until the sketch's next ArduinoOTA.handle() */
@@ -254,7 +254,7 @@ static void do_end(struct device *d, usec_t now)
 			 * last count and "OK" are separate segments, and the stock
 			 * espota.py (which reads them separately) fails without it. */
 			d->fw = FW_FINISH_1;
-			d->until = now + (cfg->fast ? MS(FAST_OK_PAUSE_MS) : MS(1000));
+			d->until = now + (cfg->fast || cfg->no_fw_delays ? MS(FAST_OK_PAUSE_MS) : MS(1000));
 		} else {
 			/* print("OK"); stop(); delay(10); onEnd; delay(100); restart */
 			tcp_send(d, "OK", 2, now, 0);

@@ -70,6 +70,7 @@ static void usage(FILE *f)
 "  --lifetime SEC           exit after SEC seconds\n"
 "Timing model (defaults: see docs/simulator.md):\n"
 "  --fast                   no delays at all\n"
+"  --no-firmware-delays     only the sketch's fixed delay()s off (the link model stays)\n"
 "  --rtt MS  --loop-latency MS  --bandwidth BYTES_PER_S  --mss N  --window BYTES\n"
 "  --erase-ms MS  --program-us US  --block-erase-ms MS  --pbkdf2-ms MS\n"
 "  --boot-ms MS  --connect-timeout-ms MS\n"
@@ -148,7 +149,7 @@ enum {
 	O_PLATFORM = 256, O_LISTEN, O_PORT, O_COUNT, O_ADDR_BASE, O_PASSWORD, O_PASSWORD_HASH,
 	O_PASSWORD_FILE, O_CHIP, O_HEADER, O_LAYOUT, O_PARTITIONS, O_SCHEME, O_SKETCH, O_FLASH_MAP,
 	O_ATOMIC, O_SIGNING, O_BOOTSTRAP, O_DECRYPT, O_OUT, O_LOG, O_READY, O_MAX, O_LIFETIME,
-	O_FAST, O_RTT, O_LOOP, O_BW, O_MSS, O_WINDOW, O_ERASE, O_PROGRAM, O_BLOCK, O_PBKDF2,
+	O_FAST, O_NOFWDELAY, O_RTT, O_LOOP, O_BW, O_MSS, O_WINDOW, O_ERASE, O_PROGRAM, O_BLOCK, O_PBKDF2,
 	O_BOOT, O_CONNTO, O_FAULT, O_RUNNING, O_ADOPT, O_MICROS, O_NO_DECRYPT, O_CHIP_ID,
 	O_MDNS, O_HOSTNAME, O_BOARD_ID, O_MDNS_PORT, O_MDNS_LISTEN, O_MDNS_MCAST
 };
@@ -162,7 +163,7 @@ static const struct option longopts[] = {
 	{"flash-map", 0, 0, O_FLASH_MAP}, {"atomic-fs", 0, 0, O_ATOMIC}, {"signing", 1, 0, O_SIGNING},
 	{"bootstrap", 0, 0, O_BOOTSTRAP}, {"decrypt", 0, 0, O_DECRYPT}, {"out-dir", 1, 0, O_OUT},
 	{"log", 1, 0, O_LOG}, {"ready-file", 1, 0, O_READY}, {"max-uploads", 1, 0, O_MAX},
-	{"lifetime", 1, 0, O_LIFETIME}, {"fast", 0, 0, O_FAST}, {"rtt", 1, 0, O_RTT},
+	{"lifetime", 1, 0, O_LIFETIME}, {"fast", 0, 0, O_FAST}, {"no-firmware-delays", 0, 0, O_NOFWDELAY}, {"rtt", 1, 0, O_RTT},
 	{"loop-latency", 1, 0, O_LOOP}, {"bandwidth", 1, 0, O_BW}, {"mss", 1, 0, O_MSS},
 	{"window", 1, 0, O_WINDOW}, {"erase-ms", 1, 0, O_ERASE}, {"program-us", 1, 0, O_PROGRAM},
 	{"block-erase-ms", 1, 0, O_BLOCK}, {"pbkdf2-ms", 1, 0, O_PBKDF2}, {"boot-ms", 1, 0, O_BOOT},
@@ -292,6 +293,7 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct raw *r)
 			cfg->lifetime = v;
 			break;
 		case O_FAST: cfg->fast = 1; break;
+		case O_NOFWDELAY: cfg->no_fw_delays = 1; break;
 		case O_RTT: if (parse_num(optarg, 0, 60000, &r->rtt)) return die("--rtt: bad value '%s'", optarg); r->have_rtt = 1; break;
 		case O_LOOP: if (parse_num(optarg, 0, 60000, &r->loop)) return die("--loop-latency: bad value '%s'", optarg); r->have_loop = 1; break;
 		case O_BW: if (parse_num(optarg, 0, 1e12, &r->bw)) return die("--bandwidth: bad value '%s'", optarg); r->have_bw = 1; break;

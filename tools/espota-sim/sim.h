@@ -95,6 +95,7 @@ struct config {
 	long max_uploads;
 	double lifetime;          /* seconds, 0 = unlimited */
 	int fast, verbose;
+	int no_fw_delays;  /* --no-firmware-delays: the sketch's fixed delay()s off, link model kept */
 	long long fixed_micros;   /* -1: use the clock */
 
 	/* timing model */

@@ -29,6 +29,8 @@ const char cli_usage_text[] =
 "      --retries N         per device: retry N times after a timeout, I/O error or\n"
 "                          lost connection (default 0)\n"
 "      --device-timeout SEC  per device: give up after SEC seconds, retries included\n"
+"      --min-rate B        give up when the data phase takes longer than 60 s plus\n"
+"                          1 s per B bytes (default 1000; 0: no such bound)\n"
 "\n"
 "Authentication:\n"
 "  -a, --auth PASSWORD     password (visible to other users in ps; prefer below)\n"
@@ -84,7 +86,7 @@ const char cli_usage_text[] =
 "an ESP32 --board, -m, or an ESP32 application image), 8266 otherwise.\n";
 
 enum opt_id {
-	O_IP, O_HOST_IP, O_PORT, O_HOST_PORT, O_HOSTS, O_PLATFORM, O_PARALLEL, O_RETRIES, O_DEVTIMEOUT,
+	O_IP, O_HOST_IP, O_PORT, O_HOST_PORT, O_HOSTS, O_PLATFORM, O_PARALLEL, O_RETRIES, O_DEVTIMEOUT, O_MINRATE,
 	O_AUTH, O_AUTH_ENV, O_AUTH_FILE, O_NO_PROMPT, O_MD5, O_SHA256,
 	O_FILE, O_SPIFFS, O_COMPRESS, O_FORCE,
 	O_BOARD, O_LAYOUT, O_SCHEME, O_PARTITIONS, O_CHIP, O_DEVHDR, O_RUNNING, O_FLASHMAP, O_LIST,
@@ -111,6 +113,7 @@ static const struct opt opts[] = {
 	{ "parallel", 0, 1, O_PARALLEL },
 	{ "retries", 0, 1, O_RETRIES },
 	{ "device-timeout", 0, 1, O_DEVTIMEOUT },
+	{ "min-rate", 0, 1, O_MINRATE },
 	{ "auth", 'a', 1, O_AUTH },
 	{ "auth-env", 0, 1, O_AUTH_ENV },
 	{ "auth-file", 0, 1, O_AUTH_FILE },
@@ -343,6 +346,13 @@ static int apply(struct cli *c, const struct opt *o, const char *val, char *err,
 		if (parse_long(val, 1, 86400, &n) < 0)
 			return cli_fail(err, errlen, "%s: invalid seconds '%s' (1-86400)", name, val);
 		c->device_timeout_s = n;
+		break;
+	case O_MINRATE:
+		if (parse_long(val, 0, 100000000, &n) < 0)
+			return cli_fail(err, errlen, "%s: invalid rate '%s' (bytes per second, "
+				"0-100000000; 0: no bound)", name, val);
+		c->min_rate = n;
+		c->min_rate_set = 1;
 		break;
 	case O_AUTH: c->auth = val; break;
 	case O_AUTH_ENV:

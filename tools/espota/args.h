@@ -87,6 +87,8 @@ struct cli {
 	long parallel;                    /* --parallel N: uploads in flight at once; default 16 */
 	long retries;                     /* --retries N: extra attempts per device; default 0 */
 	long device_timeout_s;            /* --device-timeout SEC: budget per device; 0 = none */
+	long min_rate;                    /* --min-rate B: data-phase bound in bytes/s; 0 = none */
+	int min_rate_set;
 
 	/* Output */
 	int debug;                        /* -d/--debug */

@@ -44,7 +44,8 @@ struct job {
 	int have_device_error;
 	espota_device_error device_error;
 	char message[512];
-	char hint[768];
+	char hint[1024];
+	uint64_t since_success_ms;  /* this device confirmed an update this long ago (0: not recently) */
 };
 
 enum cli_view {
@@ -91,5 +92,13 @@ struct app {
 
 /* Map a library code to an exit code. */
 int cli_exit_for(int rc);
+
+/* Version of the JSON event schema (docs/events.schema.json). */
+#define CLI_JSON_SCHEMA 1
+
+/* recent.c: ms since host:port last confirmed an update (0: not known),
+ * and recording a new success. */
+uint64_t cli_recent_success_ms(const char *host, uint16_t port);
+void cli_recent_success_record(const char *host, uint16_t port);
 
 #endif

@@ -170,6 +170,7 @@ static void json_head(struct cli_json *j, char *buf, size_t cap, const char *eve
 {
 	cli_json_begin(j, buf, cap);
 	cli_json_str(j, "event", event);
+	cli_json_u64(j, "schema", CLI_JSON_SCHEMA);
 	if (jb != NULL) {
 		cli_json_u64(j, "index", jb->index);
 		cli_json_str(j, "host", jb->host.host);
@@ -334,6 +335,7 @@ static void on_log(espota_log_level level, const char *message, void *payload)
 {
 	struct app *a = payload;
 	struct job *j = job_for_log(a, &message);
+	char reboot[512];
 
 	/* The CLI prints its own preflight report. */
 	if (!a->cli.debug && strncmp(message, "preflight", 9) == 0)
@@ -341,6 +343,13 @@ static void on_log(espota_log_level level, const char *message, void *payload)
 	/* Failures are reported once, from espota_session_last_error(). */
 	if (!a->cli.debug && level == ESPOTA_LOG_ERROR)
 		return;
+	/* Retrying a device that took an update a moment ago: say why it is
+	 * silent (recent.c). */
+	if (j != NULL && j->since_success_ms > 0 && strncmp(message, "no answer to invitation", 23) == 0) {
+		snprintf(reboot, sizeof(reboot), "%s (it confirmed an update %" PRIu64 " s ago and is "
+			"probably still rebooting)", message, (j->since_success_ms + 999) / 1000);
+		message = reboot;
+	}
 	if (a->view == VIEW_JSON) {
 		char buf[2048];
 		struct cli_json js;
@@ -530,74 +539,53 @@ static int on_auth(espota_auth_request *req, const char *host, espota_auth_schem
 
 /* ---- results -------------------------------------------------------------------- */
 
+/* The advice comes from the library (espota_hint), worded for the CLI. */
 static void explain_failure(struct app *a, struct job *j)
 {
-	const espota_upload_stats *st = &j->stats;
-	char *h = j->hint;
-	size_t n = sizeof(j->hint);
+	espota_hint_input in;
 
-	h[0] = '\0';
-	switch (j->rc) {
-	case ESPOTA_ETIMEOUT:
-		if (st->phase == ESPOTA_PHASE_CONNECT) {
-			snprintf(h, n,
-				"The device accepted the invitation but never connected back to this host "
-				"on TCP port %u. The usual cause is a host firewall blocking incoming TCP "
-				"connections, or a wrong local address (-I) on a host with several networks "
-				"(VPN, containers, virtual adapters). Allow incoming TCP on port %u, or choose "
-				"a fixed port with -P PORT and open that one, and pass -I with this host's "
-				"address on the device's network.%s",
-				(unsigned)st->local_port, (unsigned)st->local_port,
-				(st->platform == ESPOTA_PLATFORM_ESP32 || a->platform == ESPOTA_PLATFORM_ESP32) ?
-				" On ESP32 an image too big for the OTA partition looks the same (the device "
-				"says OK, then fails in Update.begin()): run 'espota check' with --board or --scheme." : "");
-		} else if (st->phase <= ESPOTA_PHASE_INVITE) {
-			snprintf(h, n,
-				"No answer to the invitation from %s port %u. Check the address and the port "
-				"(-p: 8266 on ESP8266, 3232 on ESP32), that the sketch is running and calls "
-				"ArduinoOTA.handle() often, and that host and device are on the same network. "
-				"A device still waiting for an earlier authentication ignores invitations "
-				"for a while; wait and retry.",
-				j->host.host, (unsigned)j->port);
-		} else if (st->phase == ESPOTA_PHASE_AUTH) {
-			snprintf(h, n, "The device did not answer the authentication. Retry; if it keeps "
-				"happening, restart the device.");
-		} else if (st->phase == ESPOTA_PHASE_TRANSFER) {
-			snprintf(h, n, "The device stopped acknowledging data after %" PRIu64 " of %" PRIu64
-				" bytes (weak Wi-Fi, or the sketch blocks). Retry closer to the access point; "
-				"--stop-and-wait is gentler on slow devices.", st->acked, st->total);
-		} else if (st->phase == ESPOTA_PHASE_RESULT) {
-			snprintf(h, n, "Every byte was acknowledged but no final result came. The update "
-				"may or may not have been applied: check the device.");
-		}
-		break;
-	case ESPOTA_EAUTH:
-		if (j->auth_none)
-			snprintf(h, n, "The device asks for a password and none was given. Use --auth-env VAR, "
-				"--auth-file FILE or the ESPOTA_PASSWORD variable (or run on a terminal to be "
-				"asked).");
-		else
-			snprintf(h, n, "Wrong password. On ESP32 cores >= 3.3.1 a sketch that stores an MD5 "
-				"password hash needs -m/--md5-target; a hash set with setPasswordHash() must be "
-				"lowercase hex.");
-		break;
-	case ESPOTA_ECLOSED:
-		snprintf(h, n, "The device closed the connection after %" PRIu64 " of %" PRIu64 " bytes "
-			"without a result: it crashed, rebooted or lost Wi-Fi. Retry, and check its serial log.",
-			st->acked, st->total);
-		break;
-	case ESPOTA_ERESOLVE:
-		snprintf(h, n, "Check the name; for NAME.local names the host needs mDNS (avahi/nss-mdns).");
-		break;
-	case ESPOTA_EIO:
-		if (st->phase <= ESPOTA_PHASE_INVITE && (a->cli.host_ip != NULL || a->cli.host_port != 0))
-			snprintf(h, n, "Check -I (must be an address of this host) and -P (must be free).");
-		break;
-	case ESPOTA_ECANCELLED:
-		snprintf(h, n, "Interrupted.");
-		break;
-	default:
-		break;
+	espota_hint_input_init(&in, ESPOTA_HINT_INPUT_VERSION);
+	in.code = j->rc;
+	in.stats = &j->stats;
+	in.device_error = j->have_device_error ? &j->device_error : NULL;
+	in.report = a->have_fit ? &a->report : NULL;
+	in.target = a->cli.spiffs ? ESPOTA_TARGET_FS : ESPOTA_TARGET_APP;
+	in.platform = a->platform;
+	in.host = j->host.host;
+	in.port = j->port;
+	in.password_given = !j->auth_none;
+	in.bind_given = a->cli.host_ip != NULL || a->cli.host_port != 0;
+	in.since_success_ms = j->since_success_ms;
+	in.flags = ESPOTA_HINT_CLI;
+	j->hint[0] = '\0';
+	if (j->rc != ESPOTA_OK && j->rc != ESPOTA_ECANCELLED)
+		espota_hint(j->hint, sizeof(j->hint), &in);
+}
+
+/* Advice with the CLI's wording, for an error outside any upload. */
+static const char *cli_hint(char *buf, size_t n, int code)
+{
+	espota_hint_input in;
+
+	espota_hint_input_init(&in, ESPOTA_HINT_INPUT_VERSION);
+	in.code = code;
+	in.flags = ESPOTA_HINT_CLI;
+	espota_hint(buf, n, &in);
+	return buf;
+}
+
+/* Each advice line as "hint: ...". */
+static void say_hint(struct app *a, struct job *j, const char *text)
+{
+	const char *p = text;
+
+	while (p != NULL && *p != '\0') {
+		const char *e = strchr(p, '\n');
+		int len = e ? (int)(e - p) : (int)strlen(p);
+
+		if (len > 0)
+			say(a, j, "hint: %.*s", len, p);
+		p = e ? e + 1 : NULL;
 	}
 }
 
@@ -613,7 +601,7 @@ static void report_json_result(struct app *a, struct job *j)
 	cli_json_i64(&js, "code", j->rc);
 	cli_json_str(&js, "error", j->rc ? espota_error_name(j->rc) : NULL);
 	cli_json_str(&js, "message", j->rc ? j->message : "");
-	cli_json_str(&js, "hint", j->hint[0] ? j->hint : NULL);
+	cli_json_lines(&js, "advice", j->hint);
 	cli_json_u64(&js, "attempts", j->attempts ? j->attempts : 1);
 	if (j->have_device_error) {
 		const espota_device_error *d = &j->device_error;
@@ -675,8 +663,7 @@ static void report_result(struct app *a, struct job *j)
 		if (d->explanation != NULL && d->explanation[0] != '\0')
 			say(a, j, "meaning: %s", d->explanation);
 	}
-	if (j->hint[0] != '\0')
-		say(a, j, "hint: %s", j->hint);
+	say_hint(a, j, j->hint);
 }
 
 /* ---- one device -------------------------------------------------------------------- */
@@ -718,6 +705,8 @@ static void base_options(struct app *a, espota_upload_options *o)
 		a->cli.stream ? ESPOTA_TRANSFER_STREAM : ESPOTA_TRANSFER_PIPELINED;
 	o->chunk_size = a->cli.chunk;
 	o->window = a->cli.window;
+	if (a->cli.min_rate_set)
+		o->min_rate = a->cli.min_rate ? (uint32_t)a->cli.min_rate : ESPOTA_MIN_RATE_OFF;
 	o->compress = a->cli.compress;
 	o->fit = a->have_fit ? &a->fit : NULL;
 	o->force = a->cli.force;
@@ -747,6 +736,8 @@ static void finish_job(struct app *a, struct job *j, int rc, const espota_upload
 	if (g_cancelled && j->rc != ESPOTA_OK)
 		j->rc = ESPOTA_ECANCELLED;
 	j->exit_code = cli_exit_for(j->rc);
+	if (j->rc == ESPOTA_OK)
+		cli_recent_success_record(j->host.host, j->port);
 	explain_failure(a, j);
 	j->finished = 1;
 	if (a->view == VIEW_TTY)
@@ -910,12 +901,12 @@ static int early_error(struct app *a, int code, const char *name, const char *ms
 		cli_json_i64(&js, "exit_code", code);
 		cli_json_str(&js, "error", name);
 		cli_json_str(&js, "message", msg);
-		cli_json_str(&js, "hint", hint);
+		cli_json_lines(&js, "advice", hint);
 		emit_json(a, &js);
 	}
 	fprintf(stderr, "espota: error: %s\n", msg);
 	if (hint != NULL && a->view != VIEW_JSON)
-		fprintf(stderr, "hint: %s\n", hint);
+		say_hint(a, NULL, hint);
 	return code;
 }
 
@@ -1021,6 +1012,41 @@ static void decide_platform(struct app *a)
 		a->platform = ESPOTA_PLATFORM_UNKNOWN;
 }
 
+static const char *fit_when_name(espota_fit_when w)
+{
+	switch (w) {
+	case ESPOTA_FIT_WHEN_BEFORE_DATA: return "before-data";
+	case ESPOTA_FIT_WHEN_FIRST_BLOCK: return "first-block";
+	case ESPOTA_FIT_WHEN_AFTER_UPLOAD: return "after-upload";
+	case ESPOTA_FIT_WHEN_DURING_UPLOAD: return "during-upload";
+	default: return NULL;
+	}
+}
+
+/* Flash-fit flags by name (as Python and Lua give them); with `texts`,
+ * as {"name", "text"} objects. */
+static void json_flags(struct cli_json *js, const char *key, int kind, uint32_t bits, int texts)
+{
+	uint32_t bit;
+
+	cli_json_arr(js, key);
+	for (bit = 1; bit != 0; bit <<= 1) {
+		const char *name;
+
+		if (!(bits & bit) || (name = espota_fit_flag_name(kind, bit)) == NULL)
+			continue;
+		if (texts) {
+			cli_json_item(js);
+			cli_json_str(js, "name", name);
+			cli_json_str(js, "text", espota_fit_flag_text(kind, bit));
+			cli_json_close(js);
+		} else {
+			cli_json_elem_str(js, name);
+		}
+	}
+	cli_json_close(js);
+}
+
 static void json_preflight(struct app *a, const char *event)
 {
 	char buf[8192];
@@ -1047,9 +1073,12 @@ static void json_preflight(struct app *a, const char *event)
 		cli_json_u64(&js, "limit", r->limit);
 		cli_json_i64(&js, "margin", r->margin);
 		cli_json_u64(&js, "shrink_by", r->shrink_by);
-		cli_json_u64(&js, "mistakes", r->mistakes);
+		cli_json_str(&js, "when", fit_when_name(r->when));
+		json_flags(&js, "mistakes", 'm', r->mistakes, 0);
+		json_flags(&js, "assumptions", 'a', r->assumptions, 1);
+		json_flags(&js, "warnings", 'w', r->warnings, 1);
 		cli_json_str(&js, "summary", r->summary);
-		cli_json_str(&js, "advice", r->advice);
+		cli_json_lines(&js, "advice", r->advice);
 	} else {
 		cli_json_null(&js, "verdict");
 	}
@@ -1070,9 +1099,12 @@ static int preflight(struct app *a)
 	if (rc != ESPOTA_OK) {
 		snprintf(err, sizeof(err), "%s: malformed image: %s", a->file,
 			a->info.detail[0] ? a->info.detail : espota_strerror(rc));
-		if (!c->force || c->mode == CLI_MODE_CHECK)
+		if (!c->force || c->mode == CLI_MODE_CHECK) {
+			char hint[256];
+
 			return early_error(a, CLI_EXIT_IMAGE, "ESPOTA_EIMAGE", err,
-				"Upload the .bin the build produced (not the .elf); --force sends it anyway.");
+				cli_hint(hint, sizeof(hint), ESPOTA_EIMAGE));
+		}
 		if (human(a))
 			fprintf(stderr, "warning: %s; sending anyway (--force)\n", err);
 		a->have_fit = 0; /* the library's preflight would refuse it */
@@ -1166,16 +1198,17 @@ static int preflight(struct app *a)
 				fprintf(stderr, "warning: the preflight check refuses this image; sending anyway (--force)\n");
 			return -1;
 		}
+		espota_hint_input in;
+
 		snprintf(msg, sizeof(msg), "preflight: %s", a->report.summary);
-		if (a->report.mistakes & ESPOTA_FIT_MISTAKE_TOO_BIG && a->report.limit > 0)
-			snprintf(hint, sizeof(hint), "Shrink the image by %" PRIu64 " bytes, to at most %" PRIu64
-				" bytes. Nothing was sent; --force sends it anyway.",
-				a->report.shrink_by, a->report.limit);
-		else
-			snprintf(hint, sizeof(hint), "Nothing was sent; --force sends it anyway.");
+		espota_hint_input_init(&in, ESPOTA_HINT_INPUT_VERSION);
+		in.code = ESPOTA_ENOFIT;
+		in.report = &a->report;
+		in.flags = ESPOTA_HINT_CLI;
+		espota_hint(hint, sizeof(hint), &in);
 		if (a->view == VIEW_JSON)
 			return early_error(a, CLI_EXIT_IMAGE, "ESPOTA_ENOFIT", msg, hint);
-		fprintf(stderr, "espota: refused: %s\n%s\n", a->report.summary, hint);
+		fprintf(stderr, "espota: refused: %s\n%s", a->report.summary, hint);
 		return CLI_EXIT_IMAGE;
 	}
 	return -1;
@@ -1293,6 +1326,9 @@ static int load_hosts(struct app *a)
 		else
 			snprintf(j->label, sizeof(j->label), "%s:%u", j->host.host, (unsigned)j->port);
 		j->last_pct = -1;
+		j->since_success_ms = cli_recent_success_ms(j->host.host, j->port);
+		if (j->since_success_ms >= ESPOTA_HINT_REBOOT_MS)
+			j->since_success_ms = 0;
 	}
 	free(list);
 	a->multi = n > 1;

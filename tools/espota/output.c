@@ -258,3 +258,54 @@ void cli_fmt_bar(char *out, size_t n, uint64_t done, uint64_t total, unsigned wi
 	}
 	out[width] = '\0';
 }
+
+void cli_json_elem_str(struct cli_json *j, const char *v)
+{
+	struct mark m = mark(j);
+
+	if (j->need_comma)
+		put(j, ",", 1);
+	j->need_comma = 1;
+	put_escaped(j, v);
+	rollback(j, m);
+}
+
+/* Advice text as an array of lines: "- " bullets lose their dash, an
+ * indented line continues the item above it, empty lines go. */
+void cli_json_lines(struct cli_json *j, const char *k, const char *text)
+{
+	char item[2048];
+	size_t n = 0;
+	const char *p = text ? text : "";
+
+	cli_json_arr(j, k);
+	while (*p != '\0') {
+		const char *e = strchr(p, '\n');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		int cont = len > 0 && (p[0] == ' ' || p[0] == '\t');
+
+		if (!cont && n > 0) {
+			item[n] = '\0';
+			cli_json_elem_str(j, item);
+			n = 0;
+		}
+		while (len > 0 && (*p == ' ' || *p == '\t'))
+			p++, len--;
+		if (!cont && len >= 2 && p[0] == '-' && p[1] == ' ')
+			p += 2, len -= 2;
+		if (len > 0) {
+			if (n > 0 && n < sizeof(item) - 1)
+				item[n++] = ' ';
+			if (len > sizeof(item) - 1 - n)
+				len = sizeof(item) - 1 - n;
+			memcpy(item + n, p, len);
+			n += len;
+		}
+		p = e ? e + 1 : p + strlen(p);
+	}
+	if (n > 0) {
+		item[n] = '\0';
+		cli_json_elem_str(j, item);
+	}
+	cli_json_close(j);
+}

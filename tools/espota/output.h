@@ -27,7 +27,10 @@ void cli_json_null(struct cli_json *j, const char *key);
 void cli_json_obj(struct cli_json *j, const char *key);  /* open a nested object */
 void cli_json_arr(struct cli_json *j, const char *key);  /* open a nested array */
 void cli_json_item(struct cli_json *j);                  /* open an object inside an array */
-void cli_json_close(struct cli_json *j);                 /* close the nested object or array */
+void cli_json_close(struct cli_json *j);
+void cli_json_elem_str(struct cli_json *j, const char *val); /* a string inside an array */
+/* `text` ("- a\n  more\n- b\n") as the array ["a more", "b"] */
+void cli_json_lines(struct cli_json *j, const char *key, const char *text);                 /* close the nested object or array */
 /* Close every open object and append "\n"; returns the line length. */
 size_t cli_json_end(struct cli_json *j);
 

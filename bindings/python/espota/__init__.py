@@ -27,12 +27,13 @@ from __future__ import annotations
 import builtins
 import os
 import threading
+import time
 from typing import NamedTuple
 
 from . import _espota as _c
 
 __all__ = [
-    "Session", "upload", "inspect", "check", "layouts", "boards", "strerror", "error_name",
+    "Session", "upload", "inspect", "check", "layouts", "boards", "strerror", "error_name", "Timeouts",
     "upload_many", "DeviceResult",
     "FitDevice", "FitReport", "ImageInfo", "Segment", "Progress", "UploadResult", "Layout", "Board",
     "Error", "InvalidArgument", "OutOfMemoryError", "NetworkError", "TimeoutError", "DeviceError",
@@ -69,9 +70,10 @@ class Error(Exception):
     Attributes: ``code`` (negative libespota code), ``name``
     ("ESPOTA_EAUTH"), ``detail`` (the session's one-line detail), ``phase``
     (where an upload stopped, e.g. "transfer", or None), ``result`` (the
-    UploadResult statistics of a failed upload, or None) and
+    UploadResult statistics of a failed upload, or None),
     ``device_error`` (a dict describing an Updater error the device
-    reported, or None).
+    reported, or None) and ``advice`` (what to do, a list of lines from
+    espota_hint(), the same table as the CLI's hints; may be empty).
     """
 
     code: int = _c.ESPOTA_ERROR
@@ -85,10 +87,15 @@ class Error(Exception):
         self.phase = phase
         self.result = result
         self.device_error = device_error
+        self.advice: list[str] = []
         super().__init__(self.detail)
 
     def __str__(self) -> str:
         return self.detail
+
+    def __repr__(self) -> str:
+        where = f" phase={self.phase!r}" if self.phase else ""
+        return f"<espota.{type(self).__name__} {self.name}{where}: {self.detail!r}>"
 
     def __reduce__(self):
         return (self.__class__, (self.detail, self.code))
@@ -526,6 +533,13 @@ class FitDevice:
         self.board = board
         self.target = target
 
+    def __repr__(self) -> str:
+        facts = [f"{k}={v!r}" for k, v in (("board", self.board), ("layout", self.layout),
+                                             ("target", self.target)) if v is not None]
+        if self._partitions is not None:
+            facts.append(f"partitions={self._partitions.name!r}")
+        return f"<espota.FitDevice {' '.join(facts)}>"
+
     def _set_partitions(self, partitions) -> None:
         table = _c.espota_partition_table()
         if isinstance(partitions, (bytes, bytearray, memoryview)):
@@ -557,7 +571,8 @@ class FitReport:
     ("before-data", "first-block", "after-upload", "during-upload" or
     None), mistakes / warnings / assumptions (frozensets of names such as
     "FIRMWARE_AS_FS"), size, limit, margin, shrink_by, same_size_limit,
-    same_size_margin, summary, advice, image (ImageInfo).
+    same_size_margin, summary, advice (what to do, a list of lines), image
+    (ImageInfo).
     str(report) is the full multi-line report."""
 
     def __init__(self, raw, info: ImageInfo, dev: FitDevice):
@@ -577,7 +592,7 @@ class FitReport:
         self.same_size_limit: int = raw.same_size_limit
         self.same_size_margin: int = raw.same_size_margin
         self.summary: str = raw.summary
-        self.advice: str = raw.advice
+        self.advice: list[str] = _lines(raw.advice)
 
     def __str__(self) -> str:
         text = _c.espota_swig_fit_format(self.image._raw, self._device._dev, self._raw)
@@ -587,12 +602,36 @@ class FitReport:
         return f"<espota.FitReport verdict={self.verdict!r} device_error={self.device_error} summary={self.summary!r}>"
 
 
+def _lines(text: str) -> list[str]:
+    """Advice text ("- a\n  more\n- b\n") as ["a more", "b"]: the items of
+    the CLI's JSON "advice" and of the Lua report's advice."""
+    out: list[str] = []
+    for line in (text or "").splitlines():
+        cont = line[:1].isspace()
+        line = line.strip()
+        if not cont and line.startswith("- "):
+            line = line[2:]
+        if not line:
+            continue
+        if cont and out:
+            out[-1] += " " + line
+        else:
+            out.append(line)
+    return out
+
+
 def check(image, *, layout: str | None = None, board: str | None = None, target: str = "app",
           platform: str | None = None, chip_size=None, device_header_size=None, running_size=None,
           partitions=None, flash_map: bool = False, atomic_fs: bool = False, signing_len: int = 0,
-          gzip_support: bool | None = None, device: FitDevice | None = None) -> FitReport:
+          gzip_support: bool | None = None, fit=None, device: FitDevice | None = None) -> FitReport:
     """Predict what the device's Updater will do with `image` (see FitDevice
-    for the device facts; pass `device=` to reuse one). Pure: no I/O."""
+    for the device facts; pass `fit=` -- a FitDevice or a dict of its
+    keyword arguments, as upload() takes it -- to reuse one; `device=` is
+    the older name of the same). Pure: no I/O."""
+    if fit is not None and device is not None:
+        raise InvalidArgument("check: pass fit= or device=, not both")
+    if fit is not None:
+        device = FitDevice._from(fit)
     info = inspect(image)
     dev = device if device is not None else FitDevice(
         layout=layout, board=board, target=target, platform=platform, chip_size=chip_size,
@@ -613,13 +652,44 @@ _TIMEOUT_KEYS = {"invite": "invite_ms", "auth": "auth_ms", "connect": "connect_m
                  "result": "result_ms"}
 
 
+class Timeouts:
+    """Per-phase limits, in seconds (None = the library's default):
+    ``invite`` (each invitation), ``invite_attempts`` (how many),
+    ``auth``, ``connect`` (the device connecting back), ``stall`` (no
+    acknowledgement during the transfer) and ``result`` (the final OK).
+    Pass as ``timeouts=``; a dict with the same keys also works. The whole
+    operation is bounded separately by ``timeout=``."""
+
+    __slots__ = ("invite", "invite_attempts", "auth", "connect", "stall", "result")
+
+    def __init__(self, *, invite: float | None = None, invite_attempts: int | None = None,
+                 auth: float | None = None, connect: float | None = None, stall: float | None = None,
+                 result: float | None = None):
+        self.invite, self.invite_attempts, self.auth = invite, invite_attempts, auth
+        self.connect, self.stall, self.result = connect, stall, result
+
+    def _items(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Timeouts) and self._items() == other._items()
+
+    def __repr__(self) -> str:
+        return "espota.Timeouts(" + ", ".join(f"{k}={v!r}" for k, v in self._items().items()) + ")"
+
+
 def _timeouts(timeouts, call: dict) -> None:
     if timeouts is None:
         return
+    if isinstance(timeouts, Timeouts):
+        timeouts = timeouts._items()
     if not isinstance(timeouts, dict):
-        raise InvalidArgument("timeouts: expected a dict such as {'connect': 5.0, 'invite_attempts': 3}")
+        raise InvalidArgument("timeouts: expected espota.Timeouts or a dict such as "
+                              "{'connect': 5.0, 'invite_attempts': 3}")
     for key, value in timeouts.items():
         if key == "invite_attempts":
+            if isinstance(value, bool) or int(value) <= 0:
+                raise InvalidArgument("timeouts['invite_attempts']: must be a positive count")
             call["invite_attempts"] = int(value)
         elif key in _TIMEOUT_KEYS:
             ms = int(round(float(value) * 1000))
@@ -629,6 +699,38 @@ def _timeouts(timeouts, call: dict) -> None:
         else:
             raise InvalidArgument(f"timeouts: unknown key {key!r} (expected {', '.join(_TIMEOUT_KEYS)}, "
                                   "invite_attempts)")
+
+
+# Devices that confirmed an update in this process: (host, port) ->
+# time.monotonic(). In-process, unlike the CLI's file (docs/errors.md): a
+# Python program that uploads twice is one process, and a library should not
+# write files its caller did not ask for.
+_RECENT: dict[tuple[str, int], float] = {}
+
+
+def _since_success_ms(host: str, port: int) -> int:
+    t = _RECENT.get((host, port))
+    return 0 if t is None else max(1, int((time.monotonic() - t) * 1000))
+
+
+def _advice(code: int, s, call: dict, host: str | None, port: int, since_ms: int) -> list[str]:
+    """espota_hint() for a failed upload: the same table as the CLI's hints."""
+    state = call["_hint"]
+    text = _c.espota_swig_hint(int(code), s, call["target"], int(state["password_given"]), host, int(port),
+                               int(bool(call["bind_address"]) or bool(call["bind_port"])), since_ms)
+    return [line for line in (text or "").splitlines() if line]
+
+
+def _deadline(timeout) -> float | None:
+    """timeout= (seconds for the whole operation) as a time.monotonic() deadline."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool):
+        raise InvalidArgument("timeout: expected seconds")
+    t = float(timeout)
+    if not t > 0:
+        raise InvalidArgument("timeout: must be positive (seconds)")
+    return time.monotonic() + t
 
 
 def _positive(what: str, value) -> int | None:
@@ -674,6 +776,10 @@ class Session:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def __repr__(self) -> str:
+        state = "closed" if self._s is None else ("uploading" if self._busy.locked() else "idle")
+        return f"<espota.Session {state}>"
+
     def _handle(self):
         s = self._s
         if s is None:
@@ -716,7 +822,8 @@ class Session:
                 "explanation": d.explanation, "raw": d.raw}
 
     def upload(self, image, host: str, port: int | None = None, *, target: str = "app",
-               password: str | bytes | None = None, auth=None, progress=None, timeouts: dict | None = None,
+               password: str | bytes | None = None, auth=None, progress=None, timeout: float | None = None,
+               timeouts: "Timeouts | dict | None" = None,
                compress: bool = False, transfer: str = "pipelined", window: int | None = None,
                chunk: int | None = None, bind_address: str | None = None, bind_port: int = 0,
                fit=None, force: bool = False, platform: str | None = None, auth_mode: str = "auto",
@@ -730,8 +837,12 @@ class Session:
                     asked when the device challenges (None = no credential)
         progress    progress(p: Progress); return False to cancel. Called at
                     least once a second, even while waiting.
-        timeouts    seconds per phase: {"invite", "auth", "connect", "stall",
-                    "result"} plus "invite_attempts"
+        timeout     seconds for the whole upload (None = only the phase
+                    limits); passing it raises TimeoutError, checked about
+                    once a second
+        timeouts    per-phase limits: espota.Timeouts(invite=, auth=,
+                    connect=, stall=, result=, invite_attempts=) or a dict
+                    with those keys (seconds)
         fit         a FitDevice or a dict of its keyword arguments: run the
                     flash-fit preflight first (NoFitError when refused,
                     unless force=True)
@@ -749,6 +860,9 @@ class Session:
             port = _c.ESPOTA_PORT_ESP32 if plat == _c.ESPOTA_PLATFORM_ESP32 else _c.ESPOTA_PORT_ESP8266
         call["host"] = host
         call["port"] = int(port)
+        deadline = _deadline(timeout)
+        timed_out = _watch_deadline(call, deadline)
+        since_ms = _since_success_ms(host, int(port))
 
         s = self._handle()
         if not self._busy.acquire(blocking=False):
@@ -759,11 +873,16 @@ class Session:
             # exception (or KeyboardInterrupt) is re-raised from here.
             rc = _c.session_upload(s, call)
             if rc == _c.ESPOTA_OK:
+                _RECENT[(host, int(port))] = time.monotonic()
                 return self._stats(s)
             detail = _c.espota_session_last_error(s) or _c.espota_strerror(rc)
             result = self._stats(s)
+            if rc == _c.ESPOTA_ECANCELLED and timed_out():
+                rc = _c.ESPOTA_ETIMEOUT
+                detail = f"the upload did not finish within timeout={timeout} s (it was in {result.phase})"
             err = _error_class(rc)(detail, rc, phase=result.phase, result=result,
                                    device_error=self._device_error(s))
+            err.advice = _advice(rc, s, call, host, int(port), since_ms)
         finally:
             self._busy.release()
         if isinstance(err, NoFitError) and fitdev is not None:
@@ -776,7 +895,7 @@ class Session:
     def upload_many(self, image, devices, *, port: int | None = None, max_concurrent: int | None = None,
                     retries: int = 0, device_timeout: float | None = None, progress=None, done=None,
                     target: str = "app", password: str | bytes | None = None, auth=None,
-                    timeouts: dict | None = None, compress: bool = False, transfer: str = "pipelined",
+                    timeout: float | None = None, timeouts: "Timeouts | dict | None" = None, compress: bool = False, transfer: str = "pipelined",
                     window: int | None = None, chunk: int | None = None, bind_address: str | None = None,
                     bind_port: int = 0, fit=None, force: bool = False, platform: str | None = None,
                     auth_mode: str = "auto", filename: str | None = None) -> "list[DeviceResult]":
@@ -791,6 +910,8 @@ class Session:
         retries         extra attempts per device after a timeout, an I/O error
                         or a lost connection
         device_timeout  seconds per device, retries included (None = no limit)
+        timeout         seconds for the whole fleet: devices still running
+                        then fail with ESPOTA_ETIMEOUT
         progress        progress(index, p: Progress); return False to stop that
                         device (it fails with ESPOTA_ECANCELLED)
         done            done(index, r: DeviceResult), once per device as it ends
@@ -822,6 +943,7 @@ class Session:
             deadline_ms = int(round(float(device_timeout) * 1000))
             if deadline_ms <= 0:
                 raise InvalidArgument("device_timeout: must be positive (seconds)")
+        deadline = _deadline(timeout)
         call["devices"] = devs
         call["max_concurrent"] = _positive("max_concurrent", max_concurrent) or 0
         call["retries"] = int(retries)
@@ -830,6 +952,7 @@ class Session:
             call["done"] = lambda i, raw: done(i, _device_result(i, devs[i], raw))
 
         s = self._handle()
+        timed_out = _watch_deadline(call, deadline, cancel=lambda: _c.espota_session_cancel(s))
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("espota.Session: an upload is already running on this session "
                       "(use one session per thread)")
@@ -839,7 +962,15 @@ class Session:
             # (or KeyboardInterrupt) is re-raised from here.
             rc = _c.session_upload_many(s, call, out)
             if rc in (_c.ESPOTA_OK, _c.ESPOTA_ERROR, _c.ESPOTA_ECANCELLED) and len(out) == len(devs):
-                return [_device_result(i, devs[i], raw) for i, raw in enumerate(out)]
+                results = [_device_result(i, devs[i], raw) for i, raw in enumerate(out)]
+                now = time.monotonic()
+                for i, r in enumerate(results):
+                    if r.ok:
+                        _RECENT[(r.host, r.port)] = now
+                    elif r.code == _c.ESPOTA_ECANCELLED and timed_out():
+                        results[i] = r._replace(code=_c.ESPOTA_ETIMEOUT, error="ESPOTA_ETIMEOUT",
+                                                message=f"the fleet did not finish within timeout={timeout} s")
+                return results
             detail = _c.espota_session_last_error(s) or _c.espota_strerror(rc)
             err = _error_class(rc)(detail, rc)
         finally:
@@ -880,12 +1011,44 @@ def _build_call(image, *, target, password, auth, progress, timeouts, compress, 
         "progress": progress, "progress_type": Progress if progress is not None else None, "auth": auth,
     }
     _timeouts(timeouts, call)
+    # For the advice: was a password available when the device asked?
+    state = {"password_given": bool(password)}
+    call["_hint"] = state
+    if auth is not None:
+        def _auth(host, scheme, _f=auth):
+            value = _f(host, scheme)
+            if value:
+                state["password_given"] = True
+            return value
+        call["auth"] = _auth
     fitdev = None
     if fit is not None:
         fitdev = FitDevice._from(fit)
         call["fit"] = fitdev._dev
         call["fit_owner"] = fitdev  # keeps the partition table alive
     return call, data, fitdev, plat
+
+
+def _watch_deadline(call: dict, deadline: float | None, cancel=None):
+    """Bound the whole operation by `deadline` through the progress callback
+    (called at least once a second): past it, the progress callback stops
+    the upload (and `cancel` stops a fleet). Returns a function telling
+    whether that happened."""
+    hit = [False]
+    if deadline is None:
+        return lambda: False
+    user = call.get("progress")
+
+    def _progress(*args):
+        if time.monotonic() >= deadline:
+            hit[0] = True
+            if cancel is not None:
+                cancel()
+            return False
+        return user(*args) if user is not None else None
+    call["progress"] = _progress
+    call["progress_type"] = Progress
+    return lambda: hit[0]
 
 
 def _device_tuple(i: int, dev, default_port: int) -> tuple:

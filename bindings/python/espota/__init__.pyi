@@ -20,6 +20,7 @@ class Error(Exception):
     phase: str | None
     result: UploadResult | None
     device_error: dict[str, Any] | None
+    advice: list[str]
     def __init__(self, detail: str = ..., code: int | None = ..., *, phase: str | None = ...,
                  result: UploadResult | None = ..., device_error: dict[str, Any] | None = ...) -> None: ...
 class InvalidArgument(Error, ValueError): ...
@@ -65,10 +66,10 @@ class UploadResult(NamedTuple):
     invitations: int
     acks: int
     local_port: int
-    device_mss: int
+    device_mss: int = ...  # added later; defaults to 0
 
 class DeviceResult(NamedTuple):
-    index: int
+    index: int  # type: ignore[assignment]  # the field shadows tuple.index, as at runtime
     host: str
     port: int
     ok: bool
@@ -163,14 +164,27 @@ class FitReport:
     same_size_limit: int
     same_size_margin: int
     summary: str
-    advice: str
+    advice: list[str]
     image: ImageInfo
 
 def check(image: _Image, *, layout: str | None = ..., board: str | None = ..., target: _Target = ...,
           platform: _Platform = ..., chip_size: _Size = ..., device_header_size: _Size = ...,
           running_size: _Size = ..., partitions: str | bytes | None = ..., flash_map: bool = ...,
           atomic_fs: bool = ..., signing_len: int = ..., gzip_support: bool | None = ...,
-          device: FitDevice | None = ...) -> FitReport: ...
+          fit: FitDevice | dict[str, Any] | None = ..., device: FitDevice | None = ...) -> FitReport: ...
+
+class Timeouts:
+    invite: float | None
+    invite_attempts: int | None
+    auth: float | None
+    connect: float | None
+    stall: float | None
+    result: float | None
+    def __init__(self, *, invite: float | None = ..., invite_attempts: int | None = ...,
+                 auth: float | None = ..., connect: float | None = ..., stall: float | None = ...,
+                 result: float | None = ...) -> None: ...
+
+_Timeouts = Union[Timeouts, dict[str, float], None]
 
 ProgressCallback = Callable[[Progress], bool | None]
 AuthCallback = Callable[[str, str], str | bytes | None]
@@ -188,7 +202,8 @@ class Session:
     def stats(self) -> UploadResult: ...
     def upload(self, image: _Image, host: str, port: int | None = ..., *, target: _Target = ...,
                password: str | bytes | None = ..., auth: AuthCallback | None = ...,
-               progress: ProgressCallback | None = ..., timeouts: dict[str, float] | None = ...,
+               progress: ProgressCallback | None = ..., timeout: float | None = ...,
+               timeouts: _Timeouts = ...,
                compress: bool = ..., transfer: Literal["pipelined", "stop-and-wait", "stream"] = ...,
                window: int | None = ..., chunk: int | None = ..., bind_address: str | None = ...,
                bind_port: int = ..., fit: FitDevice | dict[str, Any] | None = ..., force: bool = ...,
@@ -198,7 +213,7 @@ class Session:
                     max_concurrent: int | None = ..., retries: int = ..., device_timeout: float | None = ...,
                     progress: FleetProgressCallback | None = ..., done: DoneCallback | None = ...,
                     target: _Target = ..., password: str | bytes | None = ..., auth: AuthCallback | None = ...,
-                    timeouts: dict[str, float] | None = ..., compress: bool = ...,
+                    timeout: float | None = ..., timeouts: _Timeouts = ..., compress: bool = ...,
                     transfer: Literal["pipelined", "stop-and-wait", "stream"] = ..., window: int | None = ...,
                     chunk: int | None = ..., bind_address: str | None = ..., bind_port: int = ...,
                     fit: FitDevice | dict[str, Any] | None = ..., force: bool = ..., platform: _Platform = ...,
@@ -207,3 +222,9 @@ class Session:
 
 def upload(image: _Image, host: str, port: int | None = ..., **kwargs: Any) -> UploadResult: ...
 def upload_many(image: _Image, devices: Iterable[_Device], **kwargs: Any) -> list[DeviceResult]: ...
+
+# Discovery (espota/discover.py, typed inline).
+from .discover import DiscoveredDevice as DiscoveredDevice
+from .discover import discover as discover
+from .discover import discover_iter as discover_iter
+from .discover import resolve_local as resolve_local

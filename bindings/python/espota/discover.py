@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterator
+import typing
 
 from . import _espota as _c
 
@@ -32,14 +32,14 @@ class DiscoveredDevice:
     __slots__ = ("name", "hostname", "address", "addresses", "port", "txt", "txt_items", "board",
                  "password", "platform", "elapsed")
 
-    def __init__(self, raw):
+    def __init__(self, raw: tuple) -> None:
         inst, host, port, addrs, txt, board, auth, plat, elapsed_ms = raw
         self.name: str = inst
         self.hostname: str = host
         self.port: int = port
-        self.addresses: list[tuple[str, str]] = [tuple(a) for a in addrs]
+        self.addresses: list[tuple[str, str]] = [(a[0], a[1]) for a in addrs]
         self.address: str | None = self.addresses[0][0] if self.addresses else None
-        self.txt_items: list[tuple[str, str, bool]] = [tuple(t) for t in txt]
+        self.txt_items: list[tuple[str, str, bool]] = [(t[0], t[1], bool(t[2])) for t in txt]
         self.txt: dict[str, str] = {}
         for k, v, _ in self.txt_items:
             self.txt.setdefault(k, v)  # RFC 6763 6.4: the first occurrence counts
@@ -53,7 +53,8 @@ class DiscoveredDevice:
                 f"board={self.board!r}, password={self.password}, platform={self.platform!r})")
 
 
-def _opts(timeout, interface, family, unicast, max_devices) -> dict:
+def _opts(timeout: float, interface: str | None, family: int, unicast: str | None,
+          max_devices: int) -> dict:
     t = float(timeout)
     if not (0 < t <= 3600):
         raise ValueError("timeout: expected seconds in (0, 3600]")
@@ -63,8 +64,8 @@ def _opts(timeout, interface, family, unicast, max_devices) -> dict:
             "unicast": unicast, "max_devices": int(max_devices)}
 
 
-def _raise(rc: int, detail: str):
-    from . import _error_class
+def _raise(rc: int, detail: str) -> None:
+    from . import _error_class  # type: ignore[attr-defined]  # private, not in the stubs
     raise _error_class(rc)(detail, rc)
 
 
@@ -80,7 +81,7 @@ def discover(timeout: float = 2.0, *, interface: str | None = None, family: int 
 
 
 def discover_iter(timeout: float = 2.0, *, interface: str | None = None, family: int = 0,
-                  unicast: str | None = None, max_devices: int = 0) -> Iterator[DiscoveredDevice]:
+                  unicast: str | None = None, max_devices: int = 0) -> typing.Iterator[DiscoveredDevice]:
     """Yield devices as they answer. Closing the generator early stops the
     browse at the next answer (at the latest at the timeout)."""
     opts = _opts(timeout, interface, family, unicast, max_devices)
@@ -88,11 +89,11 @@ def discover_iter(timeout: float = 2.0, *, interface: str | None = None, family:
     stop = threading.Event()
     done = object()
 
-    def on_device(raw):
+    def on_device(raw: tuple) -> bool:
         q.put(DiscoveredDevice(raw))
         return stop.is_set()
 
-    def worker():
+    def worker() -> None:
         try:
             q.put(("end", _c.discover_browse(opts, on_device)))
         except BaseException as e:  # noqa: BLE001 - handed to the consumer

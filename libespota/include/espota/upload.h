@@ -137,9 +137,14 @@ typedef struct espota_upload_options {
 	espota_progress_cb progress;
 	espota_auth_cb auth;
 	void *payload;               /**< passed to progress and auth */
+	/* version >= 2 */
+	uint32_t min_rate;           /**< data phase bound: 60 s plus 1 s per min_rate bytes; 0 = 1000 B/s; ESPOTA_MIN_RATE_OFF = none */
 } espota_upload_options;
 
-#define ESPOTA_UPLOAD_OPTIONS_VERSION 1
+/** espota_upload_options.min_rate: no bound on the whole data phase (stall_ms still applies). */
+#define ESPOTA_MIN_RATE_OFF UINT32_MAX
+
+#define ESPOTA_UPLOAD_OPTIONS_VERSION 2
 #define ESPOTA_UPLOAD_OPTIONS_INIT { .version = ESPOTA_UPLOAD_OPTIONS_VERSION }
 
 /** Initialise `opts` with defaults, as ESPOTA_UPLOAD_OPTIONS_INIT does. */

@@ -66,6 +66,14 @@ function H.sim(args, fast)
   sim.port, sim.address = sim.ports[1], sim.addresses[1]
   function sim.app_image(i) return read_all(dir .. "/out/" .. (i and ("dev" .. i .. "/") or "") .. "app.bin") end
   function sim.fs_image(i) return read_all(dir .. "/out/" .. (i and ("dev" .. i .. "/") or "") .. "fs.bin") end
+  --- stop the device and wait (at most 2 s) until its process is gone
+  function sim.stop()
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    for _ = 1, 200 do
+      if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then break end
+      os.execute("sleep 0.01")
+    end
+  end
   return sim
 end
 

@@ -2,6 +2,8 @@
 -- and ESPOTA_SIM set).
 package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
 local H = require "helpers"
+local globals_before = {}
+for k in pairs(_G) do globals_before[k] = true end
 local espota = require "espota"
 local test, eq, ok = H.test, H.eq, H.ok
 
@@ -12,7 +14,7 @@ test("success, byte-exact", function()
   local dev = H.sim()
   local s <close> = espota.session()
   local seen = {}
-  local res, msg, code = s:upload(fw, { host = "127.0.0.1", port = dev.port,
+  local res, msg, code = s:upload({ data = fw }, { host = "127.0.0.1", port = dev.port,
     progress = function(p) seen[#seen + 1] = p end })
   ok(res, msg)
   eq(res.phase, "done", "phase"); eq(res.acked, #fw, "acked"); eq(math.type(res.total), "integer", "integer sizes")
@@ -26,7 +28,7 @@ test("filesystem target, file handle, upload_file", function()
   local dev = H.sim()
   local s <close> = espota.session()
   local data = string.rep("littlefs", 1024)
-  ok(s:upload(data, { host = "127.0.0.1", port = dev.port, target = "fs" }))
+  ok(s:upload({ data = data }, { host = "127.0.0.1", port = dev.port, target = "fs" }))
   ok(dev.fs_image() == data, "fs image differs")
   local path = os.tmpname()
   local f = io.open(path, "wb"); f:write(small); f:close()
@@ -43,26 +45,26 @@ test("transfer modes, and an unknown one raises", function()
   local dev = H.sim()
   local s <close> = espota.session()
   for _, mode in ipairs { "pipelined", "stop-and-wait", "stream" } do
-    local res, msg = s:upload(small, { host = "127.0.0.1", port = dev.port, transfer = mode })
+    local res, msg = s:upload({ data = small }, { host = "127.0.0.1", port = dev.port, transfer = mode })
     ok(res, mode .. ": " .. tostring(msg))
     ok(dev.app_image() == small, mode .. ": image differs")
   end
-  local okc, err = pcall(s.upload, s, small, { host = "127.0.0.1", port = dev.port, transfer = "fast" })
+  local okc, err = pcall(s.upload, s, { data = small }, { host = "127.0.0.1", port = dev.port, transfer = "fast" })
   ok(not okc and tostring(err):find("transfer"), "unknown transfer mode: " .. tostring(err))
 end)
 
 test("wrong password: nil, message, EAUTH", function()
   local dev = H.sim({ "--password", "right" })
   local s <close> = espota.session()
-  local res, msg, code, err = s:upload(small, { host = "127.0.0.1", port = dev.port, password = "wrong" })
+  local res, msg, code, err = s:upload({ data = small }, { host = "127.0.0.1", port = dev.port, password = "wrong" })
   eq(res, nil, "result"); eq(code, espota.EAUTH, "code"); ok(type(msg) == "string" and #msg > 0, "message")
   eq(err.name, "ESPOTA_EAUTH", "name"); ok(err.phase, "phase")
   -- auth callback
   local asked
-  res = s:upload(small, { host = "127.0.0.1", port = dev.port,
+  res = s:upload({ data = small }, { host = "127.0.0.1", port = dev.port,
     auth = function(host, scheme) asked = host .. " " .. scheme; return "right" end })
   ok(res, "auth callback upload"); eq(asked, "127.0.0.1 md5", "auth args")
-  res, msg, code = s:upload(small, { host = "127.0.0.1", port = dev.port, auth = function() return nil end })
+  res, msg, code = s:upload({ data = small }, { host = "127.0.0.1", port = dev.port, auth = function() return nil end })
   eq(code, espota.EAUTH, "no credential")
 end)
 
@@ -73,44 +75,44 @@ test("callback error: the original error object is re-raised", function()
   for _, where in ipairs { "progress", "auth" } do
     local o = { host = "127.0.0.1", port = dev.port, password = where == "progress" and "pw" or nil }
     o[where] = function(p) if where == "auth" or p.phase == "done" then error(obj) end end
-    local okk, e = pcall(s.upload, s, small, o)
+    local okk, e = pcall(s.upload, s, { data = small }, o)
     eq(okk, false, where .. " pcall"); ok(rawequal(e, obj), where .. ": not the original object")
     ok(type(s.traceback) == "string" and s.traceback:find("traceback"), "traceback kept")
   end
   -- strings come back unchanged too (no position added)
-  local okk, e = pcall(s.upload, s, small, { host = "127.0.0.1", port = dev.port, password = "pw",
+  local okk, e = pcall(s.upload, s, { data = small }, { host = "127.0.0.1", port = dev.port, password = "pw",
     progress = function(p) if p.phase == "done" then error("plain", 0) end end })
   eq(okk, false); eq(e, "plain", "string error")
   -- wrong return type from auth
-  okk, e = pcall(s.upload, s, small, { host = "127.0.0.1", port = dev.port, auth = function() return 42 end })
+  okk, e = pcall(s.upload, s, { data = small }, { host = "127.0.0.1", port = dev.port, auth = function() return 42 end })
   eq(okk, false); ok(tostring(e):find("auth callback must return"), tostring(e))
 end)
 
 test("cancel: progress returns false; s:cancel() in a callback", function()
   local dev = H.sim()
   local s <close> = espota.session()
-  local res, msg, code = s:upload(fw, { host = "127.0.0.1", port = dev.port,
+  local res, msg, code = s:upload({ data = fw }, { host = "127.0.0.1", port = dev.port,
     progress = function(p) return p.phase ~= "transfer" end })
   eq(res, nil); eq(code, espota.ECANCELLED, "code")
   local dev2 = H.sim({ "--fault", "no-connect" })
   local t0 = os.time()
-  res, msg, code = s:upload(small, { host = "127.0.0.1", port = dev2.port, timeouts = { connect = 30 },
+  res, msg, code = s:upload({ data = small }, { host = "127.0.0.1", port = dev2.port, timeouts = { connect = 30 },
     progress = function(p) if p.phase == "connect-back" then s:cancel() end end })
   eq(code, espota.ECANCELLED, "cancel() code"); ok(os.time() - t0 < 10, "prompt")
 end)
 
 test("fit report: firmware sent as filesystem", function()
-  local r = espota.check(fw, { layout = "1M256", target = "fs" })
+  local r = espota.check({ data = fw }, { layout = "1M256", target = "fs" })
   eq(r.verdict, "refused", "verdict"); eq(r.ok, false)
   eq(r.device_error, 4, "device error"); eq(r.when, "before-data", "when")
   ok(r.mistakes.FIRMWARE_AS_FS, "FIRMWARE_AS_FS"); eq(r.limit, 262144, "limit"); eq(r.shrink_by, 329008 - 262144)
   ok(tostring(r):find("Verdict:"), "tostring is the report")
-  local good = espota.check(fw, { board = "esp01_1m", running_size = 329008 })
+  local good = espota.check({ data = fw }, { board = "esp01_1m", running_size = 329008 })
   ok(good.ok, good.summary)
   ok(not pcall(espota.check, fw, { layout = "nope" }), "unknown layout raises")
-  local info = espota.inspect(fw)
+  local info = espota.inspect({ data = fw })
   eq(info.kind, "esp8266-arduino"); eq(#info.segments, 5); eq(info.checksum_ok, true)
-  local none, m, c = espota.inspect(string.rep("\xe9", 100))
+  local none, m, c = espota.inspect({ data = string.rep("\xe9", 100) })
   eq(none, nil); eq(c, espota.EIMAGE, "broken image code")
   ok(#espota.layouts() > 0 and #espota.boards() > 0, "tables")
 end)
@@ -118,27 +120,27 @@ end)
 test("preflight: NoFit with the report", function()
   local dev = H.sim()
   local s <close> = espota.session()
-  local res, msg, code, err = s:upload(fw, { host = "127.0.0.1", port = dev.port, target = "fs",
+  local res, msg, code, err = s:upload({ data = fw }, { host = "127.0.0.1", port = dev.port, target = "fs",
     fit = { layout = "1M256", target = "fs" } })
   eq(code, espota.ENOFIT, "code"); eq(err.report.device_error, 4, "report")
 end)
 
 test("device error decoded", function()
   local dev = H.sim({ "--chip-size", "1M", "--header-flash-size", "4M" })
-  local res, msg, code, err = espota.upload(fw, { host = "127.0.0.1", port = dev.port })
+  local res, msg, code, err = espota.upload({ data = fw }, { host = "127.0.0.1", port = dev.port })
   eq(res, nil); eq(code, espota.EREFUSED, "code")
   eq(err.device.code, 8, "device code"); ok(#err.device.explanation > 0, "explanation")
 end)
 
 test("argument errors raise", function()
   local s <close> = espota.session()
-  ok(not pcall(s.upload, s, small, { port = 1 }), "host required")
-  ok(not pcall(s.upload, s, small, { host = "x", target = "flash" }), "bad target")
-  ok(not pcall(s.upload, s, small, { host = "x", bogus = 1 }), "unknown option")
+  ok(not pcall(s.upload, s, { data = small }, { port = 1 }), "host required")
+  ok(not pcall(s.upload, s, { data = small }, { host = "x", target = "flash" }), "bad target")
+  ok(not pcall(s.upload, s, { data = small }, { host = "x", bogus = 1 }), "unknown option")
   ok(not pcall(s.upload, s, 42, { host = "x" }), "bad image")
-  ok(not pcall(s.upload, s, small, { host = "x", progress = 3 }), "bad callback")
+  ok(not pcall(s.upload, s, { data = small }, { host = "x", progress = 3 }), "bad callback")
   s:close()
-  ok(not pcall(s.upload, s, small, { host = "x" }), "closed session")
+  ok(not pcall(s.upload, s, { data = small }, { host = "x" }), "closed session")
 end)
 
 test("200 uploads: no registry or memory growth", function()
@@ -149,11 +151,11 @@ test("200 uploads: no registry or memory growth", function()
   local boom = {}
   local function loop(n)
     for _ = 1, n do
-      assert(s:upload(small, { host = "127.0.0.1", port = dev.port, progress = progress, auth = auth }))
-      local okk, e = pcall(s.upload, s, small, { host = "127.0.0.1", port = dev.port, password = "pw",
+      assert(s:upload({ data = small }, { host = "127.0.0.1", port = dev.port, progress = progress, auth = auth }))
+      local okk, e = pcall(s.upload, s, { data = small }, { host = "127.0.0.1", port = dev.port, password = "pw",
         progress = function(p) if p.phase == "done" then error(boom) end end })
       assert(not okk and e == boom)
-      assert(select(3, s:upload(small, { host = "127.0.0.1", port = dev.port, password = "bad" })) == espota.EAUTH)
+      assert(select(3, s:upload({ data = small }, { host = "127.0.0.1", port = dev.port, password = "bad" })) == espota.EAUTH)
     end
   end
   local function registry_size()
@@ -179,7 +181,7 @@ test("upload_many: five devices byte-exact, progress and done per index", functi
   for i, p in ipairs(dev.ports) do
     devices[i] = { host = "127.0.0.1", port = p }
   end
-  local res = s:upload_many(fw, devices, { max_concurrent = 3,
+  local res = s:upload_many({ data = fw }, devices, { max_concurrent = 3,
     progress = function(i, p) phases[i] = p.phase end,
     done = function(i, r) done[#done + 1] = i; assert(r.ok and r.index == i) end })
   eq(#res, 5, "results")
@@ -197,7 +199,7 @@ test("upload_many: one failing device, a retry, per-device passwords", function(
     "--fault", "drop-after=4096@2*1" })
   local devs = {}
   for i, p in ipairs(dev.ports) do devs[i] = { host = "127.0.0.1", port = p, password = "pw" } end
-  local res = espota.upload_many(small, devs, { retries = 1, chunk = 512, window = 1024,
+  local res = espota.upload_many({ data = small }, devs, { retries = 1, chunk = 512, window = 1024,
     timeouts = { invite = 0.3, invite_attempts = 1 } })
   ok(res[1].ok, res[1].message); eq(res[1].attempts, 1, "attempts 1")
   eq(res[2].ok, false, "device 2 fails"); eq(res[2].name, "ESPOTA_ETIMEOUT", "name")
@@ -206,7 +208,7 @@ test("upload_many: one failing device, a retry, per-device passwords", function(
   ok(dev.app_image(0) == small and dev.app_image(2) == small, "images")
   -- a wrong password fails that device only
   devs[1].password = "bad"
-  res = espota.upload_many(small, { devs[1], devs[3] })
+  res = espota.upload_many({ data = small }, { devs[1], devs[3] })
   eq(res[1].code, espota.EAUTH, "wrong password"); ok(res[2].ok, "other device")
 end)
 
@@ -217,17 +219,17 @@ test("upload_many: a callback error is re-raised as the original object", functi
   for _, where in ipairs { "progress", "done" } do
     local o = {}
     o[where] = function(i) if i == 2 then error(boom) end end
-    local okk, e = pcall(s.upload_many, s, small, { { host = "127.0.0.1", port = dev.ports[1] },
+    local okk, e = pcall(s.upload_many, s, { data = small }, { { host = "127.0.0.1", port = dev.ports[1] },
       { host = "127.0.0.1", port = dev.ports[2] } }, o)
     ok(not okk and e == boom, where .. ": got " .. tostring(e))
     ok(s.traceback and s.traceback:find("traceback"), "traceback kept")
   end
-  ok(s:upload_many(small, { { host = "127.0.0.1", port = dev.ports[1] } })[1].ok, "session reusable")
+  ok(s:upload_many({ data = small }, { { host = "127.0.0.1", port = dev.ports[1] } })[1].ok, "session reusable")
 end)
 
 test("upload_many: progress false stops one device; argument errors raise", function()
   local dev = H.sim({ "--count", "2" })
-  local res = espota.upload_many(fw, { { host = "127.0.0.1", port = dev.ports[1] },
+  local res = espota.upload_many({ data = fw }, { { host = "127.0.0.1", port = dev.ports[1] },
     { host = "127.0.0.1", port = dev.ports[2] } }, { progress = function(i) if i == 1 then return false end end })
   eq(res[1].name, "ESPOTA_ECANCELLED", "stopped"); ok(res[2].ok, "other device")
   for _, bad in ipairs {
@@ -235,10 +237,10 @@ test("upload_many: progress false stops one device; argument errors raise", func
     { { "h" }, { retries = -1 } }, { { "h" }, { device_timeout = 0 } }, { { "h" }, { max_concurrent = 0 } },
     { { "h" }, { host = "h" } }, { { "h" }, { done = 3 } },
   } do
-    ok(not pcall(espota.upload_many, small, bad[1], bad[2]), "should raise")
+    ok(not pcall(espota.upload_many, { data = small }, bad[1], bad[2]), "should raise")
   end
   -- nothing can start (the fit preflight refuses): nil, message, code, err
-  local r, msg, code, err = espota.upload_many(fw, { "127.0.0.1" }, { target = "fs", fit = { layout = "1M256" } })
+  local r, msg, code, err = espota.upload_many({ data = fw }, { "127.0.0.1" }, { target = "fs", fit = { layout = "1M256" } })
   eq(r, nil); eq(code, espota.ENOFIT, "code"); ok(err.report, "report")
 end)
 
@@ -269,6 +271,79 @@ test("upload_file and read_file refuse what is not a regular file", function()
     eq(out, case[1] .. " " .. case[2], "child message")
   end
   os.execute("rm -rf " .. base)
+end)
+
+-- Module hygiene (docs/bindings.md, "Lua"): require sets no global, and the
+-- module table holds exactly the documented API.
+local DOCUMENTED = {
+  "version", "strerror", "error_name", "read_file", "FILE_MAX", "layouts", "boards", "inspect", "check",
+  "session", "upload", "upload_many", "Session", "discover", "resolve_local",
+  "OK", "ERROR", "EINVAL", "ENOMEM", "EIO", "ETIMEOUT", "EREFUSED", "EAUTH", "EPROTO", "EIMAGE", "ENOFIT",
+  "EUSER", "ECANCELLED", "ERESOLVE", "ECLOSED",
+}
+
+test("require sets no global; pairs(espota) is the documented API", function()
+  eq(_G.espota, nil, "_G.espota")
+  for k in pairs(_G) do ok(globals_before[k], "require added the global " .. tostring(k)) end
+  eq(require "espota", espota, "require returns the same table")
+  local want, got = {}, {}
+  for _, n in ipairs(DOCUMENTED) do want[n] = true end
+  for k in pairs(espota) do
+    ok(want[k], "undocumented name in the module: " .. tostring(k))
+    got[k] = true
+  end
+  for n in pairs(want) do ok(got[n], "documented name missing: " .. n) end
+  eq(getmetatable(espota), nil, "no SWIG metatable on the module")
+  eq(espota.espota_session, nil, "SWIG wrappers are private")
+end)
+
+test("check/inspect/upload: a string is a path, {data = ...} is the image", function()
+  local dir = os.tmpname(); os.remove(dir)
+  assert(os.execute("mkdir " .. dir))
+  local path = dir .. "/fw300k.bin"
+  local f = io.open(path, "wb"); f:write(fw); f:close()
+  -- the path is read, not taken as 10 bytes of image
+  local r = espota.check(path, { board = "esp01_1m", running_size = 329008 })
+  ok(r and r.ok, r and r.summary); eq(r.source, "path", "source"); eq(r.image.file_size, #fw, "size of the file")
+  eq(espota.check({ data = fw }, { board = "esp01_1m", running_size = 329008 }).source, "data")
+  eq(espota.inspect(path).kind, "esp8266-arduino", "inspect(path)")
+  -- a name that is no file: nil, message, code, never a verdict about its bytes
+  local none, msg, code = espota.check(dir .. "/missing.bin", { layout = "1M64" })
+  eq(none, nil); eq(code, espota.EIO, "missing file"); ok(msg and msg:find("missing.bin", 1, true), msg)
+  none, msg, code = espota.check(dir, { layout = "1M64" })
+  eq(none, nil); eq(code, espota.EINVAL, "directory"); ok(msg and msg:find("is a directory", 1, true), msg)
+  local s <close> = espota.session()
+  local res, m2, c2, err = s:upload(dir, { host = "127.0.0.1", port = 9 })
+  eq(res, nil); eq(c2, espota.EINVAL, "upload(dir) code"); ok(type(m2) == "string" and #m2 > 0, "message present")
+  eq(err.message, m2, "err.message"); eq(err.name, "ESPOTA_EINVAL", "err.name")
+  ok(not pcall(espota.check, { bytes = fw }, {}), "unknown key raises")
+  ok(not pcall(espota.check, { data = 42 }, {}), "non-string data raises")
+  ok(not pcall(espota.check, 42, {}), "a number raises")
+  -- upload(path) sends the file
+  local dev = H.sim()
+  res, m2 = s:upload(path, { host = "127.0.0.1", port = dev.port })
+  ok(res, m2); eq(res.source, "path", "result source"); ok(dev.app_image() == fw, "uploaded the file's bytes")
+  os.execute("rm -rf " .. dir)
+end)
+
+test("errors carry advice; a recent success says the device is probably rebooting", function()
+  local s <close> = espota.session()
+  local dev = H.sim({ "--password", "pw" })
+  local res, msg, code, err = s:upload({ data = small }, { host = "127.0.0.1", port = dev.port })
+  eq(code, espota.EAUTH, "no password"); ok(type(err.advice) == "table" and #err.advice >= 1, "advice list")
+  ok(err.advice[1]:find("none was given", 1, true), err.advice[1])
+  ok(not err.advice[1]:find("--auth-env", 1, true), "library wording, not CLI options")
+  ok(not msg:find("callback", 1, true), msg)
+  ok(s:upload({ data = small }, { host = "127.0.0.1", port = dev.port, password = "pw" }))
+  local port = dev.port
+  dev.stop()
+  -- the port is closed now: the kernel's port unreachable ends it at once
+  local t0 = os.time()
+  res, msg, code, err = s:upload({ data = small }, { host = "127.0.0.1", port = port, password = "pw" })
+  eq(code, espota.EIO, msg); ok(os.time() - t0 <= 2, "fast")
+  local all = table.concat(err.advice, "\n")
+  ok(all:find("probably still rebooting", 1, true), all)
+  ok(all:find("nothing listens on UDP port " .. port, 1, true), all)
 end)
 
 H.run()
