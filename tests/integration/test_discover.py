@@ -106,6 +106,22 @@ def test_table_and_none_found(fleet):
     assert "no device answered" in r.stderr
 
 
+def test_ipv6_answers_carry_aaaa():
+    # an IPv6 device: the querier's IPv6 socket, IPV6_PKTINFO and AAAA records
+    with Sim() as s:
+        s.start(["--platform", "esp32", "--listen", "::1", "--port", 0, "--lifetime", 60, "--mdns",
+                 "--mdns-listen", "::1", "--mdns-port", 0, "--hostname", "six", "--password", "pw"])
+        e = env_for(s)
+        e["ESPOTA_MDNS_UNICAST"] = f"[::1]:{s.mdns_port}"
+        r = subprocess.run([CLI, "discover", "--json", "--timeout", "0.5"], env=e, capture_output=True,
+                           text=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        (row,) = [json.loads(line) for line in r.stdout.splitlines()]
+        assert (row["name"], row["address"], row["port"]) == ("six", "::1", s.ports[0])
+        assert row["addresses"] == [{"address": "::1", "interface": "lo"}]
+        assert row["password"] is True and row["platform"] == "esp32"
+
+
 def test_board_auto_takes_the_txt_board(tmp_path):
     fw = tmp_path / "fw.bin"
     fw.write_bytes(esp8266_arduino(size=329008))

@@ -81,7 +81,9 @@ int mdns_open(struct sim *s)
 		return -1;
 	for (int i = 0; i < s->ndev; i++)
 		default_host(s, i, R.host[i], sizeof R.host[i]);
-	R.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct in6_addr a6;
+	int v6 = !c->mdns_multicast[0] && inet_pton(AF_INET6, c->mdns_listen, &a6) == 1;
+	R.fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (R.fd < 0)
 		return -1;
 	setsockopt(R.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -110,6 +112,15 @@ int mdns_open(struct sim *s)
 			return -1;
 		setsockopt(R.fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
 		setsockopt(R.fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof mr);
+	} else if (v6) {
+		struct sockaddr_in6 b;
+		memset(&b, 0, sizeof b);
+		b.sin6_family = AF_INET6;
+		b.sin6_port = htons((uint16_t)c->mdns_port);
+		b.sin6_addr = a6;
+		setsockopt(R.fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+		if (bind(R.fd, (struct sockaddr *)&b, sizeof b) < 0)
+			return -1;
 	} else {
 		if (inet_pton(AF_INET, c->mdns_listen, &a.sin_addr) != 1) {
 			errno = EINVAL;
@@ -118,9 +129,11 @@ int mdns_open(struct sim *s)
 		if (bind(R.fd, (struct sockaddr *)&a, sizeof a) < 0)
 			return -1;
 	}
-	socklen_t len = sizeof a;
-	getsockname(R.fd, (struct sockaddr *)&a, &len);
-	s->mdns_bound_port = ntohs(a.sin_port);
+	struct sockaddr_storage bound;
+	socklen_t len = sizeof bound;
+	getsockname(R.fd, (struct sockaddr *)&bound, &len);
+	s->mdns_bound_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+		: ((struct sockaddr_in *)&bound)->sin_port);
 	return 0;
 }
 
@@ -333,7 +346,7 @@ static void write_rrs(struct wbuf *w, const struct device *d, const char *host, 
 }
 
 static void send_reply(struct device *d, const char *host, int ans, int add, int legacy,
-	const unsigned char *q, size_t qlen, unsigned id, const struct sockaddr_in *to)
+	const unsigned char *q, size_t qlen, unsigned id, const struct sockaddr_storage *to, socklen_t tolen)
 {
 	struct wbuf w;
 	int nans = 0, nadd = 0;
@@ -363,18 +376,21 @@ static void send_reply(struct device *d, const char *host, int ans, int add, int
 		return;
 	w.b[6] = (unsigned char)(nans >> 8); w.b[7] = (unsigned char)nans;
 	w.b[10] = (unsigned char)(nadd >> 8); w.b[11] = (unsigned char)nadd;
-	struct sockaddr_in dst = *to;
-	if (!legacy && R.if_addr.s_addr) {  /* a 5353 querier in multicast mode: to the group */
-		dst.sin_addr.s_addr = htonl(0xe00000fbu);
-		dst.sin_port = htons((uint16_t)d->sim->cfg.mdns_port);
+	struct sockaddr_storage dst = *to;
+	if (!legacy && R.if_addr.s_addr && dst.ss_family == AF_INET) {
+		/* a 5353 querier in multicast mode: to the group */
+		struct sockaddr_in *g = (struct sockaddr_in *)&dst;
+		g->sin_addr.s_addr = htonl(0xe00000fbu);
+		g->sin_port = htons((uint16_t)d->sim->cfg.mdns_port);
 	}
-	if (sendto(R.fd, w.b, w.n, 0, (struct sockaddr *)&dst, sizeof dst) == (ssize_t)w.n)
+	if (sendto(R.fd, w.b, w.n, 0, (struct sockaddr *)&dst, tolen) == (ssize_t)w.n)
 		R.replies++;
 	jlog(d, "mdns_reply", (struct jlog_field[]){JS("host", host), JI("answers", nans),
 		JI("additional", nadd), JB("unicast", legacy), JEND});
 }
 
-static void on_query(struct sim *s, const unsigned char *p, size_t n, const struct sockaddr_in *from)
+static void on_query(struct sim *s, const unsigned char *p, size_t n, const struct sockaddr_storage *from,
+	socklen_t fromlen)
 {
 	char qname[MAX_Q][256], ka[MAX_KA][256];
 	unsigned qtype[MAX_Q];
@@ -386,7 +402,9 @@ static void on_query(struct sim *s, const unsigned char *p, size_t n, const stru
 		return;
 	unsigned id = (unsigned)p[0] << 8 | p[1];
 	unsigned qd = (unsigned)p[4] << 8 | p[5], an = (unsigned)p[6] << 8 | p[7];
-	int legacy = ntohs(from->sin_port) != 5353 || !s->cfg.mdns_multicast[0];
+	uint16_t sport = ntohs(from->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)from)->sin6_port
+		: ((const struct sockaddr_in *)from)->sin_port);
+	int legacy = sport != 5353 || !s->cfg.mdns_multicast[0];
 	for (unsigned i = 0; i < qd && nq < MAX_Q; i++) {
 		qstart[nq] = pos;
 		if (read_name(p, n, &pos, qname[nq], sizeof qname[nq]) || pos + 4 > n)
@@ -439,7 +457,7 @@ static void on_query(struct sim *s, const unsigned char *p, size_t n, const stru
 		}
 		if (ans)
 			send_reply(d, host, ans, add, legacy, qi >= 0 ? p + qstart[qi] : NULL,
-				qi >= 0 ? qend[qi] - qstart[qi] : 0, id, from);
+				qi >= 0 ? qend[qi] - qstart[qi] : 0, id, from, fromlen);
 	}
 }
 
@@ -447,12 +465,12 @@ void mdns_on_readable(struct sim *s)
 {
 	for (int budget = 0; budget < 256; budget++) {
 		unsigned char buf[9000];
-		struct sockaddr_in from;
+		struct sockaddr_storage from;
 		socklen_t fl = sizeof from;
 		ssize_t n = recvfrom(R.fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
 		if (n < 0)
 			return;
-		if (from.sin_family == AF_INET)
-			on_query(s, buf, (size_t)n, &from);
+		if (from.ss_family == AF_INET || from.ss_family == AF_INET6)
+			on_query(s, buf, (size_t)n, &from, fl);
 	}
 }
