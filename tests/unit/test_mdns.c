@@ -6,6 +6,10 @@
  * label chains, floods) that must be ignored within bounds.
  */
 #include <ldns/ldns.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "session_internal.h"
 
 #include "test.h"
 #include "mdns.h"
@@ -346,6 +350,66 @@ static void test_guess_platform(void)
 	ASSERT_EQ(espota_discover_guess_platform(NULL, 1234), ESPOTA_PLATFORM_UNKNOWN);
 }
 
+static void *cancel_later(void *arg)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	espota_discover_cancel(arg);
+	return NULL;
+}
+
+/* The public handle: options checks, cancel from another thread, and
+ * the test-only unicast target (port 9 on loopback: nobody answers). */
+static void test_handle_cancel_and_options(void)
+{
+	espota_discover_options o;
+	espota_discover *d = NULL;
+	pthread_t t;
+	uint64_t t0;
+	char addr[64];
+
+	ASSERT_OK(espota_discover_options_init(&o, ESPOTA_DISCOVER_OPTIONS_VERSION));
+	ASSERT_EQ(espota_discover_options_init(&o, 99), ESPOTA_EINVAL);
+	o.family = 5;
+	ASSERT_EQ(espota_discover_new(&d, &o), ESPOTA_EINVAL);
+	ASSERT(d == NULL);
+	o.family = 0;
+	o.interface = "an-interface-name-too-long";
+	ASSERT_EQ(espota_discover_new(&d, &o), ESPOTA_EINVAL);
+	o.interface = NULL;
+	o.version = 0;
+	ASSERT_EQ(espota_discover_new(&d, &o), ESPOTA_EINVAL);
+	o.version = ESPOTA_DISCOVER_OPTIONS_VERSION;
+	o.unicast = "127.0.0.1:9";
+	o.timeout_ms = 5000;
+	ASSERT_OK(espota_discover_new(&d, &o));
+	ASSERT_OK(pthread_create(&t, NULL, cancel_later, d));
+	t0 = espota__now_ms();
+	ASSERT_EQ(espota_discover_browse(d, NULL, NULL), ESPOTA_ECANCELLED);
+	ASSERT(espota__now_ms() - t0 < 2000);
+	pthread_join(t, NULL);
+	ASSERT_EQ(espota_discover_found(d), 0);
+	ASSERT(espota_discover_packets_sent(d) >= 1);
+	ASSERT_STREQ(espota_discover_last_error(d), "cancelled");
+	/* a cancel is not sticky: the next call runs to its own timeout */
+	ASSERT_EQ(espota_discover_resolve(d, "..", addr, sizeof(addr)), ESPOTA_EINVAL);
+	espota_discover_free(d);
+	o.timeout_ms = 150;
+	o.unicast = "not-an-address";
+	ASSERT_OK(espota_discover_new(&d, &o));
+	ASSERT_EQ(espota_discover_browse(d, NULL, NULL), ESPOTA_EINVAL);
+	ASSERT_CONTAINS(espota_discover_last_error(d), "ADDR:PORT");
+	espota_discover_free(d);
+	o.unicast = "127.0.0.1:9";
+	ASSERT_OK(espota_discover_new(&d, &o));
+	t0 = espota__now_ms();
+	ASSERT_EQ(espota_discover_resolve(d, "nobody", addr, sizeof(addr)), ESPOTA_ERESOLVE);
+	ASSERT(espota__now_ms() - t0 >= 140 && espota__now_ms() - t0 < 1500);
+	ASSERT_CONTAINS(espota_discover_last_error(d), "nobody.local");
+	espota_discover_free(d);
+	espota_discover_free(NULL);
+}
+
 int main(void)
 {
 	test_full_answer_in_any_order();
@@ -354,6 +418,7 @@ int main(void)
 	test_resolve();
 	test_hostile_packets();
 	test_guess_platform();
+	test_handle_cancel_and_options();
 	printf("test_mdns: ok\n");
 	return 0;
 }
