@@ -45,16 +45,51 @@
 
 struct mdns_resp {
 	int fd;
+	int fd6;                      /* multicast mode: ff02::fb on the interface, or -1 */
 	struct in_addr if_addr;       /* multicast mode: the interface's IPv4 address */
+	struct in6_addr if_addr6;     /* ... and its IPv6 link-local address (ESP32 answers AAAA) */
+	int have_if6;
 	char (*host)[64];             /* per instance */
 	long queries, replies;
 };
 
-static struct mdns_resp R = { .fd = -1 };
+static struct mdns_resp R = { .fd = -1, .fd6 = -1 };
 
-int mdns_fd(void)
+int mdns_fds(int out[2])
 {
-	return R.fd;
+	out[0] = R.fd;
+	out[1] = R.fd6;
+	return R.fd < 0 ? 0 : R.fd6 < 0 ? 1 : 2;
+}
+
+/* Multicast mode, IPv6: join ff02::fb on the interface (best effort: an
+ * interface without IPv6 leaves the IPv4 responder alone). */
+static void open_v6_multicast(const struct config *c, unsigned idx)
+{
+	struct sockaddr_in6 b;
+	struct ipv6_mreq mr;
+	int one = 1, hops = 255;
+	if (!R.have_if6)
+		return;
+	R.fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (R.fd6 < 0)
+		return;
+	setsockopt(R.fd6, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	setsockopt(R.fd6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	memset(&b, 0, sizeof b);
+	b.sin6_family = AF_INET6;
+	b.sin6_port = htons((uint16_t)c->mdns_port);
+	memset(&mr, 0, sizeof mr);
+	inet_pton(AF_INET6, "ff02::fb", &mr.ipv6mr_multiaddr);
+	mr.ipv6mr_interface = idx;
+	if (bind(R.fd6, (struct sockaddr *)&b, sizeof b) < 0 ||
+	    setsockopt(R.fd6, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof mr) < 0) {
+		close(R.fd6);
+		R.fd6 = -1;
+		return;
+	}
+	setsockopt(R.fd6, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
+	setsockopt(R.fd6, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof idx);
 }
 
 static void default_host(const struct sim *s, int i, char *out, size_t cap)
@@ -96,12 +131,17 @@ int mdns_open(struct sim *s)
 		unsigned char ttl = 255;
 		a.sin_addr.s_addr = htonl(INADDR_ANY);
 		if (getifaddrs(&ifa) == 0) {
-			for (i = ifa; i; i = i->ifa_next)
-				if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-				    !strcmp(i->ifa_name, c->mdns_multicast)) {
+			for (i = ifa; i; i = i->ifa_next) {
+				if (!i->ifa_addr || strcmp(i->ifa_name, c->mdns_multicast))
+					continue;
+				if (i->ifa_addr->sa_family == AF_INET && !R.if_addr.s_addr)
 					R.if_addr = ((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr;
-					break;
+				if (i->ifa_addr->sa_family == AF_INET6 && !R.have_if6 &&
+				    IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr)) {
+					R.if_addr6 = ((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr;
+					R.have_if6 = 1;
 				}
+			}
 			freeifaddrs(ifa);
 		}
 		memset(&mr, 0, sizeof mr);
@@ -112,6 +152,7 @@ int mdns_open(struct sim *s)
 			return -1;
 		setsockopt(R.fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
 		setsockopt(R.fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof mr);
+		open_v6_multicast(c, (unsigned)mr.imr_ifindex);
 	} else if (v6) {
 		struct sockaddr_in6 b;
 		memset(&b, 0, sizeof b);
@@ -141,7 +182,9 @@ void mdns_close(void)
 {
 	if (R.fd >= 0)
 		close(R.fd);
-	R.fd = -1;
+	if (R.fd6 >= 0)
+		close(R.fd6);
+	R.fd = R.fd6 = -1;
 	free(R.host);
 	R.host = NULL;
 }
@@ -280,8 +323,9 @@ enum { W_PTR = 1, W_SRV = 2, W_TXT = 4, W_A = 8 };
 
 static uint32_t ttl_of(uint32_t ttl, int legacy) { return legacy && ttl > 10 ? 10 : ttl; }
 
-static void write_rrs(struct wbuf *w, const struct device *d, const char *host, int what, int legacy)
+static int write_rrs(struct wbuf *w, const struct device *d, const char *host, int what, int legacy)
 {
+	int n = 1;
 	const struct config *c = &d->sim->cfg;
 	const char *auth = c->stored_pw[0] ? "yes" : "no";
 	const char *board = c->mdns_board[0] ? c->mdns_board : IS_ESP32(c->platform) ? "esp32" : "generic";
@@ -332,6 +376,15 @@ static void write_rrs(struct wbuf *w, const struct device *d, const char *host, 
 			o = rd_begin(w);
 			put32(w, ntohl(ip4.s_addr));
 			rd_end(w, o);
+			if (IS_ESP32(c->platform) && R.have_if6) {  /* ESP-IDF also answers AAAA */
+				put_host(w, host);
+				rr_head(w, 28, 1, ttl_of(MDNS_TTL_HOST, legacy));
+				o = rd_begin(w);
+				for (int i = 0; i < 16; i++)
+					put8(w, R.if_addr6.s6_addr[i]);
+				rd_end(w, o);
+				n++;
+			}
 		} else {
 			/* an IPv6 listener is reachable only by AAAA */
 			ip6 = ((const struct sockaddr_in6 *)&d->local)->sin6_addr;
@@ -343,6 +396,7 @@ static void write_rrs(struct wbuf *w, const struct device *d, const char *host, 
 			rd_end(w, o);
 		}
 	}
+	return n;
 }
 
 static void send_reply(struct device *d, const char *host, int ans, int add, int legacy,
@@ -364,13 +418,11 @@ static void send_reply(struct device *d, const char *host, int ans, int add, int
 	}
 	for (int bit = 1; bit <= W_A; bit <<= 1)
 		if (ans & bit) {
-			write_rrs(&w, d, host, bit, legacy);
-			nans++;
+			nans += write_rrs(&w, d, host, bit, legacy);
 		}
 	for (int bit = 1; bit <= W_A; bit <<= 1)
 		if ((add & bit) && !(ans & bit)) {
-			write_rrs(&w, d, host, bit, legacy);
-			nadd++;
+			nadd += write_rrs(&w, d, host, bit, legacy);
 		}
 	if (w.bad)
 		return;
@@ -383,7 +435,8 @@ static void send_reply(struct device *d, const char *host, int ans, int add, int
 		g->sin_addr.s_addr = htonl(0xe00000fbu);
 		g->sin_port = htons((uint16_t)d->sim->cfg.mdns_port);
 	}
-	if (sendto(R.fd, w.b, w.n, 0, (struct sockaddr *)&dst, tolen) == (ssize_t)w.n)
+	int fd = (to->ss_family == AF_INET6 && R.fd6 >= 0) ? R.fd6 : R.fd;
+	if (sendto(fd, w.b, w.n, 0, (struct sockaddr *)&dst, tolen) == (ssize_t)w.n)
 		R.replies++;
 	jlog(d, "mdns_reply", (struct jlog_field[]){JS("host", host), JI("answers", nans),
 		JI("additional", nadd), JB("unicast", legacy), JEND});
@@ -461,13 +514,13 @@ static void on_query(struct sim *s, const unsigned char *p, size_t n, const stru
 	}
 }
 
-void mdns_on_readable(struct sim *s)
+void mdns_on_readable(struct sim *s, int fd)
 {
 	for (int budget = 0; budget < 256; budget++) {
 		unsigned char buf[9000];
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof from;
-		ssize_t n = recvfrom(R.fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+		ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
 		if (n < 0)
 			return;
 		if (from.ss_family == AF_INET || from.ss_family == AF_INET6)

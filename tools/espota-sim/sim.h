@@ -355,8 +355,8 @@ int partition_otadata_ok(const struct config *cfg, int part);
 
 /* ---- mdns.c --- */
 int mdns_open(struct sim *s);     /* 0 (also when --mdns is off) or -1 with errno */
-int mdns_fd(void);                /* -1 when off */
-void mdns_on_readable(struct sim *s);
+int mdns_fds(int out[2]);         /* the responder's sockets: 0 when off, 1 or 2 */
+void mdns_on_readable(struct sim *s, int fd);
 void mdns_close(void);
 
 /* ---- misc --- */
