@@ -171,7 +171,7 @@ static espota__mdns_dev *add_inst(espota__mdns *m, const unsigned char *n, size_
 		return d;
 	if (m->ndevs == m->devs_cap) {
 		size_t cap = m->devs_cap ? m->devs_cap * 2 : 16;
-		espota__mdns_dev **nd = realloc(m->devs, cap * sizeof(*nd));
+		espota__mdns_dev **nd = realloc(m->devs, cap * sizeof(espota__mdns_dev *));
 		if (nd == NULL)
 			return NULL;
 		m->devs = nd;
@@ -254,10 +254,9 @@ static void add_addr(espota__mdns_dev *d, int family, const unsigned char *bin,
 		snprintf(a->address, sizeof(a->address), "%u.%u.%u.%u", bin[0], bin[1], bin[2], bin[3]);
 	} else {
 		/* RFC 5952 text without the socket API: longest zero run as "::" */
-		int best = -1, bestlen = 0;
-		size_t k = 0;
-		for (int i = 0; i < 8;) {
-			int j = i;
+		size_t best = 8, bestlen = 0, k = 0;
+		for (size_t i = 0; i < 8;) {
+			size_t j = i;
 			while (j < 8 && bin[2 * j] == 0 && bin[2 * j + 1] == 0)
 				j++;
 			if (j - i > bestlen && j - i > 1) {
@@ -266,7 +265,7 @@ static void add_addr(espota__mdns_dev *d, int family, const unsigned char *bin,
 			}
 			i = j > i ? j : i + 1;
 		}
-		for (int i = 0; i < 8; i++) {
+		for (size_t i = 0; i < 8; i++) {
 			if (i == best) {
 				k += (size_t)snprintf(a->address + k, sizeof(a->address) - k, "::");
 				i += bestlen - 1;

@@ -220,8 +220,12 @@ int main(void)
 	char line[1024];
 	const char *iv = getenv("ESPOTA_DISCOVERY_INTERVAL");
 
-	if (iv && atof(iv) > 0)
-		interval_ms = (unsigned int)(atof(iv) * 1000);
+	if (iv != NULL) {
+		char *end;
+		double v = strtod(iv, &end);
+		if (*end == '\0' && v > 0 && v <= 3600)
+			interval_ms = (unsigned int)(v * 1000);
+	}
 	while (fgets(line, sizeof(line), stdin) != NULL) {
 		char cmd[32], err[200];
 		size_t n = 0;
@@ -234,9 +238,12 @@ int main(void)
 		if (n == 0)
 			continue;
 		if (strcmp(cmd, "HELLO") == 0) {
-			char agent[256];
-			int ver;
-			if (sscanf(p, " %d \"%255[^\"]\"", &ver, agent) != 2 || ver < 1) {
+			/* HELLO <version> "<user agent>" */
+			char *end;
+			long ver = strtol(p, &end, 10);
+			while (*end == ' ' || *end == '\t')
+				end++;
+			if (end == p || ver < 1 || *end != '"' || strchr(end + 1, '"') == NULL) {
 				reply("command_error", "Invalid HELLO command");
 				continue;
 			}

@@ -132,7 +132,7 @@ int mdns_open(struct sim *s)
 		a.sin_addr.s_addr = htonl(INADDR_ANY);
 		if (getifaddrs(&ifa) == 0) {
 			for (i = ifa; i; i = i->ifa_next) {
-				if (!i->ifa_addr || strcmp(i->ifa_name, c->mdns_multicast))
+				if (!i->ifa_addr || strcmp(i->ifa_name, c->mdns_multicast) != 0)
 					continue;
 				if (i->ifa_addr->sa_family == AF_INET && !R.if_addr.s_addr)
 					R.if_addr = ((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr;
@@ -172,7 +172,9 @@ int mdns_open(struct sim *s)
 	}
 	struct sockaddr_storage bound;
 	socklen_t len = sizeof bound;
-	getsockname(R.fd, (struct sockaddr *)&bound, &len);
+	memset(&bound, 0, sizeof bound);
+	if (getsockname(R.fd, (struct sockaddr *)&bound, &len) < 0)
+		return -1;
 	s->mdns_bound_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
 		: ((struct sockaddr_in *)&bound)->sin_port);
 	return 0;
@@ -520,6 +522,7 @@ void mdns_on_readable(struct sim *s, int fd)
 		unsigned char buf[9000];
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof from;
+		memset(&from, 0, sizeof from);
 		ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
 		if (n < 0)
 			return;

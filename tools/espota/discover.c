@@ -174,7 +174,14 @@ int cli_discover_main(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	running_handle = d;
-	signal(SIGINT, on_sigint);
+	{
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_sigint;  /* espota_discover_cancel() is async-signal-safe */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	rc = espota_discover_browse(d, on_device, &r);
 	running_handle = NULL;
 	if (rc < 0 && rc != ESPOTA_ECANCELLED) {
