@@ -318,4 +318,7 @@ def test_real_multicast_in_a_namespace(tmp_path):
 @pytest.mark.skipif(NETNS_SKIP is not None, reason=f"network namespace test skipped: {NETNS_SKIP}")
 def test_real_ipv6_multicast_in_a_namespace(tmp_path):
     # ESP32 answers AAAA too: over ff02::fb the device is found by its link-local address
-    assert multicast_in_namespaces(tmp_path, 6)["address"].startswith("fe80:")
+    row = multicast_in_namespaces(tmp_path, 6)
+    # the address to give -i: link-local with its interface
+    assert row["address"] == row["addresses"][0]["address"] + "%v0"
+    assert row["address"].startswith("fe80:")

@@ -53,15 +53,28 @@ static const char *platform_name(espota_platform p)
 	return p == ESPOTA_PLATFORM_ESP8266 ? "esp8266" : p == ESPOTA_PLATFORM_ESP32 ? "esp32" : "unknown";
 }
 
+/* The first address as a usable -i value: a link-local IPv6 address needs
+ * its interface ("fe80::1%wlan0"). */
+static const char *first_address(char *out, size_t len, const espota_device_info *d)
+{
+	if (d->naddrs == 0)
+		return NULL;
+	if (strncasecmp(d->addrs[0].address, "fe80:", 5) == 0 && d->addrs[0].interface[0])
+		snprintf(out, len, "%s%%%s", d->addrs[0].address, d->addrs[0].interface);
+	else
+		snprintf(out, len, "%s", d->addrs[0].address);
+	return out;
+}
+
 static void print_json(const espota_device_info *d)
 {
-	char buf[8192];
+	char buf[8192], addr[80];
 	struct cli_json j;
 
 	cli_json_begin(&j, buf, sizeof(buf));
 	cli_json_str(&j, "name", d->instance);
 	cli_json_str(&j, "hostname", d->hostname);
-	cli_json_str(&j, "address", d->naddrs ? d->addrs[0].address : NULL);
+	cli_json_str(&j, "address", first_address(addr, sizeof(addr), d));
 	cli_json_u64(&j, "port", d->port);
 	cli_json_str(&j, "board", d->board);
 	if (d->auth_upload < 0)
@@ -107,7 +120,8 @@ static int on_device(const espota_device_info *d, void *payload)
 	f = &r->rows[r->n++];
 	snprintf(f->name, sizeof(f->name), "%s", d->instance);
 	snprintf(f->host, sizeof(f->host), "%s", d->hostname);
-	snprintf(f->addr, sizeof(f->addr), "%s", d->naddrs ? d->addrs[0].address : "-");
+	if (first_address(f->addr, sizeof(f->addr), d) == NULL)
+		snprintf(f->addr, sizeof(f->addr), "-");
 	snprintf(f->board, sizeof(f->board), "%s", d->board ? d->board : "-");
 	f->port = d->port;
 	f->auth = d->auth_upload;
