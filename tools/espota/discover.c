@@ -109,7 +109,7 @@ static int on_device(const espota_device_info *d, void *payload)
 		print_json(d);
 		return 0;
 	}
-	if (r->n == r->cap) {
+	if (r->rows == NULL || r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 32;
 		struct found *nr = realloc(r->rows, cap * sizeof(*nr));
 		if (nr == NULL)
