@@ -97,7 +97,7 @@ static struct dev *read_ready(const char *path, size_t *n)
 
 struct args {
 	const char *ready, *image, *platform;
-	int saw, stream, compress, fs;
+	int saw, stream, paced, compress, fs;
 	unsigned chunk, window, repeat, max_conc;
 	double rtt, bw, erase_ms, program_us, block_erase_ms, loop_ms;
 	uint64_t mss, wnd, size, seg;
@@ -138,6 +138,7 @@ static void parse(int argc, char **argv, struct args *a)
 		else if (ARG("--seg")) a->seg = strtoull(v, NULL, 0);
 		else if (strcmp(o, "--saw") == 0) a->saw = 1;
 		else if (strcmp(o, "--stream") == 0) a->stream = 1;
+		else if (strcmp(o, "--paced") == 0) a->paced = 1;
 		else if (strcmp(o, "--compress") == 0) a->compress = 1;
 		else if (strcmp(o, "--fs") == 0) a->fs = 1;
 		else usage();
@@ -191,12 +192,26 @@ static void base_opts(const struct args *a, espota_upload_options *o)
 	espota_upload_options_init(o, ESPOTA_UPLOAD_OPTIONS_VERSION);
 	o->platform = is_esp32(a) ? ESPOTA_PLATFORM_ESP32 : ESPOTA_PLATFORM_ESP8266;
 	o->transfer = a->saw ? ESPOTA_TRANSFER_STOP_AND_WAIT :
-		a->stream ? ESPOTA_TRANSFER_STREAM : ESPOTA_TRANSFER_PIPELINED;
+		a->stream ? ESPOTA_TRANSFER_STREAM : a->paced ? ESPOTA_TRANSFER_PACED : ESPOTA_TRANSFER_PIPELINED;
 	o->chunk_size = a->chunk;   /* 0 = library default */
 	o->window = a->window;      /* 0 = library default */
 	o->compress = a->compress;
 	o->target = a->fs ? ESPOTA_TARGET_FS : ESPOTA_TARGET_APP;
 	o->bind_address = "127.0.0.1";
+}
+
+/* The engine's pacing decision ("pacing: device window N bytes ..."). */
+struct pace_seen { char what[32]; };
+
+static void pace_log(espota_log_level level, const char *msg, void *payload)
+{
+	struct pace_seen *p = payload;
+	unsigned long w;
+	(void)level;
+	if (sscanf(msg, "pacing: device window %lu", &w) == 1)
+		snprintf(p->what, sizeof p->what, "%lu", w);
+	else if (strncmp(msg, "pacing: ", 8) == 0)
+		snprintf(p->what, sizeof p->what, "blocks");
 }
 
 static int cmd_upload(const struct args *a)
@@ -205,7 +220,13 @@ static int cmd_upload(const struct args *a)
 	unsigned char *img = read_all(a->image, &len);
 	struct dev *devs = read_ready(a->ready, &ndev);
 	espota_session *s;
-	if (espota_session_new(&s, NULL) != ESPOTA_OK)
+	struct pace_seen pace;
+	espota_session_options so;
+	espota_session_options_init(&so, ESPOTA_SESSION_OPTIONS_VERSION);
+	so.log_level = ESPOTA_LOG_INFO; /* the pacing decision; debug lines would cost CPU */
+	so.log = pace_log;
+	so.log_payload = &pace;
+	if (espota_session_new(&s, &so) != ESPOTA_OK)
 		return 1;
 	int fails = 0;
 	for (size_t i = 0; i < ndev; i++) {
@@ -213,18 +234,19 @@ static int cmd_upload(const struct args *a)
 		base_opts(a, &o);
 		o.host = devs[i].addr;
 		o.port = (uint16_t)devs[i].port;
+		snprintf(pace.what, sizeof pace.what, "-");
 		double t0 = now_s(), c0 = cpu_s();
 		int rc = espota_upload(s, img, len, &o);
 		double t1 = now_s(), c1 = cpu_s();
-		espota_upload_stats st;
+		espota_upload_stats st = ESPOTA_UPLOAD_STATS_INIT;
 		espota_session_stats(s, &st);
 		if (rc != ESPOTA_OK) {
 			fails++;
 			printf("run i=%zu ok=0 error=\"%s\"\n", i, espota_session_last_error(s));
 		} else {
-			printf("run i=%zu ok=1 time=%.4f sent=%llu orig=%llu transfer=%.4f acks=%u cpu=%.4f mss=%u\n",
+			printf("run i=%zu ok=1 time=%.4f sent=%llu orig=%llu transfer=%.4f acks=%u cpu=%.4f mss=%u win=%s\n",
 				i, t1 - t0, (unsigned long long)st.total, (unsigned long long)st.original_size,
-				st.transfer_ms / 1e3, st.acks, c1 - c0, (unsigned)st.device_mss);
+				st.transfer_ms / 1e3, st.acks, c1 - c0, (unsigned)st.device_mss, pace.what);
 		}
 		fflush(stdout);
 	}
@@ -236,13 +258,70 @@ static int cmd_upload(const struct args *a)
 
 /* ---- fleet ---------------------------------------------------------------- */
 
+/* What the done callback read, and how many uploads ran at once (the
+ * concurrency the fleet chose): the peak, and the time-weighted mean while
+ * the first half of the devices ran (before the tail, where fewer are left
+ * than the fleet would run). */
+struct fleet_seen {
+	int code;
+	double elapsed_s;
+	char error[256];
+};
+struct conc {
+	size_t n, *started, ndone;
+	long active, peak;
+	struct fleet_seen *res;
+	double t_last, area, t_half;
+};
+
+static void conc_tick(struct conc *c)
+{
+	double t = now_s();
+	if (c->t_last > 0 && c->ndone * 2 < c->n) {
+		c->area += (double)c->active * (t - c->t_last);
+		c->t_half = t;
+	}
+	c->t_last = t;
+}
+
+static int conc_progress(size_t index, const espota_progress *p, void *payload)
+{
+	struct conc *c = payload;
+	if (index < c->n && !c->started[index] && p->phase >= ESPOTA_PHASE_INVITE) {
+		conc_tick(c);
+		c->started[index] = 1;
+		if (++c->active > c->peak)
+			c->peak = c->active;
+	}
+	return 0;
+}
+
+static void conc_done(size_t index, const espota_transfer *t, void *payload)
+{
+	struct conc *c = payload;
+	espota_upload_stats st = ESPOTA_UPLOAD_STATS_INIT;
+
+	if (index >= c->n)
+		return;
+	c->res[index].code = espota_transfer_result(t);
+	espota_transfer_stats(t, &st);
+	c->res[index].elapsed_s = st.elapsed_ms / 1e3;
+	snprintf(c->res[index].error, sizeof(c->res[index].error), "%s", espota_transfer_error(t));
+	if (c->started[index] == 1) {
+		conc_tick(c);
+		c->started[index] = 2;
+		c->active--;
+		c->ndone++;
+	}
+}
+
 static int cmd_fleet(const struct args *a)
 {
 	size_t len, ndev;
 	unsigned char *img = read_all(a->image, &len);
 	struct dev *devs = read_ready(a->ready, &ndev);
 	espota_fleet_device *fd = calloc(ndev, sizeof *fd);
-	espota_fleet_result *res = calloc(ndev, sizeof *res);
+	struct fleet_seen *res = calloc(ndev, sizeof *res);
 	for (size_t i = 0; i < ndev; i++) {
 		fd[i].host = devs[i].addr;
 		fd[i].port = (uint16_t)devs[i].port;
@@ -255,9 +334,14 @@ static int cmd_fleet(const struct args *a)
 	espota_fleet_options fo;
 	espota_fleet_options_init(&fo, ESPOTA_FLEET_OPTIONS_VERSION);
 	fo.max_concurrent = a->max_conc; /* 0 = library default */
+	struct conc cc = { ndev, calloc(ndev, sizeof(size_t)), 0, 0, 0, res, 0, 0, 0 };
+	fo.progress = conc_progress;
+	fo.done = conc_done;
+	fo.payload = &cc;
 	long rss0 = maxrss_kb();
 	double t0 = now_s(), c0 = cpu_s();
-	int rc = espota_fleet_upload(s, img, len, &o, fd, ndev, &fo, res);
+	cc.t_last = cc.t_half = t0;
+	int rc = espota_fleet_upload(s, img, len, &o, fd, ndev, &fo);
 	double t1 = now_s(), c1 = cpu_s();
 	size_t ok = 0;
 	double slowest = 0;
@@ -266,11 +350,13 @@ static int cmd_fleet(const struct args *a)
 			ok++;
 		else if (ok + 3 > i) /* show a few failures */
 			fprintf(stderr, "device %zu: %s\n", i, res[i].error);
-		if (res[i].stats.elapsed_ms / 1e3 > slowest)
-			slowest = res[i].stats.elapsed_ms / 1e3;
+		if (res[i].elapsed_s > slowest)
+			slowest = res[i].elapsed_s;
 	}
-	printf("fleet n=%zu ok=%zu rc=%d wall=%.4f slowest=%.4f cpu=%.4f maxrss_kb=%ld rss_before_kb=%ld\n",
-		ndev, ok, rc, t1 - t0, slowest, c1 - c0, maxrss_kb(), rss0);
+	printf("fleet n=%zu ok=%zu rc=%d wall=%.4f slowest=%.4f cpu=%.4f maxrss_kb=%ld rss_before_kb=%ld peak=%ld mean_conc=%.1f\n",
+		ndev, ok, rc, t1 - t0, slowest, c1 - c0, maxrss_kb(), rss0, cc.peak,
+		cc.t_half > t0 ? cc.area / (cc.t_half - t0) : 0.0);
+	free(cc.started);
 	espota_session_free(s);
 	free(fd);
 	free(res);

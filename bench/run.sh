@@ -4,10 +4,12 @@
 #
 #   bench/run.sh                 # everything (about 8 min on 2 cores)
 #   REPS=5 bench/run.sh          # more repetitions per single-upload cell
-#   PARTS="single" bench/run.sh  # only some parts: single, windows, fleet, cpu
+#   PARTS="single" bench/run.sh  # only some parts: grid, single, windows, gzip, fleet, air, back, cpu
 #
 # Environment: BUILD (default /tmp/build-bench), OUT (results dir, default
-# $BUILD/bench-results), REPS (3), FLEET_REPS (2), CPU_MB (1024),
+# $BUILD/bench-results), REPS (3), FLEET_REPS (2), CPU_MB (1024), GRID_REPS (1),
+# GRID_JOBS (uploads at once in the grid, 24), AIRTIME (shared air, bytes/s, 1000000),
+# LOSS (segment loss per device, 0.005),
 # PYTHON (/usr/bin/python3).
 set -euo pipefail
 
@@ -19,15 +21,21 @@ REPS=${REPS:-3}
 FLEET_REPS=${FLEET_REPS:-2}
 CPU_MB=${CPU_MB:-1024}
 PYTHON=${PYTHON:-/usr/bin/python3}
-PARTS=${PARTS:-"single windows fleet cpu"}
+PARTS=${PARTS:-"grid single windows gzip fleet air back cpu"}
+AIRTIME=${AIRTIME:-1000000}
+LOSS=${LOSS:-0.005}
+GRID_REPS=${GRID_REPS:-1}
+GRID_JOBS=${GRID_JOBS:-24}
 
 echo "== build (Release) in $BUILD"
 cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DESPOTA_BUILD_BENCH=ON \
 	-DESPOTA_BUILD_TESTS=OFF -DESPOTA_BUILD_EXAMPLES=OFF -DESPOTA_BINDINGS=OFF \
 	>/dev/null
-cmake --build "$BUILD" -j2 --target espota-bench espota-sim >/dev/null
+cmake --build "$BUILD" -j2 --target espota-bench espota-closed espota-sim espota-cli >/dev/null
 SIM=$BUILD/tools/espota-sim/espota-sim
 BENCH=$BUILD/bench/espota-bench
+CLOSED=$BUILD/bench/espota-closed
+CLI=$BUILD/tools/espota/espota
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -104,6 +112,56 @@ limits() {
 T0=$(date +%s)
 limits
 
+# grid_cell PLATFORM RTT MSS WINDOW MODE [bench options...]: one 256 KiB upload
+grid_cell() {
+	local plat=$1 rtt=$2 mss=$3 win=$4 mode=$5
+	shift 5
+	local name="grid_${plat}_r${rtt}_m${mss}_w${win}_${mode}"
+	start_sim "$name" --platform "$plat" --rtt "$rtt" --mss "$mss" --window "$win" --count "$GRID_REPS"
+	local sp=$SIMPID
+	"$BENCH" upload --ready "$OUT/$name.ready" --image "$(grid_img "$plat")" --platform "$plat" "$@" >"$OUT/$name.txt" 2>&1 || true
+	kill "$sp" 2>/dev/null || true
+}
+grid_img() { if [ "$1" = esp32 ]; then echo "$GIMG32"; else echo "$GIMG"; fi; }
+GIMG=$OUT/img256k.bin
+GIMG32=$OUT/img256k-esp32.bin
+"$PYTHON" "$SRC/tools/scripts/make-image.py" "$GIMG" --size 262144 --flash-size 4M >/dev/null
+"$PYTHON" "$SRC/tools/scripts/make-image.py" "$GIMG32" --chip esp32 --size 262144 >/dev/null
+
+if [[ " $PARTS " == *" grid "* ]]; then
+	echo "== part 0: pacing grid, 256 KiB, windows 1..8 x MSS, RTT 1/20/100 ms, $GRID_REPS run(s) per cell, $GRID_JOBS at a time"
+	cells=()
+	for rtt in 100 20 1; do # the slowest first, so the tail is short
+		for mss in 536 1460; do
+			for k in 1 2 3 4 5 6 7 8; do
+				cells+=("esp8266 $rtt $mss $((k * mss))")
+			done
+		done
+		for win in 2880 5760 11520; do
+			cells+=("esp32 $rtt 1440 $win")
+		done
+	done
+	for c in "${cells[@]}"; do
+		read -r plat rtt mss win <<<"$c"
+		for mode in pipe stream paced; do
+			extra=()
+			[ $mode = stream ] && extra=(--stream)
+			[ $mode = paced ] && extra=(--paced)
+			while [ "$(jobs -rp | wc -l)" -ge "$GRID_JOBS" ]; do wait -n || true; done
+			grid_cell "$plat" "$rtt" "$mss" "$win" "$mode" "${extra[@]}" &
+		done
+		m=()
+		[ "$plat" = esp8266 ] && m=(--mss "$mss")
+		for seg in 1 1000000; do
+			echo "seg=$seg $("$BENCH" limit --platform "$plat" --rtt "$rtt" --mss "$mss" --window "$win" --seg "$seg" --image "$(grid_img "$plat")")"
+		done >"$OUT/glimit_${plat}_r${rtt}_m${mss}_w${win}.txt"
+		echo "$("$CLOSED" --platform "$plat" --rtt "$rtt" --mss "$mss" --window "$win" --image "$(grid_img "$plat")")" \
+			>"$OUT/gclosed_${plat}_r${rtt}_m${mss}_w${win}.txt"
+	done
+	wait
+	echo "   grid took $(( $(date +%s) - T0 )) s"
+fi
+
 if [[ " $PARTS " == *" single "* || " $PARTS " == *" windows "* ]]; then
 	echo "== part 1: 1 MB uploads, $REPS repetitions per cell, all cells concurrently"
 	JOBS=()
@@ -152,6 +210,61 @@ if [[ " $PARTS " == *" fleet "* ]]; then
 				wait "$sp" 2>/dev/null || true
 			done
 		done
+	done
+fi
+
+if [[ " $PARTS " == *" gzip "* ]]; then
+	echo "== part 1c: gzip on real Xtensa code (bench/xtensa/xtensa-code.bin) beside the synthetic image, RTT 20, MSS 536"
+	# the synthetic image cut to the same size, so the fixed delays weigh the same
+	head -c "$(stat -c %s "$HERE/xtensa/xtensa-code.bin")" "$GIMG" >"$OUT/synthetic-same-size.bin"
+	JOBS=()
+	for img in real synth; do
+		f="$HERE/xtensa/xtensa-code.bin"
+		[ $img = synth ] && f="$OUT/synthetic-same-size.bin"
+		for mode in pipe gzip; do
+			(
+				name="gz_${img}_${mode}"
+				start_sim "$name" --rtt 20 --mss 536 --count "$REPS"
+				extra=()
+				[ $mode = gzip ] && extra=(--compress)
+				"$BENCH" upload --ready "$OUT/$name.ready" --image "$f" "${extra[@]}" >"$OUT/$name.txt" 2>&1 || true
+				kill "$SIMPID" 2>/dev/null || true
+			) &
+			JOBS+=($!)
+		done
+	done
+	wait "${JOBS[@]}"
+fi
+
+if [[ " $PARTS " == *" air "* ]]; then
+	echo "== part 2b: one access point: --airtime $AIRTIME shared, --loss $LOSS per device, 256 KiB each"
+	for plat in esp8266 esp32; do
+		for n in 1 10 25 50 100 200; do
+			for mc in all policy; do
+				[ "$n" = 1 ] && [ $mc = policy ] && continue
+				name="air_${plat}_n${n}_${mc}"
+				start_sim "$name" --platform "$plat" --count "$n" --airtime "$AIRTIME" --loss "$LOSS"
+				sp=$SIMPID
+				mcarg=()
+				[ $mc = all ] && mcarg=(--max-concurrent "$n")
+				"$BENCH" fleet --platform "$plat" --ready "$OUT/$name.ready" --image "$(grid_img "$plat")" \
+					"${mcarg[@]}" >"$OUT/$name.txt" 2>&1 || true
+				kill "$sp" 2>/dev/null || true
+				wait "$sp" 2>/dev/null || true
+			done
+		done
+	done
+fi
+
+if [[ " $PARTS " == *" back "* ]]; then
+	echo "== part 4: time to the device being back (espota --wait-back), 1 MB, RTT 20"
+	for plat in esp8266 esp32; do
+		name="back_$plat"
+		start_sim "$name" --platform "$plat" --rtt 20
+		"$CLI" -i 127.0.0.1 -p "$(awk '{print $3}' "$OUT/$name.ready")" -f "$(img_for "$plat")" \
+			--wait-back 60 --json >"$OUT/$name.json" 2>"$OUT/$name.err" || true
+		kill "$SIMPID" 2>/dev/null || true
+		wait "$SIMPID" 2>/dev/null || true
 	done
 fi
 

@@ -62,13 +62,16 @@
 %ignore ESPOTA_UPLOAD_OPTIONS_INIT;
 %ignore ESPOTA_SESSION_OPTIONS_INIT;
 %ignore ESPOTA_FIT_DEVICE_INIT;
-/* Array members are reached through the %extend accessors below. */
-%ignore espota_image_info::segments;
-%ignore espota_partition_table::entries;
-/* Buffer-filling C entry points, replaced by the helpers below. */
-%ignore espota_partitions_parse_csv;
-%ignore espota_partitions_parse_bin;
-%ignore espota_partitions_builtin;
+%ignore ESPOTA_UPLOAD_STATS_INIT;
+/* Object-returning C entry points, replaced by the helpers below. */
+%ignore espota_image_parse;
+%ignore espota_partition_table_parse_csv;
+%ignore espota_partition_table_parse_bin;
+%ignore espota_partition_table_builtin;
+%ignore espota_partition_table_free;
+%ignore espota_image_free;
+%ignore ESPOTA_IMAGE_INFO_INIT;
+%ignore ESPOTA_FIT_REPORT_INIT;
 %ignore espota_fit_report_format;
 /* The file reader is wrapped per language (file_read / _file_read), which
  * returns the data or the message. */
@@ -96,9 +99,7 @@
 %immutable espota_fit_report::device_error_text;
 %immutable espota_fit_report::summary;
 %immutable espota_fit_report::advice;
-%immutable espota_image_info::detail;
 %immutable espota_partition::label;
-%immutable espota_partition_table::name;
 
 /* ---- buffers in ---------------------------------------------------------- */
 #if defined(SWIGPYTHON)
@@ -134,11 +135,39 @@
 %include "espota/image.h"
 %include "espota/flashfit.h"
 %include "espota/file.h"
+/* The multi interface: its constants and transfer accessors here; the
+ * descriptor arrays and the handle's life go through per-language helpers
+ * (python/espota_python.i, lua/espota_lua.i). */
+%ignore espota_multi_new;
+%ignore espota_multi_free;
+%ignore espota_multi_add_upload;
+%ignore espota_multi_fds;
+%ignore espota_multi_perform;
+%ignore espota_multi_socket_action;
+%ignore espota_multi_info_read;
+%ignore espota_multi_remove;
+%ignore espota_multi_running;
+%ignore espota_multi_timeout;
+%ignore espota_transfer_set_user;
+%ignore espota_transfer_user;
+%ignore espota_transfer_stats;
+%ignore espota_waitfd;
+%include "espota/multi.h"
 %include "espota/hint.h"
 
 /* ---- the session handle -------------------------------------------------- */
 /* Opaque in C; an empty body lets SWIG wrap it as a class. */
 struct espota_session {};
+/* The library fills a stats struct only up to the size it carries. */
+%extend espota_upload_stats {
+	espota_upload_stats() {
+		espota_upload_stats *st = (espota_upload_stats *)calloc(1, sizeof(*st));
+		if (st)
+			st->struct_size = sizeof(*st);
+		return st;
+	}
+}
+
 %extend espota_session {
 	espota_session() {
 		espota_session *s = NULL;
@@ -151,29 +180,77 @@ struct espota_session {};
 	}
 }
 
-/* ---- array accessors (copies, so no pointer outlives its parent) -------- */
-%newobject espota_image_info::segment;
-%newobject espota_partition_table::entry;
+/* Caller-owned result structs carry their size: the constructors set it. */
 %extend espota_image_info {
+	espota_image_info() {
+		espota_image_info *i = (espota_image_info *)calloc(1, sizeof(*i));
+		if (i)
+			i->struct_size = sizeof(*i);
+		return i;
+	}
+}
+%extend espota_fit_report {
+	espota_fit_report() {
+		espota_fit_report *r = (espota_fit_report *)calloc(1, sizeof(*r));
+		if (r)
+			r->struct_size = sizeof(*r);
+		return r;
+	}
+}
+
+/* ---- library-owned objects, held by small binding-side structs ---------- */
+%inline %{
+/* A parsed image: the code, the facts (info) and the image object, whose
+ * detail and segments are read with the methods below. */
+typedef struct espota_swig_image {
+	int rc;
+	espota_image_info info;
+	espota_image *img;
+} espota_swig_image;
+
+/* A partition table object (NULL until loaded). */
+typedef struct espota_swig_partitions {
+	espota_partition_table *table;
+} espota_swig_partitions;
+%}
+%immutable espota_swig_image::rc;
+%immutable espota_swig_image::img;
+%immutable espota_swig_partitions::table;
+
+%newobject espota_swig_image::segment;
+%extend espota_swig_image {
+	espota_swig_image(const unsigned char *buf, size_t len) {
+		espota_swig_image *w = (espota_swig_image *)calloc(1, sizeof(*w));
+		if (!w)
+			return NULL;
+		w->info.struct_size = sizeof(w->info);
+		w->rc = espota_image_parse(&w->img, buf, len);
+		if (w->img)
+			espota_image_get_info(w->img, &w->info);
+		return w;
+	}
+	~espota_swig_image() {
+		espota_image_free($self->img);
+		free($self);
+	}
+	const char *detail() {
+		return $self->img ? espota_image_error($self->img) : espota_strerror($self->rc);
+	}
 	espota_image_segment *segment(unsigned int i) {
+		const espota_image_segment *s = espota_image_segment_at($self->img, i);
 		espota_image_segment *seg;
-		if (i >= $self->segment_count || i >= ESPOTA_IMAGE_MAX_SEGMENTS)
+		if (!s)
 			return NULL;
 		seg = (espota_image_segment *)malloc(sizeof(*seg));
 		if (seg)
-			*seg = $self->segments[i];
+			*seg = *s;
 		return seg;
 	}
 }
-%extend espota_partition_table {
-	espota_partition *entry(unsigned int i) {
-		espota_partition *p;
-		if (i >= $self->count || i >= ESPOTA_PARTITIONS_MAX)
-			return NULL;
-		p = (espota_partition *)malloc(sizeof(*p));
-		if (p)
-			*p = $self->entries[i];
-		return p;
+%extend espota_swig_partitions {
+	~espota_swig_partitions() {
+		espota_partition_table_free($self->table);
+		free($self);
 	}
 }
 
@@ -183,33 +260,45 @@ struct espota_session {};
 %newobject espota_swig_hint;
 %inline %{
 /* kind: 0 built-in scheme name, 1 CSV text, 2 binary table. Returns NULL on
- * success, else a malloc'd one-line error (freed by the wrapper). */
-char *espota_swig_partitions_load(espota_partition_table *out, int kind, const unsigned char *buf, size_t len)
+ * success, else a malloc'd one-line error (freed by the wrapper): the table
+ * object's own detail. */
+char *espota_swig_partitions_load(espota_swig_partitions *out, int kind, const unsigned char *buf, size_t len)
 {
-	char err[256] = "";
 	int rc;
 
 	if (!out || !buf)
 		return strdup("no partition table given");
+	espota_partition_table_free(out->table);
+	out->table = NULL;
 	if (kind == 0) {
 		char name[64];
 		if (len >= sizeof(name))
 			return strdup("partition scheme name too long");
 		memcpy(name, buf, len);
 		name[len] = '\0';
-		rc = espota_partitions_builtin(out, name);
-		if (rc != ESPOTA_OK)
-			snprintf(err, sizeof(err), "unknown partition scheme '%s'", name);
+		rc = espota_partition_table_builtin(&out->table, name);
 	} else if (kind == 1) {
-		rc = espota_partitions_parse_csv(out, (const char *)buf, len, err, sizeof(err));
+		rc = espota_partition_table_parse_csv(&out->table, (const char *)buf, len);
 	} else {
-		rc = espota_partitions_parse_bin(out, buf, len, err, sizeof(err));
+		rc = espota_partition_table_parse_bin(&out->table, buf, len);
 	}
 	if (rc == ESPOTA_OK)
 		return NULL;
-	if (!err[0])
-		snprintf(err, sizeof(err), "%s", espota_strerror(rc));
-	return strdup(err);
+	{
+		char *err = strdup(out->table ? espota_partition_table_error(out->table) : espota_strerror(rc));
+		espota_partition_table_free(out->table);
+		out->table = NULL;
+		return err;
+	}
+}
+
+/* Point a fit device at a loaded table (NULL clears). */
+int espota_swig_fit_set_partitions(espota_fit_device *dev, const espota_swig_partitions *p)
+{
+	if (!dev)
+		return ESPOTA_EINVAL;
+	dev->partitions = p ? p->table : NULL;
+	return ESPOTA_OK;
 }
 
 /* espota_fit_report_format into a malloc'd string (NULL on error). */
@@ -249,6 +338,7 @@ char *espota_swig_hint(int code, const espota_session *s, int target, int passwo
 	in.code = code;
 	if (s != NULL) {
 		memset(&st, 0, sizeof(st));
+		st.struct_size = sizeof(st);
 		espota_session_stats(s, &st);
 		in.stats = &st;
 		in.device_error = espota_session_device_error(s);

@@ -15,6 +15,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang
 cmake --build build -j"$jobs"
 ctest --test-dir build -j"$jobs" --timeout 600
 
+echo "== ABI against the baseline (abidiff)"
+scripts/abi-check.sh build
+
 echo "== build and test under ASan+UBSan (gcc, -Werror)"
 # gcc links the sanitizer runtimes as shared libraries, so libespota.so
 # carries its own dependency on them; the Python and Lua tests preload
@@ -34,5 +37,11 @@ scripts/check-tsan.sh
 if [ -x tests/fuzz/run.sh ]; then
   echo "== fuzzers (bounded)"
   tests/fuzz/run.sh --seconds "${ESPOTA_FUZZ_SECONDS:-20}"
+fi
+if [ "$(id -u)" -eq 0 ] && [ "${CI:-}" = true ]; then
+  # Changes /usr (then purges what it installed): only as root on CI.
+  echo "== Debian packages: build, apt-get install, installed smoke test, purge"
+  scripts/build-debs.sh build/debs
+  tests/debs/run.sh build/debs .
 fi
 echo "== all tests passed"

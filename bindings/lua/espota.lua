@@ -198,10 +198,11 @@ end
 
 -- Images ---------------------------------------------------------------
 
-local function image_info(raw)
+local function image_info(obj)
+  local raw = obj.info
   local segs = {}
   for i = 0, int(raw.segment_count) - 1 do
-    local s = raw:segment(i)
+    local s = obj:segment(i)
     if s then segs[#segs + 1] = { addr = int(s.addr), len = int(s.len), offset = int(s.offset) } end
   end
   local ck = int(raw.checksum_ok)
@@ -213,15 +214,17 @@ local function image_info(raw)
     flash_freq_code = int(raw.flash_freq_code), header_flash_size = int(raw.header_flash_size),
     app_offset = int(raw.app_offset), entry = int(raw.entry), segments = segs, app_end = int(raw.app_end),
     checksum_ok = (ck < 0) and nil or (ck == 1), irom0_len = int(raw.irom0_len), chip_id = int(raw.chip_id),
-    hash_appended = raw.hash_appended ~= 0, detail = raw.detail,
+    hash_appended = raw.hash_appended ~= 0, detail = obj:detail(),
   }
 end
 
+-- parse(data) -> info, obj: obj holds the code, the facts (obj.info) and
+-- the image object; keep it alive while obj.info is used.
 local function parse(data)
-  local raw = C.espota_image_info()
-  local rc = int(C.espota_image_parse(raw, data))
-  if rc ~= 0 then return nil, (raw.detail ~= "" and raw.detail or C.espota_strerror(rc)), rc end
-  return image_info(raw), raw
+  local obj = C.espota_swig_image(data)
+  local rc = int(obj.rc)
+  if rc ~= 0 then local d = obj:detail(); return nil, (d ~= "" and d or C.espota_strerror(rc)), rc end
+  return image_info(obj), obj
 end
 
 --- inspect(image) -> info | nil, message, code. `image`: a path, {data = ...} or an open file.
@@ -263,13 +266,13 @@ local function fit_device(o, level)
   local tbl
   if partitions ~= nil then
     if type(partitions) ~= "string" then error("partitions: expected a scheme name, CSV text or a binary table", level) end
-    tbl = C.espota_partition_table()
+    tbl = C.espota_swig_partitions()
     local kind = 0
     if partitions:find("\0", 1, true) or partitions:byte(1) == 0xAA then kind = 2
     elseif partitions:find("[\n,]") then kind = 1 end
     local err = C.espota_swig_partitions_load(tbl, kind, partitions)
     if err then error("partitions: " .. err, level) end
-    dev.partitions = tbl
+    C.espota_swig_fit_set_partitions(dev, tbl)
   end
   if o.chip_size ~= nil then dev.chip_size = size("chip_size", o.chip_size) end
   dev.device_header_size = size("device_header_size", o.device_header_size)
@@ -295,7 +298,7 @@ function M.check(image, o)
   if not info then return nil, raw, code end
   info.source = src
   local r = C.espota_fit_report()
-  local rc = int(C.espota_fit_check(r, raw, dev))
+  local rc = int(C.espota_fit_check(r, raw.info, dev))
   if rc ~= 0 then error(C.espota_strerror(rc), 2) end
   local verdict = int(r.verdict)
   local rep = setmetatable({
@@ -308,7 +311,7 @@ function M.check(image, o)
     same_size_limit = int(r.same_size_limit), same_size_margin = int(r.same_size_margin),
     summary = r.summary, advice = lines(r.advice), image = info, source = src,
   }, Report)
-  rep.text = C.espota_swig_fit_format(raw, dev, r) or rep.summary
+  rep.text = C.espota_swig_fit_format(raw.info, dev, r) or rep.summary
   local _ = tbl -- the partition table stayed alive up to here
   return rep
 end
@@ -347,16 +350,25 @@ end
 
 function Session:last_error() return C.espota_session_last_error(handle(self)) end
 
-local function stats(s)
-  local st = C.espota_upload_stats()
-  C.espota_session_stats(s, st)
+local ACK_RULES = { [int(C.ESPOTA_ACK_RULE_COUNTS)] = "counts", [int(C.ESPOTA_ACK_RULE_DEVICE_OK)] = "device_ok" }
+
+-- The one place a stats struct (SWIG espota_upload_stats, from a session or
+-- a fleet device) becomes a table: a new stats field is added here only.
+local function stats_table(st)
   return {
     phase = C.espota_phase_name(st.phase), scheme = SCHEMES[int(st.scheme)],
     platform = PLATFORM_NAMES[int(st.platform)], total = int(st.total), original_size = int(st.original_size),
     sent = int(st.sent), acked = int(st.acked), elapsed = st.elapsed_ms / 1000, transfer_time = st.transfer_ms / 1000,
     invitations = int(st.invitations), acks = int(st.acks), local_port = int(st.local_port),
     device_mss = int(st.device_mss),
+    ack_rule = ACK_RULES[int(st.ack_rule)],
   }
+end
+
+local function stats(s)
+  local st = C.espota_upload_stats()
+  C.espota_session_stats(s, st)
+  return stats_table(st)
 end
 
 function Session:stats() return stats(handle(self)) end
@@ -466,17 +478,9 @@ local FLEET_KEYS = { max_concurrent = true, retries = true, device_timeout = tru
 
 -- A raw fleet result from C as the per-device result table.
 local function device_result(i, dev, raw)
-  local st = raw.stats
   local r = {
     index = i, host = dev.host, port = dev.port, ok = int(raw.code) == 0, code = int(raw.code),
-    attempts = int(raw.attempts),
-    stats = {
-      phase = C.espota_phase_name(st.phase), scheme = SCHEMES[int(st.scheme)],
-      platform = PLATFORM_NAMES[int(st.platform)], total = int(st.total), original_size = int(st.original_size),
-      sent = int(st.sent), acked = int(st.acked), elapsed = st.elapsed_ms / 1000,
-      transfer_time = st.transfer_ms / 1000, invitations = int(st.invitations), acks = int(st.acks),
-      local_port = int(st.local_port), device_mss = int(st.device_mss),
-    },
+    attempts = int(raw.attempts), stats = stats_table(raw.stats),
   }
   if not r.ok then
     r.name = C.espota_error_name(r.code)
@@ -613,3 +617,67 @@ function M.upload_many(image, devices, o)
 end
 
 M.Session = Session
+
+-- The step API: the multi interface for any event loop ---------------------
+
+local Multi = {}
+Multi.__index = Multi
+
+M.WAIT_READ, M.WAIT_WRITE, M.WAIT_ERROR = int(C.ESPOTA_WAIT_READ), int(C.ESPOTA_WAIT_WRITE), int(C.ESPOTA_WAIT_ERROR)
+
+--- espota.multi([session]) -> m: uploads driven by the caller's loop (luv,
+--- copas, ...); see examples/lua/multi_luv.lua.
+---   m:upload(image, opts) -> id   opts as for s:upload (host required)
+---   m:fds() -> { {fd=, events=, serial=}, ... }  watch these (events: WAIT_* bits;
+---             the same fd with a new serial is a new socket)
+---   m:timeout() -> ms             call m:action() after at most this (-1: nothing runs)
+---   m:action(fd, events)          fd became ready; m:action() runs the timers
+---   m:done() -> id, result | nil  a finished upload: result as an upload_many
+---             device result; result.callback_error is a callback's error object
+---   m:running() -> n, m:remove(id), m:close()
+function M.multi(session)
+  local s = session or M.session()
+  return setmetatable({ _h = C._multi(handle(s)), _s = s, _own = session == nil, _dev = {} }, Multi)
+end
+
+function Multi:upload(image, o)
+  local data, src, rc0 = image_data(image, 2)
+  if type(o) ~= "table" then error("upload: options table expected", 2) end
+  for k in pairs(o) do
+    if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", 2) end
+  end
+  if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", 2) end
+  if not data then return early(src, rc0) end
+  local call, platform = build_call(o, 3)
+  call.host = o.host
+  call.port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
+  local id = self._h:add(data, call)
+  self._dev[id] = { host = call.host, port = call.port }
+  return id
+end
+
+function Multi:fds() return self._h:fds() end
+function Multi:timeout() return int(self._h:timeout()) end
+function Multi:running() return int(self._h:running()) end
+function Multi:action(fd, events) self._h:action(fd or -1, events or 0) end
+
+function Multi:done()
+  local id, raw = self._h:info_read()
+  if id == nil then return nil end
+  local dev = self._dev[id] or {}
+  self._dev[id] = nil
+  local r = device_result(id, dev, raw)
+  r.callback_error, r.traceback = raw.error, raw.traceback
+  return id, r
+end
+
+function Multi:remove(id)
+  self._dev[id] = nil
+  return self._h:remove(id)
+end
+
+function Multi:close()
+  self._h:close()
+  if self._own then self._s:close() end
+end
+Multi.__close = Multi.close

@@ -31,6 +31,7 @@ typedef struct espota_lua_call {
 	int progress_ref, auth_ref, err_ref, tb_ref, done_ref;
 	int has_err;
 	espota_session *session;   /* fleet: cancelled when a callback raises */
+	int results_idx;           /* fleet: stack index of the results table, 0: none */
 	char host[256], bind_address[64], password[256], filename[256];
 } espota_lua_call;
 
@@ -140,63 +141,52 @@ static int espota_lua_fleet_progress(size_t index, const espota_progress *p, voi
 	return espota_lua_progress_common((espota_lua_call *)payload, (lua_Integer)index + 1, p);
 }
 
-/* Push a fleet result as a raw table: code, attempts, error, device_error
- * ({platform, code, name, text, explanation, raw} or absent), stats fields
- * (numbers; the Lua layer names them). */
-static void espota_lua_push_result(lua_State *L, const espota_fleet_result *r)
+/* Push a fleet result as a raw table: code, attempts, message,
+ * device_error (a copy as the SWIG espota_device_error, or absent) and
+ * stats (a copy as the SWIG espota_upload_stats: the Lua layer reads it with
+ * the same function as a session's stats). */
+static void espota_lua_push_result(lua_State *L, const espota_transfer *t)
 {
-	const espota_upload_stats *st = &r->stats;
+	const espota_device_error *d = espota_transfer_device_error(t);
+	espota_upload_stats *st;
 
-	lua_createtable(L, 0, 6);
-	lua_pushinteger(L, r->code);
+	lua_createtable(L, 0, 5);
+	lua_pushinteger(L, espota_transfer_result(t));
 	lua_setfield(L, -2, "code");
-	lua_pushinteger(L, (lua_Integer)r->attempts);
+	lua_pushinteger(L, (lua_Integer)espota_transfer_attempts(t));
 	lua_setfield(L, -2, "attempts");
-	lua_pushstring(L, r->error);
+	lua_pushstring(L, espota_transfer_error(t));
 	lua_setfield(L, -2, "message");
-	if (r->device_error_set) {
-		const espota_device_error *d = &r->device_error;
-		lua_createtable(L, 0, 6);
-		lua_pushinteger(L, (lua_Integer)d->platform);
-		lua_setfield(L, -2, "platform");
-		lua_pushinteger(L, d->code);
-		lua_setfield(L, -2, "code");
-		lua_pushstring(L, d->name);
-		lua_setfield(L, -2, "name");
-		lua_pushstring(L, d->text);
-		lua_setfield(L, -2, "text");
-		lua_pushstring(L, d->explanation);
-		lua_setfield(L, -2, "explanation");
-		lua_pushstring(L, d->raw);
-		lua_setfield(L, -2, "raw");
-		lua_setfield(L, -2, "device_error");
+	if (d != NULL) {
+		espota_device_error *copy = (espota_device_error *)malloc(sizeof(*copy));
+		if (copy != NULL) {
+			*copy = *d;
+			SWIG_NewPointerObj(L, copy, SWIGTYPE_p_espota_device_error, 1);
+			lua_setfield(L, -2, "device_error");
+		}
 	}
-	lua_createtable(L, 0, 12);
-#define SETI(name, val) lua_pushinteger(L, (lua_Integer)(val)); lua_setfield(L, -2, name)
-	SETI("phase", st->phase);
-	SETI("scheme", st->scheme);
-	SETI("platform", st->platform);
-	SETI("total", st->total);
-	SETI("original_size", st->original_size);
-	SETI("sent", st->sent);
-	SETI("acked", st->acked);
-	SETI("elapsed_ms", st->elapsed_ms);
-	SETI("transfer_ms", st->transfer_ms);
-	SETI("invitations", st->invitations);
-	SETI("acks", st->acks);
-	SETI("local_port", st->local_port);
-	SETI("device_mss", st->device_mss);
-#undef SETI
-	lua_setfield(L, -2, "stats");
+	st = (espota_upload_stats *)calloc(1, sizeof(*st));
+	if (st != NULL) {
+		st->struct_size = sizeof(*st);
+		espota_transfer_stats(t, st);
+		SWIG_NewPointerObj(L, st, SWIGTYPE_p_espota_upload_stats, 1);
+		lua_setfield(L, -2, "stats");
+	}
 }
 
-static void espota_lua_fleet_done(size_t index, const espota_fleet_result *r, void *payload)
+static void espota_lua_fleet_done(size_t index, const espota_transfer *r, void *payload)
 {
 	espota_lua_call *c = (espota_lua_call *)payload;
 	lua_State *L = c->L;
 	int top;
 
-	if (c->has_err || c->done_ref == LUA_NOREF || !lua_checkstack(L, 8))
+	if (c->has_err || !lua_checkstack(L, 8))
+		return;
+	if (c->results_idx) {
+		espota_lua_push_result(L, r);
+		lua_rawseti(L, c->results_idx, (lua_Integer)index + 1);
+	}
+	if (c->done_ref == LUA_NOREF)
 		return;
 	top = lua_gettop(L);
 	lua_pushcfunction(L, espota_lua_msgh);
@@ -421,7 +411,6 @@ static int espota_lua_upload_many(lua_State *L)
 	espota_session *session = NULL;
 	espota_fleet_options fo;
 	espota_fleet_device *devs;
-	espota_fleet_result *results;
 	const unsigned char *image;
 	size_t len, n, i;
 	lua_Integer v;
@@ -440,7 +429,7 @@ static int espota_lua_upload_many(lua_State *L)
 	if (n == 0)
 		return luaL_error(L, "devices: empty");
 	devs = (espota_fleet_device *)lua_newuserdata(L, n * sizeof(*devs));
-	results = (espota_fleet_result *)lua_newuserdata(L, n * sizeof(*results));
+	lua_createtable(L, (int)n, 0); /* results, filled by the done callback */
 	memset(devs, 0, n * sizeof(*devs));
 	for (i = 0; i < n; i++) {
 		size_t hl;
@@ -479,23 +468,294 @@ static int espota_lua_upload_many(lua_State *L)
 		c.done_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
 	c.session = session;
+	c.results_idx = 6;
 	c.opts.progress = NULL;
 	fo.progress = espota_lua_fleet_progress;
 	fo.done = espota_lua_fleet_done;
 	fo.payload = &c;
-	rc = espota_fleet_upload(session, image, len, &c.opts, devs, n, &fo, results);
+	rc = espota_fleet_upload(session, image, len, &c.opts, devs, n, &fo);
 	espota_lua_call_finish(L, &c);
 	lua_pushinteger(L, rc);
-	if (rc == ESPOTA_OK || rc == ESPOTA_ERROR || rc == ESPOTA_ECANCELLED) {
-		lua_createtable(L, (int)n, 0);
-		for (i = 0; i < n; i++) {
-			espota_lua_push_result(L, &results[i]);
-			lua_rawseti(L, -2, (lua_Integer)i + 1);
-		}
-	} else {
+	if ((rc == ESPOTA_OK || rc == ESPOTA_ERROR || rc == ESPOTA_ECANCELLED) && lua_rawlen(L, 6) == n)
+		lua_pushvalue(L, 6);
+	else
 		lua_pushnil(L);
-	}
 	return 2;
+}
+
+/*
+ * The multi interface as a step API, for any Lua event loop (luv, copas, a
+ * select loop): espota._multi(session) -> handle with methods
+ *   add(image, call) -> id          start an upload (call as for _upload)
+ *   fds() -> { {fd=, events=, serial=}, ... }   what to watch now
+ *   timeout() -> ms                 call action(-1, 0) after at most this (-1: idle)
+ *   action(fd, events)              fd became ready (events: ESPOTA_WAIT_* bits)
+ *   info_read() -> id, raw | nil    a finished upload (raw as upload_many's)
+ *   running() -> n, remove(id), close()
+ * Callbacks run inside add/action on the Lua state that made that call.
+ */
+typedef struct espota_lua_async {
+	espota_lua_call call;
+	espota_transfer *t;
+	lua_Integer id;
+	int image_ref, call_ref;
+	struct espota_lua_async *next;
+} espota_lua_async;
+
+typedef struct espota_lua_multi {
+	espota_multi *m;
+	int session_ref;
+	lua_Integer next_id;
+	espota_lua_async *list;
+} espota_lua_multi;
+
+static const char espota_lua_multi_mt[] = "espota.multi";
+
+static espota_lua_multi *espota_lua_checkmulti(lua_State *L)
+{
+	espota_lua_multi *mm = (espota_lua_multi *)luaL_checkudata(L, 1, espota_lua_multi_mt);
+	if (mm->m == NULL)
+		luaL_error(L, "espota multi handle: closed");
+	return mm;
+}
+
+/* Callbacks go to the state running now (a coroutine may have made the transfer). */
+static void espota_lua_multi_bind(espota_lua_multi *mm, lua_State *L)
+{
+	espota_lua_async *a;
+	for (a = mm->list; a != NULL; a = a->next)
+		a->call.L = L;
+}
+
+static void espota_lua_async_free(lua_State *L, espota_lua_async *a)
+{
+	luaL_unref(L, LUA_REGISTRYINDEX, a->call.progress_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, a->call.auth_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, a->call.err_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, a->call.tb_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, a->image_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, a->call_ref);
+	memset(a->call.password, 0, sizeof(a->call.password));
+	free(a);
+}
+
+static espota_lua_async *espota_lua_multi_unlink(espota_lua_multi *mm, lua_Integer id)
+{
+	espota_lua_async **pp, *a;
+	for (pp = &mm->list; (a = *pp) != NULL; pp = &a->next) {
+		if (a->id == id) {
+			*pp = a->next;
+			return a;
+		}
+	}
+	return NULL;
+}
+
+static int espota_lua_multi_close(lua_State *L)
+{
+	espota_lua_multi *mm = (espota_lua_multi *)luaL_checkudata(L, 1, espota_lua_multi_mt);
+	while (mm->list != NULL) {
+		espota_lua_async *a = mm->list;
+		mm->list = a->next;
+		espota_multi_remove(mm->m, a->t);
+		espota_lua_async_free(L, a);
+	}
+	if (mm->m != NULL) {
+		espota_multi_free(mm->m);
+		mm->m = NULL;
+	}
+	luaL_unref(L, LUA_REGISTRYINDEX, mm->session_ref);
+	mm->session_ref = LUA_NOREF;
+	return 0;
+}
+
+static int espota_lua_multi_new(lua_State *L)
+{
+	espota_session *session = NULL;
+	espota_lua_multi *mm;
+	int rc;
+
+	if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&session, SWIGTYPE_p_espota_session, 0)) || !session)
+		return luaL_argerror(L, 1, "expected an espota_session");
+	mm = (espota_lua_multi *)lua_newuserdata(L, sizeof(*mm));
+	memset(mm, 0, sizeof(*mm));
+	mm->session_ref = LUA_NOREF;
+	luaL_setmetatable(L, espota_lua_multi_mt);
+	rc = espota_multi_new(&mm->m, session);
+	if (rc != ESPOTA_OK)
+		return luaL_error(L, "espota_multi_new: %s", espota_strerror(rc));
+	lua_pushvalue(L, 1);
+	mm->session_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* the session outlives the handle */
+	return 1;
+}
+
+static int espota_lua_multi_add(lua_State *L)
+{
+	espota_lua_multi *mm = espota_lua_checkmulti(L);
+	espota_lua_async *a;
+	const unsigned char *image;
+	size_t len;
+	int rc;
+
+	image = (const unsigned char *)luaL_checklstring(L, 2, &len);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	lua_settop(L, 3);
+	{
+		espota_lua_call tmp;
+		espota_lua_call_init(L, &tmp); /* may raise: nothing allocated yet */
+		a = (espota_lua_async *)calloc(1, sizeof(*a));
+		if (a == NULL) {
+			espota_lua_call_finish(L, &tmp);
+			return luaL_error(L, "out of memory");
+		}
+		a->call = tmp;
+		a->call.opts.payload = &a->call;
+		if (tmp.opts.fit != NULL)
+			a->call.opts.fit = &a->call.fit;
+		/* The copied options point at the copy's strings. */
+		if (tmp.opts.host == tmp.host)
+			a->call.opts.host = a->call.host;
+		if (tmp.opts.bind_address == tmp.bind_address)
+			a->call.opts.bind_address = a->call.bind_address;
+		if (tmp.opts.password == tmp.password)
+			a->call.opts.password = a->call.password;
+		if (tmp.opts.filename == tmp.filename)
+			a->call.opts.filename = a->call.filename;
+		memset(tmp.password, 0, sizeof(tmp.password));
+	}
+	lua_pushvalue(L, 2);
+	a->image_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* the data the transfer borrows */
+	lua_pushvalue(L, 3);
+	a->call_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* and what the fit device points at */
+	a->id = ++mm->next_id;
+	a->next = mm->list;
+	mm->list = a;
+	espota_lua_multi_bind(mm, L);
+	rc = espota_multi_add_upload(mm->m, &a->t, image, len, &a->call.opts);
+	if (rc != ESPOTA_OK || a->t == NULL) {
+		espota_lua_multi_unlink(mm, a->id);
+		espota_lua_async_free(L, a);
+		return luaL_error(L, "espota_multi_add_upload: %s", espota_strerror(rc));
+	}
+	espota_transfer_set_user(a->t, a);
+	lua_pushinteger(L, a->id);
+	return 1;
+}
+
+static int espota_lua_multi_fds(lua_State *L)
+{
+	espota_lua_multi *mm = espota_lua_checkmulti(L);
+	espota_waitfd small[64], *w = small;
+	size_t n = 0, i;
+
+	espota_multi_fds(mm->m, w, 64, &n);
+	if (n > 64) {
+		w = (espota_waitfd *)lua_newuserdata(L, n * sizeof(*w));
+		espota_multi_fds(mm->m, w, n, &n);
+	}
+	lua_createtable(L, (int)n, 0);
+	for (i = 0; i < n; i++) {
+		lua_createtable(L, 0, 3);
+		lua_pushinteger(L, w[i].fd);
+		lua_setfield(L, -2, "fd");
+		lua_pushinteger(L, w[i].events);
+		lua_setfield(L, -2, "events");
+		lua_pushinteger(L, (lua_Integer)w[i].serial);
+		lua_setfield(L, -2, "serial");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+static int espota_lua_multi_timeout(lua_State *L)
+{
+	espota_lua_multi *mm = espota_lua_checkmulti(L);
+	long ms = -1;
+	espota_multi_timeout(mm->m, &ms);
+	lua_pushinteger(L, ms);
+	return 1;
+}
+
+static int espota_lua_multi_running(lua_State *L)
+{
+	espota_lua_multi *mm = espota_lua_checkmulti(L);
+	lua_pushinteger(L, (lua_Integer)espota_multi_running(mm->m));
+	return 1;
+}
+
+static int espota_lua_multi_action(lua_State *L)
+{
+	espota_lua_multi *mm = espota_lua_checkmulti(L);
+	lua_Integer fd = luaL_optinteger(L, 2, -1), ev = luaL_optinteger(L, 3, 0);
+	int rc;
+
+	espota_lua_multi_bind(mm, L);
+	rc = espota_multi_socket_action(mm->m, (int)fd, (int)ev);
+	if (rc != ESPOTA_OK)
+		return luaL_error(L, "espota_multi_socket_action: %s (called from a callback?)", espota_strerror(rc));
+	return 0;
+}
+
+/* id, raw result of the next finished upload (its error object, when a
+ * callback raised, in raw.error), or nil. The upload is removed. */
+static int espota_lua_multi_info_read(lua_State *L)
+{
+	espota_lua_multi *mm = espota_lua_checkmulti(L);
+	espota_transfer *t = espota_multi_info_read(mm->m);
+	espota_lua_async *a;
+
+	if (t == NULL) {
+		lua_pushnil(L);
+		return 1;
+	}
+	a = (espota_lua_async *)espota_transfer_user(t);
+	lua_pushinteger(L, a->id);
+	espota_lua_push_result(L, t);
+	if (a->call.has_err) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, a->call.err_ref);
+		lua_setfield(L, -2, "error");
+		if (a->call.tb_ref != LUA_NOREF) {
+			lua_rawgeti(L, LUA_REGISTRYINDEX, a->call.tb_ref);
+			lua_setfield(L, -2, "traceback");
+		}
+	}
+	espota_lua_multi_unlink(mm, a->id);
+	espota_multi_remove(mm->m, t);
+	espota_lua_async_free(L, a);
+	return 2;
+}
+
+static int espota_lua_multi_remove(lua_State *L)
+{
+	espota_lua_multi *mm = espota_lua_checkmulti(L);
+	espota_lua_async *a = espota_lua_multi_unlink(mm, luaL_checkinteger(L, 2));
+	if (a != NULL) {
+		espota_multi_remove(mm->m, a->t);
+		espota_lua_async_free(L, a);
+	}
+	lua_pushboolean(L, a != NULL);
+	return 1;
+}
+
+static int espota_lua_multi_register(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{ "add", espota_lua_multi_add }, { "fds", espota_lua_multi_fds },
+		{ "timeout", espota_lua_multi_timeout }, { "action", espota_lua_multi_action },
+		{ "info_read", espota_lua_multi_info_read }, { "remove", espota_lua_multi_remove },
+		{ "running", espota_lua_multi_running }, { "close", espota_lua_multi_close },
+		{ NULL, NULL }
+	};
+	if (luaL_newmetatable(L, espota_lua_multi_mt)) {
+		luaL_newlib(L, methods);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, espota_lua_multi_close);
+		lua_setfield(L, -2, "__gc");
+		lua_pushcfunction(L, espota_lua_multi_close);
+		lua_setfield(L, -2, "__close");
+	}
+	lua_pop(L, 1);
+	return espota_lua_multi_new(L);
 }
 
 /*
@@ -526,6 +786,7 @@ static int espota_lua_file_read(lua_State *L)
 %native(_upload) int espota_lua_upload(lua_State *L);
 %native(_file_read) int espota_lua_file_read(lua_State *L);
 %native(_upload_many) int espota_lua_upload_many(lua_State *L);
+%native(_multi) int espota_lua_multi_register(lua_State *L);
 
 /* The natural Lua API, run when the module loads. */
 %insert("luacode") "lua/espota.lua"

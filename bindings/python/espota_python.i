@@ -37,7 +37,7 @@ typedef struct espota_py_call {
 	/* fleet uploads only (session_upload_many) */
 	espota_session *session;
 	PyObject *done;          /* borrowed: callable(index, raw result tuple) */
-	PyObject *result_type;   /* borrowed: callable(*raw) building the per-device result */
+	PyObject *results;       /* borrowed: list, results[index] = raw result tuple */
 	espota_fleet_device *devices; /* owned array; strings borrowed from the dict */
 	size_t ndevices;
 	espota_fleet_options fleet;
@@ -163,41 +163,58 @@ static int espota_py_fleet_progress(size_t index, const espota_progress *p, void
 	return espota_py_progress_common((espota_py_call *)payload, (Py_ssize_t)index, p);
 }
 
-/* A fleet result as a tuple (GIL held):
- * (code, attempts, error, device_error, stats) with device_error None or
- * (platform, code, name, text, explanation, raw) and stats
- * (phase, scheme, platform, total, original_size, sent, acked, elapsed_ms,
- *  transfer_ms, invitations, acks, local_port, device_mss). */
-static PyObject *espota_py_fleet_result(const espota_fleet_result *r)
+/* A fleet result (GIL held) as (code, attempts, error, device_error, stats):
+ * device_error and stats are copies wrapped as the SWIG structs
+ * (espota_device_error or None, espota_upload_stats), so the Python layer
+ * reads named fields, the same way as for a session's stats. */
+static PyObject *espota_py_fleet_result(const espota_transfer *t)
 {
-	const espota_upload_stats *st = &r->stats;
-	PyObject *de;
+	const espota_device_error *d = espota_transfer_device_error(t);
+	espota_upload_stats *st;
+	PyObject *de, *sto;
 
-	if (r->device_error_set) {
-		const espota_device_error *d = &r->device_error;
-		de = Py_BuildValue("(iizzzz)", (int)d->platform, d->code, d->name, d->text, d->explanation, d->raw);
+	if (d != NULL) {
+		espota_device_error *copy = (espota_device_error *)malloc(sizeof(*copy));
+		if (!copy)
+			return PyErr_NoMemory();
+		*copy = *d;
+		de = SWIG_NewPointerObj(copy, SWIGTYPE_p_espota_device_error, SWIG_POINTER_OWN);
 	} else {
 		de = Py_None;
 		Py_INCREF(de);
 	}
 	if (!de)
 		return NULL;
-	return Py_BuildValue("(iIsN(iiiKKKKKKIIHI))", r->code, r->attempts, r->error, de,
-		(int)st->phase, (int)st->scheme, (int)st->platform, (unsigned long long)st->total,
-		(unsigned long long)st->original_size, (unsigned long long)st->sent,
-		(unsigned long long)st->acked, (unsigned long long)st->elapsed_ms,
-		(unsigned long long)st->transfer_ms, st->invitations, st->acks, st->local_port,
-		(unsigned int)st->device_mss);
+	st = (espota_upload_stats *)calloc(1, sizeof(*st));
+	if (!st) {
+		Py_DECREF(de);
+		return PyErr_NoMemory();
+	}
+	st->struct_size = sizeof(*st);
+	espota_transfer_stats(t, st);
+	sto = SWIG_NewPointerObj(st, SWIGTYPE_p_espota_upload_stats, SWIG_POINTER_OWN);
+	if (!sto) {
+		Py_DECREF(de);
+		return NULL;
+	}
+	return Py_BuildValue("(iIsNN)", espota_transfer_result(t), espota_transfer_attempts(t),
+		espota_transfer_error(t), de, sto);
 }
 
-static void espota_py_fleet_done(size_t index, const espota_fleet_result *r, void *payload)
+static void espota_py_fleet_done(size_t index, const espota_transfer *r, void *payload)
 {
 	espota_py_call *c = (espota_py_call *)payload;
 	SWIG_PYTHON_THREAD_BEGIN_BLOCK;
-	if (!c->exc && c->done) {
+	if (!c->exc) {
 		PyObject *raw = espota_py_fleet_result(r), *res = NULL;
-		if (raw)
+		if (raw && c->results && (Py_ssize_t)index < PyList_GET_SIZE(c->results)) {
+			Py_INCREF(raw);
+			PyList_SetItem(c->results, (Py_ssize_t)index, raw); /* steals the new reference */
+		}
+		if (raw && c->done)
 			res = PyObject_CallFunction(c->done, "nO", (Py_ssize_t)index, raw);
+		else if (raw)
+			res = Py_None, Py_INCREF(res);
 		Py_XDECREF(raw);
 		if (!res) {
 			espota_py_store_exception(c);
@@ -539,34 +556,20 @@ static int espota_py_fleet_init(espota_py_call *c, espota_session *session, PyOb
 %{
 typedef struct espota_py_fleet_call espota_py_fleet_call; /* an espota_py_call with fleet fields set */
 
-/* Run the fleet with the GIL released; then, with the GIL, append one raw
- * result tuple per device to `out` (a list). Returns the libespota code. */
+/* Run the fleet with the GIL released. `out` is a list with one slot per
+ * device; the done callback stores each device's raw result in its slot
+ * (GIL held). Returns the libespota code. */
 static int espota_py_upload_many(espota_session *session, espota_py_fleet_call *fc, PyObject *out)
 {
 	espota_py_call *c = (espota_py_call *)fc;
-	espota_fleet_result *results;
-	size_t i;
 	int rc;
 
-	results = (espota_fleet_result *)calloc(c->ndevices, sizeof(*results));
-	if (!results)
-		return ESPOTA_ENOMEM;
+	c->results = out;
 	Py_BEGIN_ALLOW_THREADS
 	rc = espota_fleet_upload(session, (const unsigned char *)c->view.buf, (size_t)c->view.len, &c->opts,
-		c->devices, c->ndevices, &c->fleet, results);
+		c->devices, c->ndevices, &c->fleet);
 	Py_END_ALLOW_THREADS
-	if (rc == ESPOTA_OK || rc == ESPOTA_ERROR || rc == ESPOTA_ECANCELLED) {
-		for (i = 0; i < c->ndevices && !c->exc; i++) {
-			PyObject *t = espota_py_fleet_result(&results[i]);
-			if (!t || PyList_Append(out, t) < 0) {
-				Py_XDECREF(t);
-				espota_py_store_exception(c);
-				break;
-			}
-			Py_DECREF(t);
-		}
-	}
-	free(results);
+	c->results = NULL;
 	return rc;
 }
 %}
@@ -577,8 +580,155 @@ static int espota_py_upload_many(espota_session *session, espota_py_fleet_call *
 int session_upload_many(espota_session *session, espota_py_fleet_call *call, PyObject *out)
 {
 	if (!PyList_Check(out))
-		return ESPOTA_EINVAL; /* the Python layer always passes a list */
+		return ESPOTA_EINVAL; /* the Python layer always passes a list of len(devices) */
 	return espota_py_upload_many(session, call, out);
+}
+%}
+
+/* ---- the multi interface, for espota.aio ---------------------------------
+ * Transfers run on the caller's event loop: no GIL release, no thread. Each
+ * transfer owns a heap copy of its call (options, buffer view, callbacks)
+ * and a reference to the call dict whose strings the options borrow; both
+ * live until py_multi_remove(). */
+%{
+typedef struct espota_py_async {
+	espota_py_call call;
+	PyObject *dict; /* owned */
+} espota_py_async;
+
+static void espota_py_async_free(espota_py_async *a)
+{
+	if (!a)
+		return;
+	espota_py_call_clear(&a->call);
+	Py_XDECREF(a->dict);
+	free(a);
+}
+%}
+
+%inline %{
+espota_multi *py_multi_new(espota_session *session)
+{
+	espota_multi *m = NULL;
+	int rc = espota_multi_new(&m, session);
+	if (rc != ESPOTA_OK) {
+		PyErr_Format(PyExc_MemoryError, "espota_multi_new: %s", espota_strerror(rc));
+		return NULL;
+	}
+	return m;
+}
+
+/* Only after every transfer was removed (espota.aio does). */
+void py_multi_free(espota_multi *m)
+{
+	espota_multi_free(m);
+}
+
+/* Add an upload described by a call dict (as session_upload takes). */
+PyObject *py_multi_add(espota_multi *m, PyObject *dict)
+{
+	espota_py_async *a = (espota_py_async *)calloc(1, sizeof(*a));
+	espota_transfer *t = NULL;
+	int rc;
+
+	if (!a)
+		return PyErr_NoMemory();
+	if (espota_py_call_init(&a->call, dict) < 0) {
+		free(a);
+		return NULL;
+	}
+	a->dict = dict;
+	Py_INCREF(dict);
+	rc = espota_multi_add_upload(m, &t, (const unsigned char *)a->call.view.buf, (size_t)a->call.view.len,
+		&a->call.opts);
+	if (rc != ESPOTA_OK || !t) {
+		espota_py_async_free(a);
+		PyErr_Format(PyExc_RuntimeError, "espota_multi_add_upload: %s", espota_strerror(rc));
+		return NULL;
+	}
+	espota_transfer_set_user(t, a);
+	return SWIG_NewPointerObj(t, SWIGTYPE_p_espota_transfer, 0);
+}
+
+/* [(fd, events, serial)] to watch now (ESPOTA_WAIT_* bits; a new serial
+ * for a known fd: a new socket, register it again). */
+PyObject *py_multi_fds(espota_multi *m)
+{
+	espota_waitfd small[64], *w = small;
+	size_t n = 0, cap = 64, i;
+	PyObject *list;
+
+	if (espota_multi_fds(m, w, cap, &n) != ESPOTA_OK)
+		return PyErr_Format(PyExc_RuntimeError, "espota_multi_fds failed");
+	if (n > cap) {
+		cap = n;
+		w = (espota_waitfd *)calloc(cap, sizeof(*w));
+		if (!w)
+			return PyErr_NoMemory();
+		if (espota_multi_fds(m, w, cap, &n) != ESPOTA_OK || n > cap) {
+			free(w);
+			return PyErr_Format(PyExc_RuntimeError, "espota_multi_fds failed");
+		}
+	}
+	list = PyList_New((Py_ssize_t)n);
+	for (i = 0; list && i < n; i++) {
+		PyObject *t = Py_BuildValue("(iiI)", w[i].fd, (int)w[i].events, w[i].serial);
+		if (!t) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, t);
+	}
+	if (w != small)
+		free(w);
+	return list;
+}
+
+long py_multi_timeout(espota_multi *m)
+{
+	long ms = -1;
+	espota_multi_timeout(m, &ms);
+	return ms;
+}
+
+size_t py_multi_running(espota_multi *m)
+{
+	return espota_multi_running(m);
+}
+
+int py_multi_action(espota_multi *m, int fd, int events)
+{
+	return espota_multi_socket_action(m, fd, events);
+}
+
+/* The next finished transfer, or None. */
+PyObject *py_multi_info_read(espota_multi *m)
+{
+	espota_transfer *t = espota_multi_info_read(m);
+	if (!t)
+		Py_RETURN_NONE;
+	return SWIG_NewPointerObj(t, SWIGTYPE_p_espota_transfer, 0);
+}
+
+/* (code, attempts, error, device_error, stats) of a finished transfer; an
+ * exception a callback raised is re-raised here instead. */
+PyObject *py_transfer_result(espota_transfer *t)
+{
+	espota_py_async *a = (espota_py_async *)espota_transfer_user(t);
+	if (a && a->call.exc) {
+		espota_py_restore_exception(&a->call);
+		return NULL;
+	}
+	return espota_py_fleet_result(t);
+}
+
+int py_multi_remove(espota_multi *m, espota_transfer *t)
+{
+	espota_py_async *a = (espota_py_async *)espota_transfer_user(t);
+	int rc = espota_multi_remove(m, t);
+	if (rc == ESPOTA_OK)
+		espota_py_async_free(a);
+	return rc;
 }
 %}
 

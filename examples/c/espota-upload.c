@@ -63,8 +63,9 @@ int main(int argc, char **argv)
 
 	/* 1. Fit check: will the device's Updater accept this image? */
 	if (argc > 4) {
-		espota_image_info info;
-		espota_fit_report report;
+		espota_image *img = NULL;
+		espota_image_info info = ESPOTA_IMAGE_INFO_INIT;
+		espota_fit_report report = ESPOTA_FIT_REPORT_INIT;
 		char text[4096];
 
 		dev.layout = espota_layout_find(argv[4]);
@@ -73,12 +74,15 @@ int main(int argc, char **argv)
 			free(image);
 			return 2;
 		}
-		if (espota_image_parse(&info, image, len) < 0 ||
-			espota_fit_check(&report, &info, &dev) < 0) {
-			fprintf(stderr, "cannot inspect %s: %s\n", argv[3], info.detail);
+		rc = espota_image_parse(&img, image, len);
+		if (rc < 0 || espota_image_get_info(img, &info) < 0 || espota_fit_check(&report, &info, &dev) < 0) {
+			fprintf(stderr, "cannot inspect %s: %s\n", argv[3],
+				img != NULL ? espota_image_error(img) : espota_strerror(rc));
+			espota_image_free(img);
 			free(image);
 			return 1;
 		}
+		espota_image_free(img);
 		espota_fit_report_format(text, sizeof(text), &info, &dev, &report);
 		fputs(text, stdout);
 		if (report.verdict == ESPOTA_FIT_FAIL) {

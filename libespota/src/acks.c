@@ -370,7 +370,9 @@ static void shift_or(uint64_t *dst, const uint64_t *src, size_t words, uint64_t 
 	}
 }
 
-static int exact_one(const exact_pass *p, uint64_t total)
+/* 1/0/-1 as espota__acks_exact; with best, no sum is skipped and *best
+ * gets the highest total up to `total` that a full parse reaches. */
+static int exact_one(const exact_pass *p, uint64_t total, uint64_t *best)
 {
 	size_t n = p->n, words = (size_t)(total / 64) + 1, slots, i, j;
 	unsigned g = p->tmax * p->copies, t, k;
@@ -385,7 +387,7 @@ static int exact_one(const exact_pass *p, uint64_t total)
 	/* what a parse of d[i..n) can add at most, ignoring what was sent */
 	maxadd[n] = 0;
 	for (i = n; i-- > 0;) {
-		int64_t best = -1;
+		int64_t most = -1;
 		for (t = 1; t <= p->tmax && i + t <= n; t++) {
 			uint64_t v = count_at(p, i, t);
 			if (!v)
@@ -394,13 +396,13 @@ static int exact_one(const exact_pass *p, uint64_t total)
 				size_t end = i + (size_t)t * k;
 				if (!copies_match(p, i, t, k))
 					break;
-				if (maxadd[end] >= 0 && (int64_t)v + maxadd[end] > best)
-					best = (int64_t)v + maxadd[end];
+				if (maxadd[end] >= 0 && (int64_t)v + maxadd[end] > most)
+					most = (int64_t)v + maxadd[end];
 			}
 		}
-		maxadd[i] = best;
+		maxadd[i] = most;
 	}
-	if (maxadd[0] < (int64_t)total) {
+	if (maxadd[0] < (int64_t)total && !best) {
 		free(maxadd);
 		return 0;
 	}
@@ -424,7 +426,7 @@ static int exact_one(const exact_pass *p, uint64_t total)
 		if (maxadd[j] < 0)
 			continue;
 		/* sums below this cannot reach the total with what is left */
-		need = (uint64_t)maxadd[j] >= total ? 0 : total - (uint64_t)maxadd[j];
+		need = best || (uint64_t)maxadd[j] >= total ? 0 : total - (uint64_t)maxadd[j];
 		for (t = 1; t <= p->tmax; t++) {
 			for (k = 1; k <= p->copies && (size_t)t * k <= j; k++) {
 				size_t s = j - (size_t)t * k;
@@ -447,6 +449,20 @@ static int exact_one(const exact_pass *p, uint64_t total)
 		}
 	}
 	ok = live[n % slots] && (ring[(n % slots) * words + total / 64] >> (total % 64) & 1);
+	if (best && live[n % slots]) {
+		const uint64_t *r = ring + (n % slots) * words;
+		size_t w = words;
+		while (w-- > 0) {
+			if (r[w]) {
+				unsigned b = 63;
+				while (!(r[w] >> b & 1))
+					b--;
+				if ((uint64_t)w * 64 + b > *best)
+					*best = (uint64_t)w * 64 + b;
+				break;
+			}
+		}
+	}
 	free(ring);
 	free(live);
 	free(maxadd);
@@ -464,7 +480,7 @@ static unsigned decimal_digits(uint64_t v)
 	return k;
 }
 
-int espota__acks_exact(const espota__acks *a, uint64_t total)
+static int exact_run(const espota__acks *a, uint64_t total, uint64_t *best)
 {
 	exact_pass p;
 	int r8266 = 0, r32 = 0;
@@ -480,13 +496,26 @@ int espota__acks_exact(const espota__acks *a, uint64_t total)
 		p.maxc = total ? total : 1;
 		p.tmax = decimal_digits(p.maxc);
 		p.copies = 1;
-		r8266 = exact_one(&p, total);
-		if (r8266 == 1 || a->platform == ESPOTA_PLATFORM_ESP8266)
+		r8266 = exact_one(&p, total, best);
+		if ((r8266 == 1 && !best) || a->platform == ESPOTA_PLATFORM_ESP8266)
 			return r8266;
 	}
 	p.maxc = ESP32_MAX_COUNT;
 	p.tmax = decimal_digits(p.maxc);
 	p.copies = 1 + ESP32_MAX_REPEATS;
-	r32 = exact_one(&p, total);
-	return r32 < 0 || r8266 < 0 ? (r32 == 1 ? 1 : -1) : r32;
+	r32 = exact_one(&p, total, best);
+	if (r8266 == 1 || r32 == 1)
+		return 1;
+	return r32 < 0 || r8266 < 0 ? -1 : 0;
+}
+
+int espota__acks_exact(const espota__acks *a, uint64_t total)
+{
+	return exact_run(a, total, NULL);
+}
+
+int espota__acks_exact_best(const espota__acks *a, uint64_t total, uint64_t *best)
+{
+	*best = 0;
+	return exact_run(a, total, best);
 }

@@ -76,6 +76,9 @@ int espota__acks_can_total(const espota__acks *a, uint64_t total);
  * core's for an unknown platform), 0 when they cannot, -1 when undecided
  * (the log overflowed or memory ran out: the reading set above decides). */
 int espota__acks_exact(const espota__acks *a, uint64_t total);
+/* As espota__acks_exact, and *best: the highest total up to `total` that
+ * some reading of all the digits reaches (for the failure message). */
+int espota__acks_exact_best(const espota__acks *a, uint64_t total, uint64_t *best);
 /* 1 when no reading is left: the digits cannot be counts of what was sent. */
 int espota__acks_dead(const espota__acks *a);
 /* The highest total the digits can mean (at the point they died, if so). */

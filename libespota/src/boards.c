@@ -7,6 +7,7 @@
  */
 #include "espota/flashfit.h"
 #include "image_internal.h"
+#include "util.h"
 
 #define MB (1024u * 1024u)
 #define QIO 0

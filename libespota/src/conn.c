@@ -21,6 +21,7 @@
 
 #include "conn.h"
 #include "mdns_fallback.h"
+#include "tcpinfo.h"
 
 static void close_fd(int *fd)
 {
@@ -243,6 +244,8 @@ static void on_accept(espota__conn *d, uint64_t now)
 	set_nonblock(fd);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	espota__engine_set_device_mss(&d->e, peer_mss(fd));
+	/* lwIP announces its whole TCP_WND in its SYN: the pacing input */
+	espota__engine_set_peer_window(&d->e, espota__tcp_peer_window(fd));
 	d->tcp = fd;
 	/* No second connection is wanted: later ones now get a reset. */
 	close_fd(&d->lsn);
@@ -516,6 +519,59 @@ void espota__conn_handle(espota__conn *d, const struct pollfd *pfd, uint64_t now
 		read_tcp(d, now);
 }
 
+int espota__conn_ready(espota__conn *d, int fd, short revents, uint64_t now)
+{
+	if (fd < 0 || d->e.finished)
+		return 0;
+	if (fd == d->udp) {
+		if (revents)
+			read_udp(d, now);
+		return 1;
+	}
+	if (fd == d->lsn) {
+		if (revents)
+			on_accept(d, now);
+		return 1;
+	}
+	if (fd == d->tcp) {
+		if (revents & (POLLIN | POLLHUP | POLLERR))
+			read_tcp(d, now);
+		/* POLLOUT: the writes go in espota__conn_service(). */
+		return 1;
+	}
+	return 0;
+}
+
+int espota__conn_finished(const espota__conn *d)
+{
+	return d->e.finished;
+}
+
+uint64_t espota__conn_acked(const espota__conn *d)
+{
+	return d->e.provisional;
+}
+
+int espota__conn_result(const espota__conn *d)
+{
+	return d->e.result;
+}
+
+const char *espota__conn_error(const espota__conn *d)
+{
+	return d->e.error;
+}
+
+const espota_device_error *espota__conn_device_error(const espota__conn *d)
+{
+	return d->e.device_error_set ? &d->e.device_error : NULL;
+}
+
+void espota__conn_abort(espota__conn *d, uint64_t now, int code, const char *msg)
+{
+	espota__engine_abort(&d->e, now, code, "%s", msg);
+}
+
 uint64_t espota__conn_deadline(const espota__conn *d)
 {
 	uint64_t dl = espota__engine_deadline(&d->e), idle = d->last_progress + 1000;
@@ -556,6 +612,8 @@ void espota__conn_stats(const espota__conn *d, espota_upload_stats *st)
 	st->transfer_ms = d->e.transfer_ms;
 	st->local_port = d->local_port;
 	st->device_mss = d->e.device_mss;
+	st->ack_rule = d->e.ack_decided == ESPOTA__ACKS_DECIDED_COUNTS ? ESPOTA_ACK_RULE_COUNTS :
+		d->e.ack_decided == ESPOTA__ACKS_DECIDED_DEVICE_OK ? ESPOTA_ACK_RULE_DEVICE_OK : ESPOTA_ACK_RULE_NONE;
 }
 
 void espota__conn_close(espota__conn *d)

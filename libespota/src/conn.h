@@ -65,6 +65,21 @@ uint64_t espota__conn_deadline(const espota__conn *c);
  * totals and elapsed time are the caller's. */
 void espota__conn_stats(const espota__conn *c, espota_upload_stats *st);
 
+/* React to readiness of one descriptor (POLLIN/POLLOUT/POLLERR/POLLHUP in
+ * `revents`); a descriptor that is not this connection's is ignored.
+ * Returns 1 when the descriptor was this connection's. */
+int espota__conn_ready(espota__conn *c, int fd, short revents, uint64_t now);
+
+/* The outcome, read from the engine: finished (0/1), result code, detail,
+ * decoded device error (NULL: none). */
+int espota__conn_finished(const espota__conn *c);
+uint64_t espota__conn_acked(const espota__conn *c); /* acknowledged so far (best reading) */
+int espota__conn_result(const espota__conn *c);
+const char *espota__conn_error(const espota__conn *c);
+const espota_device_error *espota__conn_device_error(const espota__conn *c);
+/* Stop the connection with `code` (cancel, a driver's deadline). */
+void espota__conn_abort(espota__conn *c, uint64_t now, int code, const char *msg);
+
 /* Close every socket and wipe secrets. Safe to call twice. */
 void espota__conn_close(espota__conn *c);
 

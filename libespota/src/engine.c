@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -40,19 +41,58 @@ void espota__timeouts_resolve(espota_timeouts *out, const espota_timeouts *in)
 
 /* ---- outputs ------------------------------------------------------------ */
 
+/* Double the ring, keeping the order of what is queued. */
+static int ev_grow(espota__engine *e)
+{
+	unsigned int cap = e->evcap ? e->evcap * 2 : ESPOTA__EVQ, i;
+	espota__event *q;
+	char (*m)[ESPOTA__MSG_SIZE];
+
+	if (cap > (1u << 20))
+		return -1; /* a runaway producer, not a real exchange */
+	q = malloc(cap * sizeof(*q));
+	m = malloc(cap * sizeof(*m));
+	if (q == NULL || m == NULL) {
+		free(q);
+		free(m);
+		return -1;
+	}
+	for (i = 0; i < e->evcount; i++) {
+		unsigned int from = (e->evhead + i) % e->evcap;
+		q[i] = e->evq[from];
+		memcpy(m[i], e->evmsg[from], ESPOTA__MSG_SIZE);
+	}
+	free(e->evq);
+	free(e->evmsg);
+	e->evq = q;
+	e->evmsg = m;
+	e->evcap = cap;
+	e->evhead = 0;
+	return 0;
+}
+
 static espota__event *ev_push(espota__engine *e, espota__event_type type)
 {
 	unsigned int slot;
 
-	/* The driver drains after every input, and one input queues at most a
-	 * few protocol events; log lines give way first when space runs low. */
-	if (e->evcount == ESPOTA__EVQ || (type == ESPOTA__EV_LOG && e->evcount >= ESPOTA__EVQ - 4))
+	/* Every event is kept: the queue grows instead. If it cannot, the
+	 * engine stops with ENOMEM and next_event ends with that DONE. */
+	if (e->ev_lost)
 		return NULL;
-	slot = (e->evhead + e->evcount) % ESPOTA__EVQ;
+	if (e->evcount == e->evcap && ev_grow(e) < 0) {
+		e->ev_lost = 1;
+		if (!e->finished) {
+			e->finished = 1;
+			e->result = ESPOTA_ENOMEM;
+			e->deadline = NO_DEADLINE;
+			snprintf(e->error, sizeof(e->error), "out of memory for the engine's events");
+		}
+		return NULL;
+	}
+	slot = (e->evhead + e->evcount) % e->evcap;
 	e->evcount++;
 	memset(&e->evq[slot], 0, sizeof(e->evq[slot]));
 	e->evq[slot].type = type;
-	e->evq[slot].msg = e->evmsg[slot];
 	e->evmsg[slot][0] = '\0';
 	return &e->evq[slot];
 }
@@ -67,6 +107,7 @@ static void vlog(espota__engine *e, espota_log_level level, const char *fmt, va_
 		return;
 	ev->level = level;
 	vsnprintf(e->evmsg[ev - e->evq], ESPOTA__MSG_SIZE, fmt, ap);
+	ev->msg = e->evmsg[ev - e->evq];
 }
 
 #if defined(__GNUC__)
@@ -158,12 +199,17 @@ static void succeed(espota__engine *e, uint64_t now)
 int espota__engine_next_event(espota__engine *e, espota__event *out)
 {
 	while (e->evcount > 0) {
-		espota__event *ev = &e->evq[e->evhead];
-		e->evhead = (e->evhead + 1) % ESPOTA__EVQ;
+		unsigned int slot = e->evhead;
+		espota__event *ev = &e->evq[slot];
+		e->evhead = (e->evhead + 1) % e->evcap;
 		e->evcount--;
 		if (ev->type == ESPOTA__EV_NONE)
 			continue;
 		*out = *ev;
+		/* A copy: the slot may be reused (or the ring moved) by what the
+		 * driver does in response. */
+		memcpy(e->evout, e->evmsg[slot], ESPOTA__MSG_SIZE);
+		out->msg = e->evout;
 		if (ev->type == ESPOTA__EV_PROGRESS) {
 			e->progress_pending = 0;
 			e->progress.phase = e->phase;
@@ -172,6 +218,17 @@ int espota__engine_next_event(espota__engine *e, espota__event *out)
 			e->progress.total = e->cfg.len;
 			e->progress.attempt = e->attempt;
 		}
+		return 1;
+	}
+	if (e->ev_lost == 1) {
+		/* The queue could not grow: what was queued went out in order,
+		 * then the end the engine came to. */
+		e->ev_lost = 2;
+		memset(out, 0, sizeof(*out));
+		out->type = ESPOTA__EV_DONE;
+		out->result = e->result;
+		e->evout[0] = '\0';
+		out->msg = e->evout;
 		return 1;
 	}
 	return 0;
@@ -183,7 +240,7 @@ int espota__engine_init(espota__engine *e, const espota__engine_config *cfg)
 {
 	memset(e, 0, sizeof(*e));
 	if (cfg->image == NULL || cfg->len == 0 || cfg->host == NULL ||
-		(unsigned)cfg->transfer > ESPOTA_TRANSFER_STREAM)
+		(unsigned)cfg->transfer > ESPOTA_TRANSFER_PACED)
 		return ESPOTA_EINVAL;
 	e->cfg = *cfg;
 	espota__timeouts_resolve(&e->cfg.timeouts, &cfg->timeouts);
@@ -226,6 +283,11 @@ static void arm_stall(espota__engine *e, uint64_t now);
 void espota__engine_clear(espota__engine *e)
 {
 	espota__acks_free(&e->rule);
+	free(e->evq);
+	free(e->evmsg);
+	e->evq = NULL;
+	e->evmsg = NULL;
+	e->evcap = e->evcount = e->evhead = 0;
 	sodium_memzero(e->password, sizeof(e->password));
 	sodium_memzero(e->authdg, sizeof(e->authdg));
 	e->have_password = 0;
@@ -538,7 +600,7 @@ static void arm_quiet(espota__engine *e, uint64_t now);
 
 /*
  * Block pacing for ESP8266 devices whose receive window is smaller than a
- * flash sector (lwIP keeps 4 x MSS: 2144 bytes with the default MSS 536).
+ * flash sector (lwIP keeps 4 x MSS by default: 2144 bytes with MSS 536).
  *
  * The Updater fills a 4 KiB buffer and flushes it once the first byte of
  * the next block is there; while it flashes it reads nothing and the one
@@ -550,25 +612,168 @@ static void arm_quiet(espota__engine *e, uint64_t now);
  * next block boundary puts every write boundary one window past a block
  * boundary: each segment then fits the window the moment the device can
  * take it, as if the window were kept full byte by byte.
- * Returns the stream offset to send up to, or 0 for no pacing.
+ *
+ * Adaptive pacing (the pipelined default). That only works with the
+ * device's real window W, and builds differ (lwIP variants, ESP-IDF
+ * CONFIG_LWIP_TCP_WND_DEFAULT, custom options): pacing with 4 x MSS loses
+ * to plain streaming on a 2 x or 6 x MSS device (bench/RESULTS.md). So the
+ * engine learns W from the acknowledgements. An ESP8266 prints one count per
+ * drain of everything visible, and the part of a drain after a block
+ * boundary is what arrived while that block was flashing: a whole window
+ * when the sender was far enough ahead, since a flush (45 ms and more)
+ * outlasts a LAN round trip. While it sends the first PACE_LEARN_BLOCKS
+ * blocks a block and two segments ahead, the largest such part is W. Then:
+ *  - where the windows that refill a block end within one segment past it
+ *    (pace_pays), the cut of the segments decides whether the flush waits
+ *    another round trip: pace with W;
+ *  - otherwise any cut fits, and pacing only delays writes until an
+ *    acknowledgement: stream. So too when one drain takes two blocks or a
+ *    whole block before its flush (a window of a block or more), or more
+ *    than a window before a flush (a round trip shorter than the drain
+ *    loop, where a misplaced segment costs less than pacing's waits);
+ *  - a device whose counts are only ever whole blocks shows no window:
+ *    send one block at a time (stop-and-wait in blocks).
+ * A receive window the driver read from TCP_INFO decides at once when it is
+ * in the pacing range (lwIP announces its whole TCP_WND in its SYN).
  */
 #define FLASH_BLOCK 4096u
+#define PACE_LEARN_BLOCKS 3
 
-static uint64_t paced_end(const espota__engine *e)
+static uint32_t pace_mss(const espota__engine *e)
 {
-	uint64_t w = 4 * (uint64_t)e->device_mss;
+	return e->device_mss;
+}
+
+/*
+ * Does pacing pay with a window of w bytes? After a flush the device has w
+ * bytes, and each round trip brings w more, so the first byte of the next
+ * block comes with the m-th window, m = ceil(4097 / w). With m windows
+ * reaching at least one segment past that byte, any cut of the segments
+ * fits and streaming is as good (it never waits for an acknowledgement
+ * to write); within one segment, the cut decides.
+ */
+static int pace_pays(const espota__engine *e, uint64_t w)
+{
+	uint64_t m;
+
+	/* From a block up, a drain runs across flushes and the learnt part
+	 * after the last one is only a lower bound: stream. */
+	if (w == 0 || w >= FLASH_BLOCK)
+		return 0;
+	m = (FLASH_BLOCK + 1 + w - 1) / w;
+	return m * w < FLASH_BLOCK + pace_mss(e);
+}
+
+static void pace_decide(espota__engine *e, uint64_t w, const char *why)
+{
+	if (e->pace_partial == 0 && e->pace_drains >= PACE_LEARN_BLOCKS && w == 0) {
+		e->pace_state = ESPOTA__PACE_BLOCK_SAW;
+		elog(e, ESPOTA_LOG_INFO, "pacing: the device acknowledges whole flash blocks only: "
+			"one block at a time");
+		return;
+	}
+	e->pace_window = (uint32_t)w;
+	e->pace_state = pace_pays(e, w) ? ESPOTA__PACE_BLOCKS : ESPOTA__PACE_STREAM;
+	if (e->pace_state == ESPOTA__PACE_BLOCKS && e->pace_pre > w) {
+		/* A drain took more than a window before its flush: data kept
+		 * coming within the drain, so the round trip is shorter than a
+		 * few ms, where a misplaced segment costs less than pacing's
+		 * waits for acknowledgements (bench/RESULTS.md, RTT 1 ms). */
+		e->pace_state = ESPOTA__PACE_STREAM;
+		why = "drains run on: a round trip of a few ms";
+	}
+	elog(e, ESPOTA_LOG_INFO, "pacing: device window %" PRIu64 " bytes (%s, MSS %u, at most %u "
+		"before a flush): %s", w, why, (unsigned)pace_mss(e), e->pace_pre,
+		e->pace_state == ESPOTA__PACE_BLOCKS ? "paced to the flash blocks" : "streaming");
+}
+
+/* Look at the acknowledgement steps since the last call (one per drain,
+ * mostly: the device prints one count per drain and the host reads them
+ * apart) and decide once the first blocks are through. */
+static void pace_learn(espota__engine *e)
+{
+	uint64_t p = e->provisional, a = e->pace_seen, b, part;
+
+	if (e->pace_state != ESPOTA__PACE_LEARN || p <= a)
+		return;
+	e->pace_seen = p;
+	e->pace_drains++;
+	if ((p - a) % FLASH_BLOCK != 0)
+		e->pace_partial++;
+	if (p - a >= 2 * (uint64_t)FLASH_BLOCK || (a % FLASH_BLOCK == 0 && p > a + FLASH_BLOCK)) {
+		/* one drain took two blocks (more than a block and a sub-block
+		 * window can hold without a round trip), or a whole block before
+		 * flushing it: the window is a block or more (or the round trip
+		 * tiny), and pacing cannot pay. A device that acknowledges whole
+		 * blocks prints one count per block, so this is not one of those. */
+		pace_decide(e, p - a, "one drain of more than a block at once");
+		return;
+	}
+	b = (p - 1) / FLASH_BLOCK * FLASH_BLOCK; /* the last boundary below p */
+	if (b > a) {
+		/* what it took before the first flush of the drain */
+		uint64_t pre = (a / FLASH_BLOCK + 1) * FLASH_BLOCK - a;
+		if (pre > e->pace_pre)
+			e->pace_pre = (uint32_t)pre;
+		/* the drain crossed a boundary, so it flushed there; a drain that
+		 * ends on a boundary is only whole blocks (w stays 0 for them) */
+		part = p - b;
+		if (part % FLASH_BLOCK != 0 && part > e->pace_window)
+			e->pace_window = (uint32_t)(part < UINT32_MAX ? part : UINT32_MAX);
+	} else if ((p - a) % FLASH_BLOCK != 0 && p - a > e->pace_window) {
+		e->pace_window = (uint32_t)(p - a);
+	}
+	if (p >= (uint64_t)PACE_LEARN_BLOCKS * FLASH_BLOCK) {
+		/* A part is a lower bound (with a round trip longer than the
+		 * flush, some of the window is still on its way), and lwIP
+		 * windows are whole segments (TCP_WND = k x TCP_MSS): round up. */
+		uint64_t w = e->pace_window, m = pace_mss(e);
+		pace_decide(e, (w + m - 1) / m * m, "learnt from the acknowledgements");
+	}
+}
+
+/* Returns the stream offset to send up to, or 0 for no pacing. */
+static uint64_t paced_end(espota__engine *e)
+{
+	uint64_t w, next = (e->provisional / FLASH_BLOCK + 1) * FLASH_BLOCK;
 
 	/* ESP32 reads at most 1460 bytes a loop and keeps no 4 KiB drain;
 	 * an unknown device on a custom port is most likely an ESP8266. */
-	if (e->cfg.transfer != ESPOTA_TRANSFER_PIPELINED || e->platform == ESPOTA_PLATFORM_ESP32 ||
-		w == 0 || w >= FLASH_BLOCK)
+	if (e->platform == ESPOTA_PLATFORM_ESP32)
 		return 0;
-	return (e->provisional / FLASH_BLOCK + 1) * FLASH_BLOCK + w;
+	if (e->cfg.transfer == ESPOTA_TRANSFER_PACED) {
+		w = 4 * (uint64_t)e->device_mss;
+		return (w == 0 || w >= FLASH_BLOCK) ? 0 : next + w;
+	}
+	/* without the MSS (no TCP_INFO) segments cannot be reasoned about */
+	if (e->cfg.transfer != ESPOTA_TRANSFER_PIPELINED || e->device_mss == 0)
+		return 0;
+	pace_learn(e);
+	switch (e->pace_state) {
+	case ESPOTA__PACE_LEARN:
+		/* far enough ahead to show any window where pacing can pay, and
+		 * not so far that the first paced block waits for a long queue */
+		return next + FLASH_BLOCK + 2 * (uint64_t)pace_mss(e);
+	case ESPOTA__PACE_BLOCKS:
+		return next + e->pace_window;
+	case ESPOTA__PACE_BLOCK_SAW:
+		return next;
+	default:
+		return 0;
+	}
 }
 
 void espota__engine_set_device_mss(espota__engine *e, uint32_t mss)
 {
 	e->device_mss = mss;
+}
+
+void espota__engine_set_peer_window(espota__engine *e, uint32_t window)
+{
+	e->peer_window = window;
+	if (e->pace_state == ESPOTA__PACE_LEARN && e->device_mss != 0 && window >= pace_mss(e) &&
+		window < FLASH_BLOCK + 2 * (uint64_t)pace_mss(e))
+		pace_decide(e, window, "announced by its TCP");
 }
 
 size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr)
@@ -997,11 +1202,14 @@ static void finish_ok(espota__engine *e, uint64_t now, int at_eof)
 			elog(e, ESPOTA_LOG_INFO, "acknowledgement counts too long to check; the "
 				"device's OK (after its MD5 check of the whole image) decides");
 		} else {
-			uint64_t best = espota__acks_best(&e->rule);
-			e->acked = e->provisional = best < e->cfg.len ? best : e->cfg.len;
-			fail(e, ESPOTA_EPROTO, "the device reported OK, but its acknowledgements add up "
-				"to at most %" PRIu64 " of the %zu bytes sent: it did not read the whole "
-				"image, so the update may or may not have been applied", e->acked, e->cfg.len);
+			uint64_t best = 0;
+			if (espota__acks_exact_best(&e->rule, e->cfg.len, &best) < 0)
+				best = espota__acks_best(&e->rule);
+			e->acked = e->provisional = best < e->cfg.len ? best : e->cfg.len - 1;
+			fail(e, ESPOTA_EPROTO, "the device reported OK, but no reading of its "
+				"acknowledgements adds up to the %zu bytes sent (at most %" PRIu64 " of them "
+				"can be read as acknowledged): the update may or may not have been applied",
+				e->cfg.len, e->acked);
 			return;
 		}
 		e->ok_pending = 1;

@@ -71,6 +71,7 @@ typedef struct espota__engine_config {
 	const char *md5;           /* MD5 (32 hex digits) of image if already known, or NULL */
 } espota__engine_config;
 
+/* Initial capacity of the event queue; it grows, it never drops an event. */
 #define ESPOTA__EVQ 16
 
 /* Scratch for reading acknowledgement digits (engine.c). */
@@ -127,6 +128,14 @@ typedef struct espota__engine {
 	uint64_t quiet_seen;        /* digits_seen when a quiet reading last failed */
 	unsigned quiet_ms;          /* current quiet delay (doubles after each failure) */
 	uint32_t device_mss;        /* the device's TCP MSS when the driver knows it (0: no) */
+	/* adaptive block pacing (engine.c, "Adaptive pacing") */
+	uint32_t peer_window;       /* the device's TCP receive window from the driver (0: unknown) */
+	int pace_state;             /* ESPOTA__PACE_* */
+	uint32_t pace_window;       /* learnt device window: largest drain after a flush */
+	uint64_t pace_seen;         /* provisional offset the learner has looked at */
+	unsigned int pace_drains;   /* acknowledgement steps seen while learning */
+	unsigned int pace_partial;  /* of which not a whole number of flash blocks */
+	uint32_t pace_pre;          /* most a drain took before its first flush */
 	unsigned int acks;
 	espota__acks rule;          /* the acknowledgement rule: what the counts can total */
 	int ack_decided;            /* ESPOTA__ACKS_DECIDED_*: what proved the success */
@@ -137,9 +146,11 @@ typedef struct espota__engine {
 	espota_device_error device_error;
 
 	/* outputs */
-	espota__event evq[ESPOTA__EVQ];
-	char evmsg[ESPOTA__EVQ][ESPOTA__MSG_SIZE];
-	unsigned int evhead, evcount;
+	espota__event *evq;         /* ring of evcap events, grown on demand (engine_clear frees) */
+	char (*evmsg)[ESPOTA__MSG_SIZE];
+	unsigned int evhead, evcount, evcap;
+	int ev_lost;                /* the queue could not grow: DONE (ENOMEM) follows the queued events */
+	char evout[ESPOTA__MSG_SIZE]; /* the message of the event last returned */
 	int progress_pending;
 	espota_progress progress;
 	char error[ESPOTA__MSG_SIZE];
@@ -172,6 +183,18 @@ void espota__engine_decline_password(espota__engine *e, uint64_t now, int code, 
 
 /* The TCP MSS the device announced, once connected (0: unknown). */
 void espota__engine_set_device_mss(espota__engine *e, uint32_t mss);
+/* The receive window the device's TCP announced (TCP_INFO), once connected
+ * (0: unknown). Trusted for pacing only when below a flash block plus one
+ * segment; a larger figure is as likely a host kernel or proxy. */
+void espota__engine_set_peer_window(espota__engine *e, uint32_t window);
+
+/* Adaptive pacing states (pace_state). */
+enum {
+	ESPOTA__PACE_LEARN = 0,  /* streaming the first blocks, measuring the device */
+	ESPOTA__PACE_BLOCKS,     /* paced: one learnt window past the next flash block */
+	ESPOTA__PACE_STREAM,     /* the window covers a block: no pacing pays */
+	ESPOTA__PACE_BLOCK_SAW   /* acknowledges whole blocks only: one block at a time */
+};
 /* Bytes the driver may write now; *ptr points into the image. */
 size_t espota__engine_tx(espota__engine *e, const unsigned char **ptr);
 void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n);
@@ -183,6 +206,8 @@ void espota__engine_abort(espota__engine *e, uint64_t now, int code, const char 
 	__attribute__((format(printf, 4, 5)))
 #endif
 	;
+/* The next queued event, in order; 0 when none. Events are never dropped.
+ * A LOG event's msg stays valid until the next call. */
 int espota__engine_next_event(espota__engine *e, espota__event *out);
 /* Wipe secrets. */
 void espota__engine_clear(espota__engine *e);

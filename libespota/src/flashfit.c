@@ -17,6 +17,7 @@
 #include "espota/errors.h"
 #include "espota/flashfit.h"
 #include "image_internal.h"
+#include "util.h"
 
 #if defined(__GNUC__)
 # define FORMAT(a, b) __attribute__((format(printf, a, b)))
@@ -478,10 +479,10 @@ static void esp32_advise_schemes(ctx *c, const espota_partition_table *t, uint64
 
 	advise(c, "or choose a partition scheme with larger OTA app slots (%s flash): ", SZ(flash));
 	for (i = 0; (name = espota__partitions_builtin_name(i)) != NULL; i++) {
-		espota_partition_table b;
+		struct espota_partition_table b;
 		unsigned int k, ota = 0;
 		uint64_t slot = UINT64_MAX;
-		if (espota_partitions_builtin(&b, name) != ESPOTA_OK || espota__partitions_flash_size(&b) != flash)
+		if (espota__partitions_builtin(&b, name) != ESPOTA_OK || espota__partitions_flash_size(&b) != flash)
 			continue;
 		for (k = 0; k < b.count; k++)
 			if (b.entries[k].type == 0 && b.entries[k].subtype >= 0x10 && b.entries[k].subtype < 0x20) {
@@ -622,7 +623,8 @@ static void check_esp32(ctx *c)
 int espota_fit_device_init(espota_fit_device *dev, unsigned int version)
 {
 	static const espota_fit_device init = ESPOTA_FIT_DEVICE_INIT;
-	if (espota__isnull(dev) || version != ESPOTA_FIT_DEVICE_VERSION)
+	/* The one version rule of every options struct (docs/api.md). */
+	if (espota__isnull(dev) || version == 0 || version > ESPOTA_FIT_DEVICE_VERSION)
 		return ESPOTA_EINVAL;
 	*dev = init;
 	return ESPOTA_OK;
@@ -695,15 +697,41 @@ static void summarise(ctx *c)
 		sb_addf(&s, "; see warnings");
 }
 
+/* The caller's image facts, in a struct of this library's size (the
+ * fields an older caller does not have read as zero). */
+static int image_in(espota_image_info *full, const espota_image_info *img)
+{
+	memset(full, 0, sizeof(*full));
+	full->struct_size = sizeof(*full);
+	full->checksum_ok = -1;
+	return espota__copy_sized(full, sizeof(*full), img, img->struct_size);
+}
+
+static int fit_check(espota_fit_report *out, const espota_image_info *img, const espota_fit_device *dev);
+
 int espota_fit_check(espota_fit_report *out, const espota_image_info *img, const espota_fit_device *dev)
 {
-	ctx c;
+	espota_image_info full;
+	espota_fit_report rep;
+	int rc;
 
 	if (espota__isnull(out) || espota__isnull(img) || espota__isnull(dev))
 		return ESPOTA_EINVAL;
+	if (out->struct_size < sizeof(size_t) + sizeof(int) || image_in(&full, img) < 0)
+		return ESPOTA_EINVAL;
+	rc = fit_check(&rep, &full, dev);
+	espota__copy_sized(out, out->struct_size, &rep, sizeof(rep));
+	return rc;
+}
+
+static int fit_check(espota_fit_report *out, const espota_image_info *img, const espota_fit_device *dev)
+{
+	ctx c;
+
 	memset(out, 0, sizeof(*out));
+	out->struct_size = sizeof(*out);
 	out->device_error_text = "";
-	if (dev->version != ESPOTA_FIT_DEVICE_VERSION)
+	if (dev->version == 0 || dev->version > ESPOTA_FIT_DEVICE_VERSION)
 		return ESPOTA_EINVAL;
 
 	memset(&c, 0, sizeof(c));
@@ -782,8 +810,6 @@ static void format_image(sb *b, const espota_image_info *img)
 	}
 	if (img->is_signed)
 		sb_addf(b, "Signed:    %lu-byte signature trailer\n", (unsigned long)img->signature_len);
-	if (img->detail[0] != '\0')
-		sb_addf(b, "Note:      %s\n", img->detail);
 }
 
 static void format_device(sb *b, const espota_fit_device *dev, const espota_fit_report *r,
@@ -849,7 +875,31 @@ static const struct { uint32_t bit; const char *name; } mistake_names[] = {
 	{ ESPOTA_FIT_MISTAKE_WRONG_FORMAT, "image format the Updater rejects" },
 };
 
+static int report_format(char *buf, size_t buflen, const espota_image_info *img,
+	const espota_fit_device *dev, const espota_fit_report *r);
+
 int espota_fit_report_format(char *buf, size_t buflen, const espota_image_info *img,
+	const espota_fit_device *dev, const espota_fit_report *r)
+{
+	espota_image_info full;
+	espota_fit_report rep;
+
+	if (espota__isnull(img) || espota__isnull(dev) || espota__isnull(r) || (buf == NULL && buflen > 0))
+		return ESPOTA_EINVAL;
+	/* Both come from the caller: read them in this library's sizes. */
+	memset(&rep, 0, sizeof(rep));
+	rep.struct_size = sizeof(rep);
+	rep.device_error_text = "";
+	if (image_in(&full, img) < 0 || espota__copy_sized(&rep, sizeof(rep), r, r->struct_size) < 0)
+		return ESPOTA_EINVAL;
+	if (rep.device_error_text == NULL)
+		rep.device_error_text = "";
+	rep.summary[sizeof(rep.summary) - 1] = '\0';
+	rep.advice[sizeof(rep.advice) - 1] = '\0';
+	return report_format(buf, buflen, &full, dev, &rep);
+}
+
+static int report_format(char *buf, size_t buflen, const espota_image_info *img,
 	const espota_fit_device *dev, const espota_fit_report *r)
 {
 	sb b;
@@ -857,8 +907,6 @@ int espota_fit_report_format(char *buf, size_t buflen, const espota_image_info *
 	size_t i;
 	int first = 1;
 
-	if (espota__isnull(img) || espota__isnull(dev) || espota__isnull(r) || (buf == NULL && buflen > 0))
-		return ESPOTA_EINVAL;
 	sb_init(&b, buf, buflen);
 	/* The platform the check used: ESP32 exactly when it reported on a
 	 * partition table or an ESP32 device. */

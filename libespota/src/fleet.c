@@ -1,8 +1,7 @@
 /*
- * The fleet driver: many device connections in one poll() loop.
+ * The fleet driver: many devices as transfers of one multi handle (multi.c
+ * polls; this file only decides what to start, retry and report).
  */
-#include <errno.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,23 +9,27 @@
 
 #include "auth.h"
 #include "espota/fleet.h"
-#include "conn.h"
+#include "fleet_policy.h"
+#include "multi_internal.h"
 
+/* One device's state across its attempts. */
 typedef struct {
-	espota__conn c;
 	espota_upload_options opts;  /* base with this device's host/port/password */
-	size_t index;                /* device index, or SIZE_MAX when free */
+	espota_transfer *t;          /* the running attempt, or NULL */
+	size_t slot;                 /* the concurrency slot it runs in (fleet_policy.c) */
 	uint64_t first_start;
 	unsigned int attempts;
-	int active;
-} slot;
+	int done;
+	int never_started;           /* cancelled before it had a slot */
+} device;
 
 typedef struct {
 	espota_session *s;
+	espota_multi *m;
 	const espota_upload_options *base;
 	const espota_fleet_device *devices;
 	const espota_fleet_options *fo;
-	espota_fleet_result *results;
+	device *dv;
 	const unsigned char *data;
 	size_t dlen;
 	size_t original_len;         /* before compression */
@@ -43,17 +46,11 @@ int espota_fleet_options_init(espota_fleet_options *opts, unsigned int version)
 	return ESPOTA_OK;
 }
 
-static int fleet_progress(espota__conn *c, const espota_progress *p)
+static int fleet_progress(espota_transfer *t, const espota_progress *p, void *payload)
 {
-	const fleet *f = c->user;
-	return f->fo->progress ? f->fo->progress(c->index, p, f->fo->payload) : 0;
-}
-
-/* Called only when the options carry an auth callback (conn.c, need_password). */
-static int fleet_auth(espota__conn *c, espota_auth_request *req, espota_auth_scheme scheme)
-{
-	const fleet *f = c->user;
-	return f->base->auth(req, c->opts->host, scheme, f->base->payload);
+	const fleet *f = payload;
+	size_t index = (size_t)(uintptr_t)espota_transfer_user(t);
+	return f->fo->progress ? f->fo->progress(index, p, f->fo->payload) : 0;
 }
 
 static int retryable(int code)
@@ -61,85 +58,55 @@ static int retryable(int code)
 	return code == ESPOTA_ETIMEOUT || code == ESPOTA_ECLOSED || code == ESPOTA_EIO;
 }
 
-static void start_slot(fleet *f, slot *sl, uint64_t now)
+static int start(fleet *f, size_t index, uint64_t now)
 {
-	const espota_fleet_device *dv = &f->devices[sl->index];
-	espota_fleet_result *r = &f->results[sl->index];
-	char err[ESPOTA__MSG_SIZE];
-	int rc;
+	device *d = &f->dv[index];
+	espota__transfer_hooks h;
+	char prefix[80];
 
-	sl->attempts++;
-	r->attempts = sl->attempts;
-	memset(&sl->c, 0, sizeof(sl->c));
-	sl->c.s = f->s;
-	sl->c.opts = &sl->opts;
-	sl->c.on_progress = fleet_progress;
-	sl->c.on_auth = fleet_auth;
-	sl->c.user = f;
-	sl->c.index = sl->index;
-	sl->c.md5 = f->md5;
-	snprintf(sl->c.prefix, sizeof(sl->c.prefix), "[%zu %s:%u] ", sl->index, dv->host,
-		(unsigned)espota__default_port(&sl->opts));
-	(void)now;
-	rc = espota__conn_start(&sl->c, f->data, f->dlen, err, sizeof(err));
-	if (rc < 0) {
-		/* Record the failure; the main loop finishes the slot. */
-		sl->c.e.finished = 1;
-		sl->c.e.result = rc;
-		snprintf(sl->c.e.error, sizeof(sl->c.e.error), "%s", err);
-	}
-	sl->active = 1;
+	memset(&h, 0, sizeof(h));
+	d->attempts++;
+	if (d->attempts == 1)
+		d->first_start = now;
+	snprintf(prefix, sizeof(prefix), "[%zu %s:%u] ", index, d->opts.host,
+		(unsigned)espota__default_port(&d->opts));
+	h.progress = fleet_progress;
+	h.payload = f;
+	h.prefix = prefix;
+	h.md5 = f->md5;
+	h.attempts = d->attempts;
+	h.origin_ms = d->first_start;
+	h.original_size = f->original_len;
+	h.prepared = 1;
+	h.user = (void *)(uintptr_t)index;
+	return espota__multi_add(f->m, &d->t, f->data, f->dlen, &d->opts, &h);
 }
 
-/* A slot's connection finished: retry it or record the result. */
-static int finish_slot(fleet *f, slot *sl, uint64_t now)
+static void report(fleet *f, size_t index, const espota_transfer *t)
 {
-	espota_fleet_result *r = &f->results[sl->index];
-	const espota_fleet_options *fo = f->fo;
-	int code = sl->c.e.result;
-
-	r->code = code;
-	snprintf(r->error, sizeof(r->error), "%s", code < 0 ? sl->c.e.error : "");
-	r->device_error_set = sl->c.e.device_error_set;
-	if (r->device_error_set)
-		r->device_error = sl->c.e.device_error;
-	memset(&r->stats, 0, sizeof(r->stats));
-	espota__conn_stats(&sl->c, &r->stats);
-	r->stats.total = f->dlen;
-	r->stats.original_size = f->original_len;
-	r->stats.elapsed_ms = now - sl->first_start;
-	espota__conn_close(&sl->c);
-
-	if (code < 0 && retryable(code) && sl->attempts <= fo->retries && !atomic_load(&f->s->cancelled) &&
-		(fo->device_deadline_ms == 0 || now - sl->first_start < fo->device_deadline_ms)) {
-		espota__session_log(f->s, ESPOTA_LOG_WARN, "[%s] attempt %u failed (%s); retrying",
-			sl->opts.host, sl->attempts, r->error);
-		start_slot(f, sl, now);
-		return 0;
-	}
-	if (fo->done) {
+	if (f->fo->done) {
 		f->s->in_callback++;
-		fo->done(sl->index, r, fo->payload);
+		f->fo->done(index, t, f->fo->payload);
 		f->s->in_callback--;
 	}
-	sl->active = 0;
-	return 1;
 }
 
 int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t len,
 	const espota_upload_options *base, const espota_fleet_device *devices, size_t ndevices,
-	const espota_fleet_options *fo, espota_fleet_result *results)
+	const espota_fleet_options *fo)
 {
 	espota_fleet_options defaults;
 	espota_upload_options probe;
+	espota_transfer *t;
 	unsigned char *packed = NULL;
-	struct pollfd *pfd = NULL;
-	slot *slots = NULL;
-	size_t i, next = 0, nslots, done = 0, failed = 0;
+	size_t i, next = 0, nslots, active = 0, done = 0, failed = 0;
+	unsigned char *slot_busy = NULL;
+	espota__fleet_policy pol = { 0 };
+	char err[ESPOTA__MSG_SIZE];
 	fleet f;
-	int rc;
+	int rc, rep_set = 0;
 
-	if (devices == NULL || results == NULL || ndevices == 0 || base == NULL)
+	if (devices == NULL || ndevices == 0 || base == NULL)
 		return ESPOTA_EINVAL;
 	if (fo == NULL) {
 		espota_fleet_options_init(&defaults, ESPOTA_FLEET_OPTIONS_VERSION);
@@ -155,125 +122,159 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 	if ((rc = espota__begin(s, image, len, &probe)) < 0)
 		return rc;
 	for (i = 0; i < ndevices; i++) {
-		memset(&results[i], 0, sizeof(results[i]));
-		results[i].code = ESPOTA_ERROR;
 		if (devices[i].host == NULL || devices[i].host[0] == '\0') {
 			espota__session_error(s, "device %zu has no address", i);
 			return ESPOTA_EINVAL;
 		}
 	}
+	memset(&f, 0, sizeof(f));
 	s->running = 1;
 	s->stats.original_size = len;
-	if ((rc = espota__prepare(s, base, image, len, &f.data, &f.dlen, &packed)) < 0)
+	err[0] = '\0';
+	rc = espota__prepare(s, base, image, len, &f.data, &f.dlen, &packed, err, sizeof(err),
+		&s->fit_report, &rep_set);
+	s->fit_report_set = rep_set;
+	if (rc < 0) {
+		espota__session_error(s, "%s", err);
 		goto out;
+	}
 	f.s = s;
 	f.original_len = len;
 	f.base = base;
 	f.devices = devices;
 	f.fo = fo;
-	f.results = results;
 	s->stats.total = f.dlen;
 	if (espota__md5_hex(f.md5, f.data, f.dlen) < 0) {
 		espota__session_error(s, "cannot compute the image's MD5");
 		rc = ESPOTA_ERROR;
 		goto out;
 	}
-
-	/* 0 = every device at once (up to 256): a slot costs descriptors, not threads. */
-	nslots = fo->max_concurrent ? fo->max_concurrent : 256;
-	if (nslots > ndevices)
-		nslots = ndevices;
-	slots = calloc(nslots, sizeof(*slots));
-	pfd = calloc(1 + 3 * nslots, sizeof(*pfd));
-	if (slots == NULL || pfd == NULL) {
+	f.dv = calloc(ndevices, sizeof(*f.dv));
+	f.m = espota__multi_new(s);
+	if (f.dv == NULL || f.m == NULL) {
+		espota__session_error(s, "out of memory");
 		rc = ESPOTA_ENOMEM;
 		goto out;
 	}
+	for (i = 0; i < ndevices; i++) {
+		device *d = &f.dv[i];
+		d->opts = *base;
+		d->opts.host = devices[i].host;
+		if (devices[i].port)
+			d->opts.port = devices[i].port;
+		if (devices[i].password)
+			d->opts.password = devices[i].password;
+		/* Progress comes through the fleet's callback; nothing to redo. */
+		d->opts.progress = NULL;
+		d->opts.compress = 0;
+		d->opts.fit = NULL;
+	}
+
+	/* 0 = the policy chooses, up to 256: a transfer costs descriptors, not threads. */
+	nslots = fo->max_concurrent ? fo->max_concurrent : 256;
+	if (nslots > ndevices)
+		nslots = ndevices;
+	if ((slot_busy = calloc(nslots, 1)) == NULL)
+		goto nomem;
+	(void)espota__fleet_policy_init(&pol, fo->max_concurrent, nslots, espota__now_ms());
 
 	while (done < ndevices) {
-		uint64_t now = espota__now_ms(), deadline = UINT64_MAX;
-		int np = 1, timeout;
+		uint64_t now = espota__now_ms(), wake = UINT64_MAX;
+		long max_ms;
 
-		/* Fill free slots, then let every connection act. */
-		for (i = 0; i < nslots; i++) {
-			slot *sl = &slots[i];
-			if (!sl->active && next < ndevices && !atomic_load(&s->cancelled)) {
-				const espota_fleet_device *dv = &devices[next];
-				sl->index = next++;
-				sl->attempts = 0;
-				sl->first_start = now;
-				sl->opts = *base;
-				sl->opts.host = dv->host;
-				if (dv->port)
-					sl->opts.port = dv->port;
-				if (dv->password)
-					sl->opts.password = dv->password;
-				start_slot(&f, sl, now);
-			}
-			if (!sl->active)
+		/* Fill free slots below the policy's limit (lowest first, as the
+		 * policy counts them); devices never started are cancelled on a cancel. */
+		for (i = 0; i < nslots && next < ndevices && !atomic_load(&s->cancelled); i++) {
+			if (slot_busy[i])
 				continue;
-			espota__conn_service(&sl->c);
-			if (sl->c.e.finished && finish_slot(&f, sl, espota__now_ms())) {
-				done++;
-				if (results[sl->index].code < 0)
-					failed++;
-				i--; /* refill this slot at once */
+			if (i >= espota__fleet_policy_limit(&pol, now))
+				break;
+			f.dv[next].slot = i;
+			slot_busy[i] = 1;
+			if ((rc = start(&f, next, now)) < 0)
+				goto nomem;
+			next++;
+			active++;
+		}
+		for (i = 0; i < ndevices; i++)
+			if (f.dv[i].t != NULL)
+				espota__fleet_policy_observe(&pol, f.dv[i].slot, espota__transfer_acked(f.dv[i].t));
+		if (next < ndevices && atomic_load(&s->cancelled)) {
+			/* Devices never started are cancelled too, and reported as such. */
+			for (; next < ndevices; next++) {
+				t = espota__multi_add_failed(f.m, &f.dv[next].opts, ESPOTA_ECANCELLED, "cancelled");
+				if (t == NULL)
+					goto nomem;
+				f.dv[next].never_started = 1;
+				espota_transfer_set_user(t, (void *)(uintptr_t)next);
+				active++;
+			}
+		}
+		/* Collect what finished: retry it, or report it. */
+		while ((t = espota_multi_info_read(f.m)) != NULL) {
+			size_t index = (size_t)(uintptr_t)espota_transfer_user(t);
+			device *d = &f.dv[index];
+			int code = espota_transfer_result(t);
+
+			now = espota__now_ms();
+			d->t = NULL;
+			if (code < 0 && retryable(code) && d->attempts <= fo->retries &&
+				!atomic_load(&s->cancelled) &&
+				(fo->device_deadline_ms == 0 || now - d->first_start < fo->device_deadline_ms)) {
+				espota__session_log(s, ESPOTA_LOG_WARN, "[%s] attempt %u failed (%s); retrying",
+					d->opts.host, d->attempts, espota_transfer_error(t));
+				espota_multi_remove(f.m, t);
+				if ((rc = start(&f, index, now)) < 0)
+					goto nomem;
 				continue;
 			}
+			report(&f, index, t);
+			espota_multi_remove(f.m, t);
+			d->done = 1;
+			if (!d->never_started)
+				slot_busy[d->slot] = 0;
+			done++;
+			active--;
+			if (code < 0)
+				failed++;
 		}
 		if (done >= ndevices)
 			break;
-		if (next < ndevices && atomic_load(&s->cancelled)) {
-			/* Devices never started are cancelled too. */
-			for (; next < ndevices; next++) {
-				results[next].code = ESPOTA_ECANCELLED;
-				snprintf(results[next].error, sizeof(results[next].error), "cancelled");
-				done++;
-				failed++;
-				if (fo->done) {
-					s->in_callback++;
-					fo->done(next, &results[next], fo->payload);
-					s->in_callback--;
+		/* A slot came free below the limit: fill it before waiting. */
+		if (next < ndevices && !atomic_load(&s->cancelled) && active < nslots) {
+			size_t low = 0;
+			while (low < nslots && slot_busy[low])
+				low++;
+			if (low < nslots && low < espota__fleet_policy_limit(&pol, espota__now_ms()))
+				continue;
+		}
+		/* The per-device deadlines are the fleet's own timers. */
+		if (fo->device_deadline_ms) {
+			now = espota__now_ms();
+			for (i = 0; i < ndevices; i++) {
+				device *d = &f.dv[i];
+				uint64_t dl = d->first_start + fo->device_deadline_ms;
+				if (d->t == NULL || d->done)
+					continue;
+				if (now >= dl) {
+					char msg[96];
+					snprintf(msg, sizeof(msg), "the device's deadline of %u ms passed",
+						fo->device_deadline_ms);
+					espota__transfer_abort(d->t, ESPOTA_ETIMEOUT, msg);
+				} else if (dl < wake) {
+					wake = dl;
 				}
 			}
 		}
-		pfd[0].fd = s->wake[0];
-		pfd[0].events = POLLIN;
-		pfd[0].revents = 0;
-		for (i = 0; i < nslots; i++) {
-			slot *sl = &slots[i];
-			uint64_t dl;
-			if (!sl->active)
-				continue;
-			np += espota__conn_pollfds(&sl->c, pfd, np);
-			dl = espota__conn_deadline(&sl->c);
-			if (fo->device_deadline_ms && sl->first_start + fo->device_deadline_ms < dl)
-				dl = sl->first_start + fo->device_deadline_ms;
-			if (dl < deadline)
-				deadline = dl;
-		}
-		now = espota__now_ms();
-		timeout = deadline <= now ? 0 : (deadline - now > 1000 ? 1000 : (int)(deadline - now));
-		if (poll(pfd, (nfds_t)np, timeout) < 0 && errno != EINTR) {
-			/* Each device then fails with EIO; the summary counts them. */
-			for (i = 0; i < nslots; i++)
-				if (slots[i].active)
-					espota__engine_abort(&slots[i].c.e, now, ESPOTA_EIO, "poll failed");
+		if (f.m->done_head != NULL)
 			continue;
+		max_ms = -1;
+		if (wake != UINT64_MAX) {
+			now = espota__now_ms();
+			max_ms = wake > now ? (long)(wake - now) : 0;
 		}
-		now = espota__now_ms();
-		for (i = 0; i < nslots; i++) {
-			slot *sl = &slots[i];
-			if (!sl->active)
-				continue;
-			if (atomic_load(&s->cancelled))
-				espota__engine_abort(&sl->c.e, now, ESPOTA_ECANCELLED, "cancelled");
-			else if (fo->device_deadline_ms && now - sl->first_start >= fo->device_deadline_ms)
-				espota__engine_abort(&sl->c.e, now, ESPOTA_ETIMEOUT,
-					"the device's deadline of %u ms passed", fo->device_deadline_ms);
-			espota__conn_handle(&sl->c, pfd, now);
-			espota__conn_tick(&sl->c, espota__now_ms());
-		}
+		if ((rc = espota__multi_poll(f.m, max_ms)) < 0)
+			goto nomem;
 	}
 	if (atomic_load(&s->cancelled)) {
 		rc = ESPOTA_ECANCELLED;
@@ -284,12 +285,15 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 	} else {
 		rc = ESPOTA_OK;
 	}
+	goto out;
+nomem:
+	espota__session_error(s, "out of memory");
+	rc = ESPOTA_ENOMEM;
 out:
-	if (slots != NULL)
-		for (i = 0; i < nslots; i++)
-			espota__conn_close(&slots[i].c);
-	free(slots);
-	free(pfd);
+	espota_multi_free(f.m);
+	espota__fleet_policy_free(&pol);
+	free(slot_busy);
+	free(f.dv);
 	free(packed);
 	s->running = 0;
 	return rc;

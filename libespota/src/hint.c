@@ -12,6 +12,7 @@
 
 #include "espota/errors.h"
 #include "espota/hint.h"
+#include "util.h"
 
 int espota_hint_input_init(espota_hint_input *in, unsigned int version)
 {
@@ -82,7 +83,10 @@ static void device_error(out *o, const espota_hint_input *in)
 
 	if (d == NULL)
 		return;
-	if (d->code == 4) {
+	/* The numbers mean different things on the two cores (device_errors.c):
+	 * 4 is "no room" only on ESP8266, the magic byte is 10 there and 8 (or
+	 * 13, decrypt) on ESP32. */
+	if (d->code == 4 && d->platform == ESPOTA_PLATFORM_ESP8266) {
 		if (in->target == ESPOTA_TARGET_FS)
 			line(o, "The filesystem image is larger than the filesystem area of the firmware "
 				"running on the device. Build the image for that area (the board's flash "
@@ -94,7 +98,9 @@ static void device_error(out *o, const espota_hint_input *in)
 				"layout leaves more room for updates (a smaller filesystem); %s gives the "
 				"exact limit.", OPT(in, "--compress", "compress=True"),
 				OPT(in, "'espota check --board/--layout'", "check()"));
-	} else if (d->code == 10 && in->target == ESPOTA_TARGET_APP) {
+	} else if (in->target == ESPOTA_TARGET_APP &&
+		((d->code == 10 && d->platform == ESPOTA_PLATFORM_ESP8266) ||
+		 ((d->code == 8 || d->code == 13) && d->platform == ESPOTA_PLATFORM_ESP32))) {
 		line(o, "If this is a filesystem image, send it as one (%s).",
 			OPT(in, "-s", "target=\"fs\""));
 	}
@@ -104,6 +110,8 @@ int espota_hint(char *buf, size_t buflen, const espota_hint_input *in)
 {
 	const espota_upload_stats *st;
 	espota_upload_stats none;
+	espota_fit_report rep;
+	const espota_fit_report *report = NULL;
 	espota_platform plat;
 	out o;
 
@@ -115,8 +123,17 @@ int espota_hint(char *buf, size_t buflen, const espota_hint_input *in)
 	o.len = 0;
 	if (buflen > 0)
 		buf[0] = '\0';
+	/* The caller's structs may be older and smaller (docs/api.md): read
+	 * them in this library's sizes, what they lack as zero/unknown. */
 	memset(&none, 0, sizeof(none));
-	st = in->stats ? in->stats : &none;
+	none.struct_size = sizeof(none);
+	if (in->stats != NULL)
+		(void)espota__copy_sized(&none, sizeof(none), in->stats, in->stats->struct_size);
+	st = &none;
+	memset(&rep, 0, sizeof(rep));
+	rep.struct_size = sizeof(rep);
+	if (in->report != NULL && espota__copy_sized(&rep, sizeof(rep), in->report, in->report->struct_size) == 0)
+		report = &rep;
 	plat = st->platform != ESPOTA_PLATFORM_UNKNOWN ? st->platform : in->platform;
 
 	switch (in->code) {
@@ -136,11 +153,11 @@ int espota_hint(char *buf, size_t buflen, const espota_hint_input *in)
 		} else if (st->phase <= ESPOTA_PHASE_INVITE) {
 			rebooting(&o, in);
 			line(&o, "No answer to the invitation from %s port %u. Check the address and the "
-				"port (%s: 8266 on ESP8266, 3232 on ESP32), that the sketch is running and "
+				"port (%s8266 on ESP8266, 3232 on ESP32), that the sketch is running and "
 				"calls ArduinoOTA.handle() often, and that host and device are on the same "
 				"network. A device still waiting for an earlier authentication ignores "
 				"invitations for a while; wait and retry.", in->host ? in->host : "the device",
-				(unsigned)in->port, OPT(in, "-p", "port"));
+				(unsigned)in->port, OPT(in, "-p: ", ""));
 		} else if (st->phase == ESPOTA_PHASE_AUTH) {
 			line(&o, "The device did not answer the authentication. Retry; if it keeps "
 				"happening, restart the device.");
@@ -187,19 +204,19 @@ int espota_hint(char *buf, size_t buflen, const espota_hint_input *in)
 		else if (st->phase == ESPOTA_PHASE_INVITE || st->phase == ESPOTA_PHASE_AUTH) {
 			rebooting(&o, in);
 			line(&o, "The host at %s is up but nothing listens on UDP port %u. Check the port "
-				"(%s: 8266 on ESP8266, 3232 on ESP32) and that the sketch has called "
+				"(%s8266 on ESP8266, 3232 on ESP32) and that the sketch has called "
 				"ArduinoOTA.begin().", in->host ? in->host : "the device's address",
-				(unsigned)in->port, OPT(in, "-p", "port"));
+				(unsigned)in->port, OPT(in, "-p: ", ""));
 		}
 		break;
 	case ESPOTA_EREFUSED:
 		device_error(&o, in);
 		break;
 	case ESPOTA_ENOFIT:
-		if (in->report != NULL && (in->report->mistakes & ESPOTA_FIT_MISTAKE_TOO_BIG) &&
-			in->report->limit > 0)
+		if (report != NULL && (report->mistakes & ESPOTA_FIT_MISTAKE_TOO_BIG) &&
+			report->limit > 0)
 			line(&o, "Shrink the image by %" PRIu64 " bytes, to at most %" PRIu64 " bytes.",
-				in->report->shrink_by, in->report->limit);
+				report->shrink_by, report->limit);
 		line(&o, "Nothing was sent; %s sends it anyway.", OPT(in, "--force", "force=True"));
 		break;
 	case ESPOTA_EIMAGE:

@@ -13,6 +13,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <zlib.h>
@@ -71,11 +72,6 @@ const char *espota_image_kind_name(espota_image_kind kind)
 size_t espota_image_header_size(void)
 {
 	return ESPOTA_IMAGE_HEADER_SIZE;
-}
-
-size_t espota_image_max_segments(void)
-{
-	return ESPOTA_IMAGE_MAX_SEGMENTS;
 }
 
 /* Esp.cpp magicFlashChipSize(): codes 5, 6 ("-c1" layouts known to esptool
@@ -257,7 +253,7 @@ static int rd_total(rd *r, uint64_t *total)
 
 #define detailf(out, ...) snprintf((out)->detail, sizeof((out)->detail), __VA_ARGS__)
 
-static int fail_read(espota_image_info *out, const rd *r, int rc, const char *what, uint64_t off)
+static int fail_read(struct espota_image *out, const rd *r, int rc, const char *what, uint64_t off)
 {
 	if (rc == RD_BAD)
 		detailf(out, "%s", r->err);
@@ -273,7 +269,7 @@ static int fail_read(espota_image_info *out, const rd *r, int rc, const char *wh
  * 0x1000). Records segments when `record` is set. Returns ESPOTA_OK or
  * ESPOTA_EIMAGE with the reason in out->detail.
  */
-static int walk_v1(espota_image_info *out, rd *r, uint64_t base, uint64_t header_len,
+static int walk_v1(struct espota_image *out, rd *r, uint64_t base, uint64_t header_len,
 	uint64_t window_end, int record, uint64_t *end_out, int *ck_out)
 {
 	unsigned char h[24], c;
@@ -289,9 +285,9 @@ static int walk_v1(espota_image_info *out, rd *r, uint64_t base, uint64_t header
 		return ESPOTA_EIMAGE;
 	}
 	count = h[1];
-	if (count == 0 || count > ESPOTA_IMAGE_MAX_SEGMENTS) {
+	if (count == 0 || count > ESPOTA__IMAGE_MAX_SEGMENTS) {
 		detailf(out, "absurd segment count %u at offset %llu (1..%u allowed)",
-			count, (unsigned long long)base, ESPOTA_IMAGE_MAX_SEGMENTS);
+			count, (unsigned long long)base, ESPOTA__IMAGE_MAX_SEGMENTS);
 		return ESPOTA_EIMAGE;
 	}
 	pos = base + header_len;
@@ -324,7 +320,7 @@ static int walk_v1(espota_image_info *out, rd *r, uint64_t base, uint64_t header
 		pos += slen;
 	}
 	if (record)
-		out->segment_count = count;
+		out->info.segment_count = count;
 	/* Zero padding so that the length including the checksum byte is a
 	 * multiple of 16: getSketchSize()'s (pos + 16) & ~15. */
 	pos = (pos + 16) & ~(uint64_t)15;
@@ -340,23 +336,23 @@ static int walk_v1(espota_image_info *out, rd *r, uint64_t base, uint64_t header
 	return ESPOTA_OK;
 }
 
-static void set_header(espota_image_info *out, const unsigned char *h, int esp32)
+static void set_header(struct espota_image *out, const unsigned char *h, int esp32)
 {
-	out->magic = h[0];
-	out->flash_mode = h[2];
-	out->flash_size_code = (uint8_t)(h[3] >> 4);
-	out->flash_freq_code = (uint8_t)(h[3] & 0x0F);
-	out->header_flash_size = esp32 ? espota_esp32_flash_size(out->flash_size_code) :
-		espota_esp8266_flash_size(out->flash_size_code);
-	out->entry = espota__le32(h + 4);
+	out->info.magic = h[0];
+	out->info.flash_mode = h[2];
+	out->info.flash_size_code = (uint8_t)(h[3] >> 4);
+	out->info.flash_freq_code = (uint8_t)(h[3] & 0x0F);
+	out->info.header_flash_size = esp32 ? espota_esp32_flash_size(out->info.flash_size_code) :
+		espota_esp8266_flash_size(out->info.flash_size_code);
+	out->info.entry = espota__le32(h + 4);
 }
 
-static void find_irom0(espota_image_info *out)
+static void find_irom0(struct espota_image *out)
 {
 	unsigned int i;
-	for (i = 0; i < out->segment_count; i++)
+	for (i = 0; i < out->info.segment_count; i++)
 		if (out->segments[i].addr >= 0x40200000u && out->segments[i].addr < 0x40300000u)
-			out->irom0_len = out->segments[i].len;
+			out->info.irom0_len = out->segments[i].len;
 }
 
 /* Chip ids esptool knows (esp_app_format.h esp_chip_id_t). */
@@ -375,13 +371,13 @@ static int esp32_chip_known(unsigned int id)
 static int looks_esp32(const unsigned char *h, size_t n)
 {
 	return n >= 24 && h[0] == 0xE9 && h[23] <= 1 && esp32_chip_known(espota__le16(h + 12)) &&
-		(h[8] == 0xEE || h[8] < 0x30) && h[1] >= 1 && h[1] <= ESPOTA_IMAGE_MAX_SEGMENTS;
+		(h[8] == 0xEE || h[8] < 0x30) && h[1] >= 1 && h[1] <= ESPOTA__IMAGE_MAX_SEGMENTS;
 }
 
 /* Arduino two-part .bin: eboot at 0 ending by 0x1000, another 0xE9 there. */
 static int looks_arduino(rd *r)
 {
-	espota_image_info scratch;
+	struct espota_image scratch;
 	uint64_t end;
 	int ck;
 
@@ -393,7 +389,7 @@ static int looks_arduino(rd *r)
 	return walk_v1(&scratch, r, 0, 8, APP_START, 0, &end, &ck) == ESPOTA_OK;
 }
 
-static int parse_esp8266(espota_image_info *out, rd *r, int arduino)
+static int parse_esp8266(struct espota_image *out, rd *r, int arduino)
 {
 	unsigned char h[8];
 	int rc, ck = -1;
@@ -401,55 +397,55 @@ static int parse_esp8266(espota_image_info *out, rd *r, int arduino)
 
 	memcpy(h, rd_head(r), 8);
 	set_header(out, h, 0);
-	out->platform = ESPOTA_PLATFORM_ESP8266;
+	out->info.platform = ESPOTA_PLATFORM_ESP8266;
 	if (arduino) {
 		uint64_t eboot_end;
-		out->kind = ESPOTA_IMAGE_ESP8266_ARDUINO;
+		out->info.kind = ESPOTA_IMAGE_ESP8266_ARDUINO;
 		if ((rc = walk_v1(out, r, 0, 8, APP_START, 0, &eboot_end, &ck)) != ESPOTA_OK)
 			return rc;
-		out->app_offset = APP_START;
+		out->info.app_offset = APP_START;
 		if (memcmp(rd_head(r) + 2, rd_head(r) + APP_START + 2, 2) != 0)
 			detailf(out, "eboot and app headers differ in flash mode/size bytes");
-		out->entry = espota__le32(rd_head(r) + APP_START + 4);
+		out->info.entry = espota__le32(rd_head(r) + APP_START + 4);
 	} else {
-		out->kind = ESPOTA_IMAGE_ESP8266_BARE;
-		out->app_offset = 0;
+		out->info.kind = ESPOTA_IMAGE_ESP8266_BARE;
+		out->info.app_offset = 0;
 	}
-	if ((rc = walk_v1(out, r, out->app_offset, 8, UINT64_MAX, 1, &end, &ck)) != ESPOTA_OK)
+	if ((rc = walk_v1(out, r, out->info.app_offset, 8, UINT64_MAX, 1, &end, &ck)) != ESPOTA_OK)
 		return rc;
-	out->app_end = end;
-	out->checksum_ok = ck;
+	out->info.app_end = end;
+	out->info.checksum_ok = ck;
 	find_irom0(out);
 	return ESPOTA_OK;
 }
 
-static int parse_esp32(espota_image_info *out, rd *r)
+static int parse_esp32(struct espota_image *out, rd *r)
 {
 	const unsigned char *h = rd_head(r);
 	uint64_t end = 0;
 	int rc, ck = -1;
 
-	out->kind = ESPOTA_IMAGE_ESP32_APP;
-	out->platform = ESPOTA_PLATFORM_ESP32;
+	out->info.kind = ESPOTA_IMAGE_ESP32_APP;
+	out->info.platform = ESPOTA_PLATFORM_ESP32;
 	set_header(out, h, 1);
-	out->chip_id = espota__le16(h + 12);
-	out->hash_appended = h[23];
+	out->info.chip_id = espota__le16(h + 12);
+	out->info.hash_appended = h[23];
 	if ((rc = walk_v1(out, r, 0, 24, UINT64_MAX, 1, &end, &ck)) != ESPOTA_OK)
 		return rc;
-	if (out->hash_appended) {
+	if (out->info.hash_appended) {
 		/* A SHA-256 of everything before it is part of the .bin. */
 		if ((rc = rd_span(r, end, 32, NULL, NULL)) != RD_OK)
 			return fail_read(out, r, rc, "appended SHA-256", end);
 		end += 32;
 	}
-	out->app_end = end;
-	out->checksum_ok = ck;
+	out->info.app_end = end;
+	out->info.checksum_ok = ck;
 	return ESPOTA_OK;
 }
 
 /* SDK/rboot v2 image (esptool ESP8266V2FirmwareImage): 0xEA header with the
  * irom0 segment, then a v1 image with the RAM segments, then a CRC-32. */
-static int parse_v2(espota_image_info *out, rd *r)
+static int parse_v2(struct espota_image *out, rd *r)
 {
 	unsigned char h[16];
 	uint32_t irom_len;
@@ -457,8 +453,8 @@ static int parse_v2(espota_image_info *out, rd *r)
 	unsigned int i;
 	int rc, ck = -1;
 
-	out->kind = ESPOTA_IMAGE_ESP8266_V2;
-	out->platform = ESPOTA_PLATFORM_ESP8266;
+	out->info.kind = ESPOTA_IMAGE_ESP8266_V2;
+	out->info.platform = ESPOTA_PLATFORM_ESP8266;
 	if ((rc = rd_span(r, 0, 16, h, NULL)) != RD_OK)
 		return fail_read(out, r, rc, "v2 header", 0);
 	set_header(out, h, 0);
@@ -470,23 +466,23 @@ static int parse_v2(espota_image_info *out, rd *r)
 	}
 	if ((rc = rd_span(r, 16, irom_len, NULL, NULL)) != RD_OK)
 		return fail_read(out, r, rc, "v2 irom0 segment", 16);
-	out->app_offset = 16 + irom_len;
-	if ((rc = walk_v1(out, r, out->app_offset, 8, UINT64_MAX, 1, &end, &ck)) != ESPOTA_OK)
+	out->info.app_offset = 16 + irom_len;
+	if ((rc = walk_v1(out, r, out->info.app_offset, 8, UINT64_MAX, 1, &end, &ck)) != ESPOTA_OK)
 		return rc;
 	/* The irom0 segment goes first in the table; shift the RAM ones. */
-	if (out->segment_count < ESPOTA_IMAGE_MAX_SEGMENTS) {
-		for (i = out->segment_count; i > 0; i--)
+	if (out->info.segment_count < ESPOTA__IMAGE_MAX_SEGMENTS) {
+		for (i = out->info.segment_count; i > 0; i--)
 			out->segments[i] = out->segments[i - 1];
 		out->segments[0].addr = espota__le32(h + 8);
 		out->segments[0].len = irom_len;
 		out->segments[0].offset = 16;
-		out->segment_count++;
+		out->info.segment_count++;
 	}
-	out->irom0_len = irom_len;
+	out->info.irom0_len = irom_len;
 	if ((rc = rd_span(r, end, 4, NULL, NULL)) != RD_OK)
 		return fail_read(out, r, rc, "v2 CRC-32", end);
-	out->app_end = end + 4;
-	out->checksum_ok = ck;
+	out->info.app_end = end + 4;
+	out->info.checksum_ok = ck;
 	return ESPOTA_OK;
 }
 
@@ -534,7 +530,7 @@ static int looks_littlefs(const unsigned char *b, size_t n)
 }
 
 /* Classify and walk the (inner) data behind reader r. */
-static int parse_inner(espota_image_info *out, rd *r)
+static int parse_inner(struct espota_image *out, rd *r)
 {
 	const unsigned char *h = rd_head(r);
 	size_t n = rd_head_len(r);
@@ -545,9 +541,9 @@ static int parse_inner(espota_image_info *out, rd *r)
 	}
 	if (h[0] == 0xE9) {
 		if (n < 8) {
-			out->kind = ESPOTA_IMAGE_ESP8266_BARE;
-			out->platform = ESPOTA_PLATFORM_ESP8266;
-			out->magic = 0xE9;
+			out->info.kind = ESPOTA_IMAGE_ESP8266_BARE;
+			out->info.platform = ESPOTA_PLATFORM_ESP8266;
+			out->info.magic = 0xE9;
 			detailf(out, "truncated: %zu bytes, an image header needs 8", n);
 			return ESPOTA_EIMAGE;
 		}
@@ -559,21 +555,21 @@ static int parse_inner(espota_image_info *out, rd *r)
 	}
 	if (h[0] == 0xEA) {
 		if (n < 16) {
-			out->kind = ESPOTA_IMAGE_ESP8266_V2;
-			out->platform = ESPOTA_PLATFORM_ESP8266;
-			out->magic = 0xEA;
+			out->info.kind = ESPOTA_IMAGE_ESP8266_V2;
+			out->info.platform = ESPOTA_PLATFORM_ESP8266;
+			out->info.magic = 0xEA;
 			detailf(out, "truncated: %zu bytes, a v2 header needs 16", n);
 			return ESPOTA_EIMAGE;
 		}
 		return parse_v2(out, r);
 	}
-	out->magic = h[0];
+	out->info.magic = h[0];
 	if (n >= 2 && h[0] == 0xAA && h[1] == 0x50) {
-		espota_partition_table t;
+		struct espota_partition_table t;
 		char err[96];
-		out->kind = ESPOTA_IMAGE_ESP32_PARTITIONS;
-		out->platform = ESPOTA_PLATFORM_ESP32;
-		if (espota_partitions_parse_bin(&t, h, n, err, sizeof(err)) != ESPOTA_OK) {
+		out->info.kind = ESPOTA_IMAGE_ESP32_PARTITIONS;
+		out->info.platform = ESPOTA_PLATFORM_ESP32;
+		if (espota__partitions_parse_bin(&t, h, n, err, sizeof(err)) != ESPOTA_OK) {
 			detailf(out, "partition table: %s", err);
 			return ESPOTA_EIMAGE;
 		}
@@ -581,11 +577,11 @@ static int parse_inner(espota_image_info *out, rd *r)
 		return ESPOTA_OK;
 	}
 	if (looks_littlefs(h, n)) {
-		out->kind = ESPOTA_IMAGE_LITTLEFS;
+		out->info.kind = ESPOTA_IMAGE_LITTLEFS;
 		return ESPOTA_OK;
 	}
 	if (looks_spiffs(h, n)) {
-		out->kind = ESPOTA_IMAGE_SPIFFS;
+		out->info.kind = ESPOTA_IMAGE_SPIFFS;
 		detailf(out, "SPIFFS recognised heuristically (object lookup table matches page headers)");
 		return ESPOTA_OK;
 	}
@@ -593,14 +589,14 @@ static int parse_inner(espota_image_info *out, rd *r)
 	return ESPOTA_OK;
 }
 
-static int is_esp8266_app(const espota_image_info *out)
+static int is_esp8266_app(const struct espota_image *out)
 {
-	return out->kind == ESPOTA_IMAGE_ESP8266_ARDUINO || out->kind == ESPOTA_IMAGE_ESP8266_BARE;
+	return out->info.kind == ESPOTA_IMAGE_ESP8266_ARDUINO || out->info.kind == ESPOTA_IMAGE_ESP8266_BARE;
 }
 
 /* signing.py: payload || sig || u32_le(len(sig)). `tail` bytes follow the
  * payload; `last4` are the file's final four bytes. */
-static int check_signed(espota_image_info *out, uint64_t tail, const unsigned char *last4)
+static int check_signed(struct espota_image *out, uint64_t tail, const unsigned char *last4)
 {
 	uint32_t siglen;
 	if (tail < SIG_MIN + 4)
@@ -608,12 +604,12 @@ static int check_signed(espota_image_info *out, uint64_t tail, const unsigned ch
 	siglen = espota__le32(last4);
 	if (siglen < SIG_MIN || siglen > SIG_MAX || tail != (uint64_t)siglen + 4)
 		return 0;
-	out->is_signed = 1;
-	out->signature_len = siglen;
+	out->info.is_signed = 1;
+	out->info.signature_len = siglen;
 	return 1;
 }
 
-static int parse_raw(espota_image_info *out, const unsigned char *buf, size_t len)
+static int parse_raw(struct espota_image *out, const unsigned char *buf, size_t len)
 {
 	rd r;
 	int rc;
@@ -624,8 +620,8 @@ static int parse_raw(espota_image_info *out, const unsigned char *buf, size_t le
 	rc = parse_inner(out, &r);
 	if (rc != ESPOTA_OK)
 		return rc;
-	if (is_esp8266_app(out) || out->kind == ESPOTA_IMAGE_ESP32_APP) {
-		uint64_t tail = len - out->app_end; /* walk_v1 proved app_end <= len */
+	if (is_esp8266_app(out) || out->info.kind == ESPOTA_IMAGE_ESP32_APP) {
+		uint64_t tail = len - out->info.app_end; /* walk_v1 proved app_end <= len */
 		if (tail > 0 && !(is_esp8266_app(out) && check_signed(out, tail, buf + len - 4)) &&
 			out->detail[0] == '\0')
 			detailf(out, "%llu bytes after the end of the image", (unsigned long long)tail);
@@ -633,14 +629,14 @@ static int parse_raw(espota_image_info *out, const unsigned char *buf, size_t le
 	return ESPOTA_OK;
 }
 
-static int parse_gzip(espota_image_info *out, const unsigned char *buf, size_t len)
+static int parse_gzip(struct espota_image *out, const unsigned char *buf, size_t len)
 {
 	rd r; /* about 8 KiB of stack: the prefix and the inflate scratch */
 	int rc, zrc;
 	uint64_t total = 0;
 	size_t got, tail, stream_end;
 
-	out->gzip = 1;
+	out->info.gzip = 1;
 	if (len < 18) {
 		detailf(out, "truncated gzip: %zu bytes, header and trailer need 18", len);
 		return ESPOTA_EIMAGE;
@@ -675,7 +671,7 @@ static int parse_gzip(espota_image_info *out, const unsigned char *buf, size_t l
 		rc = ESPOTA_EIMAGE;
 		goto done;
 	}
-	out->inner_size = total;
+	out->info.inner_size = total;
 	if (rc != ESPOTA_OK)
 		goto done;
 
@@ -692,25 +688,22 @@ static int parse_gzip(espota_image_info *out, const unsigned char *buf, size_t l
 	}
 	if (tail > 0 && !check_signed(out, tail, buf + len - 4) && out->detail[0] == '\0')
 		detailf(out, "%zu bytes after the gzip stream", tail);
-	if (out->app_end && total > out->app_end && out->detail[0] == '\0')
+	if (out->info.app_end && total > out->info.app_end && out->detail[0] == '\0')
 		detailf(out, "%llu inflated bytes after the end of the image",
-			(unsigned long long)(total - out->app_end));
+			(unsigned long long)(total - out->info.app_end));
 done:
 	if (r.zinit)
 		inflateEnd(&r.zs);
 	return rc;
 }
 
-int espota_image_parse(espota_image_info *out, const unsigned char *buf, size_t len)
+static int parse_into(struct espota_image *out, const unsigned char *buf, size_t len)
 {
-	if (espota__isnull(out))
-		return ESPOTA_EINVAL;
 	memset(out, 0, sizeof(*out));
-	out->checksum_ok = -1;
-	out->file_size = len;
-	out->inner_size = len;
-	if (buf == NULL && len > 0)
-		return ESPOTA_EINVAL;
+	out->info.struct_size = sizeof(out->info);
+	out->info.checksum_ok = -1;
+	out->info.file_size = len;
+	out->info.inner_size = len;
 	if (len == 0) {
 		detailf(out, "empty file");
 		return ESPOTA_OK;
@@ -718,4 +711,61 @@ int espota_image_parse(espota_image_info *out, const unsigned char *buf, size_t 
 	if (len >= 2 && buf[0] == 0x1F && buf[1] == 0x8B)
 		return parse_gzip(out, buf, len);
 	return parse_raw(out, buf, len);
+}
+
+int espota__image_parse(struct espota_image *out, const unsigned char *buf, size_t len)
+{
+	if (buf == NULL && len > 0)
+		return ESPOTA_EINVAL;
+	return parse_into(out, buf, len);
+}
+
+int espota_image_parse(espota_image **out, const unsigned char *buf, size_t len)
+{
+	struct espota_image *img;
+	int rc;
+
+	if (espota__isnull(out))
+		return ESPOTA_EINVAL;
+	*out = NULL;
+	if (buf == NULL && len > 0)
+		return ESPOTA_EINVAL;
+	if ((img = malloc(sizeof(*img))) == NULL)
+		return ESPOTA_ENOMEM;
+	rc = parse_into(img, buf, len);
+	if (rc != ESPOTA_OK && rc != ESPOTA_EIMAGE) {
+		free(img);
+		return rc;
+	}
+	*out = img;
+	return rc;
+}
+
+void espota_image_free(espota_image *img)
+{
+	free(img);
+}
+
+int espota_image_get_info(const espota_image *img, espota_image_info *out)
+{
+	if (espota__isnull(img) || espota__isnull(out))
+		return ESPOTA_EINVAL;
+	return espota__copy_sized(out, out->struct_size, &img->info, sizeof(img->info));
+}
+
+const char *espota_image_error(const espota_image *img)
+{
+	return img != NULL ? img->detail : "invalid image object";
+}
+
+size_t espota_image_segment_count(const espota_image *img)
+{
+	return img != NULL ? img->info.segment_count : 0;
+}
+
+const espota_image_segment *espota_image_segment_at(const espota_image *img, size_t i)
+{
+	if (img == NULL || i >= img->info.segment_count)
+		return NULL;
+	return &img->segments[i];
 }

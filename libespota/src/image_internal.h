@@ -9,6 +9,39 @@
 
 #include "espota/flashfit.h"
 #include "espota/image.h"
+#include "util.h"
+
+/* Segments an ESP image header can count (a 4-bit field in practice;
+ * esptool writes at most 16). */
+#define ESPOTA__IMAGE_MAX_SEGMENTS 16
+
+/* A parsed image: the public facts, its segments and its detail. */
+struct espota_image {
+	espota_image_info info;
+	espota_image_segment segments[ESPOTA__IMAGE_MAX_SEGMENTS];
+	char detail[128];
+};
+
+/* Partitions in a table: the binary form at 0x8000 holds 0xC00 / 32 = 96
+ * entries; gen_esp32part.py tables in practice stay far below 32. */
+#define ESPOTA__PARTITIONS_MAX 96
+
+struct espota_partition_table {
+	char name[32];    /* scheme name or "custom" */
+	unsigned int count;
+	espota_partition entries[ESPOTA__PARTITIONS_MAX];
+	char detail[128]; /* why the last parse failed, "" after a success */
+};
+
+/* Parse into caller storage; the reason of a failure goes to `err`. */
+int espota__partitions_parse_csv(struct espota_partition_table *out, const char *text, size_t len,
+	char *err, size_t errlen);
+int espota__partitions_parse_bin(struct espota_partition_table *out, const unsigned char *buf, size_t len,
+	char *err, size_t errlen);
+int espota__partitions_builtin(struct espota_partition_table *out, const char *name);
+
+/* Parse into caller storage (no allocation): the library's own callers. */
+int espota__image_parse(struct espota_image *out, const unsigned char *buf, size_t len);
 
 /* The Updater rounds every size up to a 4 KiB flash sector. */
 #define ESPOTA__SECTOR 4096u
@@ -59,7 +92,5 @@ const char *espota__partitions_builtin_name(size_t i);
  * rounded up to a power of two (at least 1 MB). */
 uint64_t espota__partitions_flash_size(const espota_partition_table *t);
 
-/* Case-insensitive ASCII comparison (no locale). */
-int espota__strcaseeq(const char *a, const char *b);
 
 #endif

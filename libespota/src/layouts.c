@@ -6,6 +6,7 @@
 
 #include "espota/flashfit.h"
 #include "image_internal.h"
+#include "util.h"
 
 static const espota_layout layouts[] = {
 #define ESPOTA_LAYOUT(name, ld, flash, fs_start, fs_end, block, irom0) \

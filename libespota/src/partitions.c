@@ -4,11 +4,13 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "espota/errors.h"
 #include "espota/flashfit.h"
 #include "image_internal.h"
+#include "util.h"
 
 /* gen_esp32part.py: the table lives at 0x8000 and is one sector long, so
  * the first free offset is 0x9000; app partitions align to 64 KiB, data
@@ -19,25 +21,7 @@
 #define BIN_ENTRY 32u
 #define BIN_MAX 0xC00u
 
-size_t espota_partitions_max(void)
-{
-	return ESPOTA_PARTITIONS_MAX;
-}
 
-int espota__strcaseeq(const char *a, const char *b)
-{
-	for (;; a++, b++) {
-		int ca = (unsigned char)*a, cb = (unsigned char)*b;
-		if (ca >= 'A' && ca <= 'Z')
-			ca += 'a' - 'A';
-		if (cb >= 'A' && cb <= 'Z')
-			cb += 'a' - 'A';
-		if (ca != cb)
-			return 0;
-		if (ca == 0)
-			return 1;
-	}
-}
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
@@ -82,7 +66,7 @@ static int check_overlaps(const espota_partition_table *t, char *err, size_t err
 /* ------------------------------------------------------------------ */
 /* Binary                                                              */
 
-int espota_partitions_parse_bin(espota_partition_table *out, const unsigned char *buf,
+int espota__partitions_parse_bin(struct espota_partition_table *out, const unsigned char *buf,
 	size_t len, char *err, size_t errlen)
 {
 	size_t off;
@@ -111,8 +95,8 @@ int espota_partitions_parse_bin(espota_partition_table *out, const unsigned char
 		}
 		if (e[0] != 0xAA || e[1] != 0x50)
 			return seterr(err, errlen, "bad entry magic 0x%02X%02X at offset %zu", e[1], e[0], off);
-		if (out->count >= ESPOTA_PARTITIONS_MAX)
-			return seterr(err, errlen, "more than %u partitions", ESPOTA_PARTITIONS_MAX);
+		if (out->count >= ESPOTA__PARTITIONS_MAX)
+			return seterr(err, errlen, "more than %u partitions", ESPOTA__PARTITIONS_MAX);
 		p = &out->entries[out->count++];
 		p->type = e[2];
 		p->subtype = e[3];
@@ -277,7 +261,7 @@ static int parse_flags(field f, uint32_t *out)
 	return 0;
 }
 
-int espota_partitions_parse_csv(espota_partition_table *out, const char *text, size_t len,
+int espota__partitions_parse_csv(struct espota_partition_table *out, const char *text, size_t len,
 	char *err, size_t errlen)
 {
 	size_t pos = 0;
@@ -318,8 +302,8 @@ int espota_partitions_parse_csv(espota_partition_table *out, const char *text, s
 			nf--;
 		if (nf < 5)
 			return seterr(err, errlen, "line %u: expected name,type,subtype,offset,size[,flags]", line);
-		if (out->count >= ESPOTA_PARTITIONS_MAX)
-			return seterr(err, errlen, "line %u: more than %u partitions", line, ESPOTA_PARTITIONS_MAX);
+		if (out->count >= ESPOTA__PARTITIONS_MAX)
+			return seterr(err, errlen, "line %u: more than %u partitions", line, ESPOTA__PARTITIONS_MAX);
 		p = &out->entries[out->count];
 		memset(p, 0, sizeof(*p));
 		if (f[0].n == 0 || f[0].n > 16)
@@ -415,14 +399,14 @@ const char *espota__partitions_builtin_name(size_t i)
 	return i < sizeof(schemes) / sizeof(schemes[0]) ? schemes[i].name : NULL;
 }
 
-int espota_partitions_builtin(espota_partition_table *out, const char *name)
+int espota__partitions_builtin(struct espota_partition_table *out, const char *name)
 {
 	size_t i;
 	if (espota__isnull(out) || espota__isnull(name))
 		return ESPOTA_EINVAL;
 	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
 		if (espota__strcaseeq(name, schemes[i].name)) {
-			int rc = espota_partitions_parse_csv(out, schemes[i].csv, strlen(schemes[i].csv), NULL, 0);
+			int rc = espota__partitions_parse_csv(out, schemes[i].csv, strlen(schemes[i].csv), NULL, 0);
 			if (rc == ESPOTA_OK)
 				snprintf(out->name, sizeof(out->name), "%s", schemes[i].name);
 			return rc;
@@ -442,4 +426,103 @@ uint64_t espota__partitions_flash_size(const espota_partition_table *t)
 	while (size < end)
 		size <<= 1;
 	return size;
+}
+
+/* ---- the public, library-owned table ---------------------------------------- */
+
+static int new_table(espota_partition_table **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out != NULL ? ESPOTA_OK : ESPOTA_ENOMEM;
+}
+
+/* An object comes back on a parse error too, holding only the reason. */
+static int finish_table(espota_partition_table *t, int rc)
+{
+	if (rc != ESPOTA_OK) {
+		t->count = 0;
+		if (t->detail[0] == '\0')
+			snprintf(t->detail, sizeof(t->detail), "%s", espota_strerror(rc));
+	}
+	return rc;
+}
+
+int espota_partition_table_parse_csv(espota_partition_table **out, const char *text, size_t len)
+{
+	char err[sizeof((*out)->detail)];
+	int rc;
+
+	if (espota__isnull(out))
+		return ESPOTA_EINVAL;
+	*out = NULL;
+	if (espota__isnull(text))
+		return ESPOTA_EINVAL;
+	if ((rc = new_table(out)) < 0)
+		return rc;
+	err[0] = '\0';
+	rc = espota__partitions_parse_csv(*out, text, len, err, sizeof(err));
+	snprintf((*out)->detail, sizeof((*out)->detail), "%s", rc == ESPOTA_OK ? "" : err);
+	return finish_table(*out, rc);
+}
+
+int espota_partition_table_parse_bin(espota_partition_table **out, const unsigned char *buf, size_t len)
+{
+	char err[sizeof((*out)->detail)];
+	int rc;
+
+	if (espota__isnull(out))
+		return ESPOTA_EINVAL;
+	*out = NULL;
+	if (espota__isnull(buf))
+		return ESPOTA_EINVAL;
+	if ((rc = new_table(out)) < 0)
+		return rc;
+	err[0] = '\0';
+	rc = espota__partitions_parse_bin(*out, buf, len, err, sizeof(err));
+	snprintf((*out)->detail, sizeof((*out)->detail), "%s", rc == ESPOTA_OK ? "" : err);
+	return finish_table(*out, rc);
+}
+
+int espota_partition_table_builtin(espota_partition_table **out, const char *name)
+{
+	int rc;
+
+	if (espota__isnull(out))
+		return ESPOTA_EINVAL;
+	*out = NULL;
+	if (espota__isnull(name))
+		return ESPOTA_EINVAL;
+	if ((rc = new_table(out)) < 0)
+		return rc;
+	rc = espota__partitions_builtin(*out, name);
+	if (rc != ESPOTA_OK)
+		snprintf((*out)->detail, sizeof((*out)->detail), "unknown partition scheme \"%.64s\"", name);
+	return finish_table(*out, rc);
+}
+
+void espota_partition_table_free(espota_partition_table *t)
+{
+	free(t);
+}
+
+const char *espota_partition_table_error(const espota_partition_table *t)
+{
+	return t != NULL ? t->detail : "invalid partition table";
+}
+
+const char *espota_partition_table_name(const espota_partition_table *t)
+{
+	return t != NULL ? t->name : "";
+}
+
+size_t espota_partition_table_count(const espota_partition_table *t)
+{
+	return t != NULL ? t->count : 0;
+}
+
+const espota_partition *espota_partition_table_at(const espota_partition_table *t, size_t i)
+{
+	if (t == NULL || i >= t->count)
+		return NULL;
+	return &t->entries[i];
 }

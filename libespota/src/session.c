@@ -18,6 +18,7 @@
 
 #include "session_internal.h"
 #include "fileio.h"
+#include "util.h"
 
 uint64_t espota__now_ms(void)
 {
@@ -121,8 +122,7 @@ int espota_session_stats(const espota_session *s, espota_upload_stats *out)
 {
 	if (s == NULL || out == NULL)
 		return ESPOTA_EINVAL;
-	*out = s->stats;
-	return ESPOTA_OK;
+	return espota__copy_sized(out, out->struct_size, &s->stats, sizeof(s->stats));
 }
 
 void espota__session_error(espota_session *s, const char *fmt, ...)

@@ -43,7 +43,8 @@ void espota__session_log(espota_session *s, espota_log_level level, const char *
 #endif
 	;
 
-/* Validate an upload options struct's version. */
+/* Validate an upload options struct (version rule, host, target, sizes);
+ * the reason becomes the session's last error. */
 int espota__check_upload_options(espota_session *s, const espota_upload_options *opts);
 
 /* Drain the wake pipe and clear a pending cancel. */
@@ -71,11 +72,6 @@ static inline uint16_t espota__default_port(const espota_upload_options *o)
 /* Entry checks common to every upload function. */
 int espota__begin(espota_session *s, const unsigned char *image, size_t len,
 	const espota_upload_options *o);
-/* Compress and preflight as the options ask; *packed owns compressed data. */
-int espota__prepare(espota_session *s, const espota_upload_options *o, const unsigned char *image,
-	size_t len, const unsigned char **data, size_t *dlen, unsigned char **packed);
-/* Copy a finished connection's result into the session. */
-void espota__session_collect(espota_session *s, const struct espota__conn *c);
 
 /* gzip `in` into a malloc'd buffer (zlib, level 9). */
 int espota__gzip(unsigned char **out, size_t *outlen, const unsigned char *in, size_t len);

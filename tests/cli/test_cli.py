@@ -126,6 +126,7 @@ def test_compress(sim, fw):
     res = jsonl(r.stdout)[-1]
     assert res["ok"] and res["stats"]["original_size"] == os.path.getsize(fw)
     assert res["stats"]["device_mss"] > 0
+    assert res["stats"]["ack_rule"] in ("counts", "device_ok")
     assert res["stats"]["total"] < res["stats"]["original_size"]
 
 
@@ -204,6 +205,20 @@ def test_help_lists_exit_codes():
     for s in ("--host_port", "--md5-target", "--auth-env", "--json", "--board", "Exit status",
               "3 authentication failed", "130 interrupted"):
         assert s in r.stdout
+
+
+def test_subcommand_help_is_its_own(fw):
+    whole = run("--help").stdout
+    assert "check " in whole and "SUBCOMMAND --help" in whole
+    # --help anywhere after the subcommand, even with a file and other options
+    for args in (("check", "--help"), ("check", "-h"), ("check", fw, "--layout", "1M64", "--help")):
+        r = run(*args)
+        assert r.returncode == OK, r.stderr
+        assert r.stdout.startswith("usage: espota check FILE"), r.stdout
+        assert "--layout NAME" in r.stdout and "--running-size" in r.stdout
+        # the upload-only options are not in the subcommand's help
+        assert "--host_port" not in r.stdout and "--parallel" not in r.stdout
+        assert r.stdout != whole
 
 
 # ---- error classes and exit codes -------------------------------------------------
@@ -468,18 +483,20 @@ def pty_run(argv, env=None, answer=None, timeout=30, interrupt_on=None):
         if done:
             status = st
             break
+    # What the child wrote just before it exited is still in the pty: read
+    # it (bounded) whether or not it has exited.
+    try:
+        for _ in range(200):
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if not r:
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            out += chunk
+    except OSError:
+        pass
     if status is None:
-        try:
-            while True:
-                r, _, _ = select.select([fd], [], [], 0.2)
-                if not r:
-                    break
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                out += chunk
-        except OSError:
-            pass
         for _ in range(100):
             done, st = os.waitpid(pid, os.WNOHANG)
             if done:

@@ -9,10 +9,14 @@
 #include "espota/image.h"
 #include "espota/errors.h"
 
-static void check_info(const espota_image_info *info, size_t size)
+static void check_info(const espota_image *img, const espota_image_info *info, size_t size)
 {
-	FUZZ_TERMINATED(info->detail);
-	FUZZ_ASSERT(info->segment_count <= ESPOTA_IMAGE_MAX_SEGMENTS);
+	const char *detail = espota_image_error(img);
+
+	FUZZ_ASSERT(memchr(detail, '\0', 128) != NULL);
+	FUZZ_ASSERT(espota_image_segment_count(img) == info->segment_count);
+	FUZZ_ASSERT(info->segment_count <= 16);
+	FUZZ_ASSERT(espota_image_segment_at(img, info->segment_count) == NULL);
 	FUZZ_ASSERT(info->file_size == size);
 	FUZZ_ASSERT(espota_image_kind_name(info->kind) != NULL);
 	if (!info->gzip)
@@ -39,6 +43,7 @@ static void check_report(const espota_image_info *info, const espota_fit_device 
 	int n, m;
 
 	memset(&r, 0xA5, sizeof(r)); /* the check must fill every field it reports */
+	r.struct_size = sizeof(r);
 	FUZZ_ASSERT(espota_fit_check(&r, info, dev) == ESPOTA_OK);
 	FUZZ_ASSERT(r.verdict >= ESPOTA_FIT_OK && r.verdict <= ESPOTA_FIT_UNKNOWN);
 	FUZZ_ASSERT(r.device_error_text != NULL);
@@ -68,28 +73,31 @@ static void check_report(const espota_image_info *info, const espota_fit_device 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static espota_partition_table tables[3];
+	static espota_partition_table *tables[3];
 	static int have_tables;
 	static const char *const layouts[] = { "1M64", "4M2M", "512K32", "2M", "16M14M" };
 	static const uint64_t chips[] = { 0, 1u << 20, 4u << 20, 512u << 10 };
-	espota_image_info info;
+	espota_image_info info = ESPOTA_IMAGE_INFO_INIT;
+	espota_image *img = NULL;
 	espota_fit_device dev;
 	uint8_t knobs = 0;
 	size_t i;
 	int rc;
 
 	if (!have_tables) {
-		FUZZ_ASSERT(espota_partitions_builtin(&tables[0], "default") == ESPOTA_OK);
-		FUZZ_ASSERT(espota_partitions_builtin(&tables[1], "min_spiffs") == ESPOTA_OK);
-		FUZZ_ASSERT(espota_partitions_builtin(&tables[2], "huge_app") == ESPOTA_OK);
+		FUZZ_ASSERT(espota_partition_table_builtin(&tables[0], "default") == ESPOTA_OK);
+		FUZZ_ASSERT(espota_partition_table_builtin(&tables[1], "min_spiffs") == ESPOTA_OK);
+		FUZZ_ASSERT(espota_partition_table_builtin(&tables[2], "huge_app") == ESPOTA_OK);
 		have_tables = 1;
 	}
 
-	rc = espota_image_parse(&info, data, size);
+	rc = espota_image_parse(&img, data, size);
 	FUZZ_ASSERT(rc == ESPOTA_OK || rc == ESPOTA_EIMAGE || (rc == ESPOTA_EINVAL && size == 0));
 	if (rc == ESPOTA_EINVAL)
 		return 0;
-	check_info(&info, size);
+	FUZZ_ASSERT(img != NULL && espota_image_get_info(img, &info) == ESPOTA_OK);
+	check_info(img, &info, size);
+	espota_image_free(img);
 
 	/* Device facts vary with the last byte so the fuzzer can steer them. */
 	if (size > 0)
@@ -113,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i <= sizeof(tables) / sizeof(tables[0]); i++) {
 		espota_fit_device_init(&dev, ESPOTA_FIT_DEVICE_VERSION);
 		dev.platform = ESPOTA_PLATFORM_ESP32;
-		dev.partitions = i < 3 ? &tables[i] : NULL;
+		dev.partitions = i < 3 ? tables[i] : NULL;
 		dev.target = (knobs & 1) ? ESPOTA_TARGET_FS : ESPOTA_TARGET_APP;
 		dev.chip_size = chips[(knobs >> 1) & 3];
 		dev.running_size = (knobs & 16) ? 300000 : 0;

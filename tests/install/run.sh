@@ -47,6 +47,29 @@ done
 step "espota --version"
 (cd / && timeout 10 "${clean[@]}" "${san_env[@]}" "$prefix/bin/espota" --version)
 
+if [ "${ESPOTA_TEST_MAN:-0}" = 1 ]; then
+  step "man espota, espota-sim, libespota from $prefix/share/man"
+  for page in 1:espota 1:espota-sim 3:libespota; do
+    sect=${page%%:*} page=${page#*:}
+    out=$(cd / && timeout 20 "${clean[@]}" MANPATH="$prefix/share/man" MANWIDTH=80 man -P cat "$sect" "$page" 2>&1) ||
+      { echo "FAIL: man $sect $page: $out" >&2; exit 1; }
+    if ! grep -q "^NAME" <<<"$out" || ! grep -q "$page - " <<<"$out"; then
+      echo "FAIL: man $sect $page shows no NAME section for $page" >&2; exit 1
+    fi
+    echo "   man $sect $page: $(grep -c . <<<"$out") lines"
+  done
+fi
+
+step "bash completion from $prefix/share/bash-completion/completions"
+# shellcheck disable=SC2016  # the script is expanded by the inner bash
+got=$(cd / && timeout 20 "${clean[@]}" PATH="$prefix/bin:/usr/bin:/bin" bash --norc --noprofile -c '
+  source "$1/share/bash-completion/completions/espota"
+  COMP_WORDS=(espota check --lay); COMP_CWORD=2; _espota; echo "${COMPREPLY[*]}"
+  source "$1/share/bash-completion/completions/espota-sim"
+  COMP_WORDS=(espota-sim --platform esp32-); COMP_CWORD=2; _espota_sim; echo "${COMPREPLY[*]}"' _ "$prefix")
+[ "$got" = $'--layout\nesp32-legacy' ] || { echo "FAIL: installed completion gave '$got'" >&2; exit 1; }
+echo "   espota check --lay -> --layout; espota-sim --platform esp32- -> esp32-legacy"
+
 step "upload to the installed espota-sim on 127.0.0.1"
 timeout 30 "$python" "$src/tools/scripts/make-image.py" "$work/firmware.bin" --size 200000 --flash-size 1M >/dev/null
 mkdir -p "$work/device"

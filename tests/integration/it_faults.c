@@ -311,7 +311,7 @@ static void run_case(const fault_case *c, espota_session *s, const sim_harness *
 	int esp32 = is_esp32(c->platform), fds;
 	unsigned char *img = make_image(len, esp32);
 	espota_upload_options o;
-	espota_upload_stats st;
+	espota_upload_stats st = ESPOTA_UPLOAD_STATS_INIT;
 	sim_harness h;
 	uint64_t t0;
 

@@ -126,13 +126,28 @@ static void test_500_in_a_row(void)
 	free(img);
 }
 
+typedef struct {
+	int code;
+	uint64_t acked;
+} fleet_seen;
+
+static void fleet_done(size_t index, const espota_transfer *r, void *payload)
+{
+	fleet_seen *seen = payload;
+	espota_upload_stats st = ESPOTA_UPLOAD_STATS_INIT;
+
+	seen[index].code = espota_transfer_result(r);
+	espota_transfer_stats(r, &st);
+	seen[index].acked = st.acked;
+}
+
 static void test_fleet_50_at_once(void)
 {
 	const char *a[] = { "--platform", "esp8266", "--fast", "--port", "0", "--count", "50", NULL };
 	const size_t len = 20000;
 	unsigned char *img = make_image(len, 2);
 	espota_fleet_device dev[NDEV];
-	espota_fleet_result *res = calloc(NDEV, sizeof(*res));
+	fleet_seen *res = calloc(NDEV, sizeof(*res));
 	espota_fleet_options fo = ESPOTA_FLEET_OPTIONS_INIT;
 	espota_upload_options base;
 	espota_session *s;
@@ -151,15 +166,17 @@ static void test_fleet_50_at_once(void)
 		dev[i].password = NULL;
 	}
 	fo.max_concurrent = NDEV;
+	fo.done = fleet_done;
+	fo.payload = res;
 	for (round = 0; round < 6; round++) {
-		int rc = espota_fleet_upload(s, img, len, &base, dev, NDEV, &fo, res);
+		int rc = espota_fleet_upload(s, img, len, &base, dev, NDEV, &fo);
 		if (rc != ESPOTA_OK)
 			fprintf(stderr, "   fleet round %d: %s: %s\n", round, espota_error_name(rc),
 				espota_session_last_error(s));
 		ASSERT_EQ(rc, ESPOTA_OK);
 		for (i = 0; i < NDEV; i++) {
 			ASSERT_EQ(res[i].code, ESPOTA_OK);
-			ASSERT_EQ(res[i].stats.acked, len);
+			ASSERT_EQ(res[i].acked, len);
 		}
 		if (round == 1) {
 			fds0 = count_fds();

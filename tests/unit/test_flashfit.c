@@ -13,11 +13,50 @@
 #define KB 1024u
 #define MB (1024u * 1024u)
 
+/* Parse into a sized struct: the image object's facts, copied out. */
+static int parse_info(espota_image_info *in, const unsigned char *buf, size_t len)
+{
+	espota_image *img = NULL;
+	int rc = espota_image_parse(&img, buf, len);
+
+	memset(in, 0, sizeof(*in));
+	in->struct_size = sizeof(*in);
+	if (img != NULL)
+		ASSERT_OK(espota_image_get_info(img, in));
+	espota_image_free(img);
+	return rc;
+}
+
+/* Built-in schemes, each loaded once and freed at exit. */
+static espota_partition_table *schemes[32];
+static size_t nschemes;
+
+static void free_schemes(void)
+{
+	while (nschemes > 0)
+		espota_partition_table_free(schemes[--nschemes]);
+}
+
+static const espota_partition_table *scheme(const char *name)
+{
+	size_t i;
+	for (i = 0; i < nschemes; i++)
+		if (strcmp(espota_partition_table_name(schemes[i]), name) == 0)
+			return schemes[i];
+	if (nschemes == 0)
+		atexit(free_schemes);
+	ASSERT(nschemes < 32);
+	ASSERT_OK(espota_partition_table_builtin(&schemes[nschemes], name));
+	ASSERT_STREQ(espota_partition_table_name(schemes[nschemes]), name);
+	ASSERT_STREQ(espota_partition_table_error(schemes[nschemes]), "");
+	return schemes[nschemes++];
+}
+
 /* An image of `len` bytes: a parsed synthetic Arduino .bin. */
 static void arduino_info(espota_image_info *in, size_t len, uint8_t size_code)
 {
 	unsigned char *b = build_arduino(len, size_code, 3, 0);
-	ASSERT_OK(espota_image_parse(in, b, len));
+	ASSERT_OK(parse_info(in, b, len));
 	ASSERT_EQ(in->kind, ESPOTA_IMAGE_ESP8266_ARDUINO);
 	free(b);
 }
@@ -27,7 +66,7 @@ static void littlefs_info(espota_image_info *in, unsigned char *buf, size_t len)
 {
 	memset(buf, 0xFF, len);
 	memcpy(buf + 8, "littlefs", 8);
-	ASSERT_OK(espota_image_parse(in, buf, len));
+	ASSERT_OK(parse_info(in, buf, len));
 }
 
 static espota_fit_device dev8266(const char *layout, espota_target target)
@@ -97,7 +136,7 @@ static void test_layout_table(void)
 	for (i = 0; i < sizeof(layout_rows) / sizeof(layout_rows[0]); i++) {
 		const espota_layout *l = espota_layout_at(i);
 		espota_fit_device d;
-		espota_fit_report r;
+		espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 
 		ASSERT_STREQ(l->name, layout_rows[i].name);
 		ASSERT_EQ(l->flash_size, layout_rows[i].flash);
@@ -196,8 +235,7 @@ static void test_boards(void)
 			ASSERT(espota_layout_find(b->layout) != NULL);
 			ASSERT_EQ(espota_layout_find(b->layout)->flash_size, b->flash_size);
 		} else {
-			espota_partition_table t;
-			ASSERT_OK(espota_partitions_builtin(&t, b->layout));
+			ASSERT(scheme(b->layout) != NULL);
 		}
 	}
 	for (i = 0; i < espota_board_count(); i++)
@@ -213,7 +251,7 @@ static void test_sonoff_attempts(void)
 {
 	espota_image_info nodemcu, esp8285;
 	espota_fit_device d;
-	espota_fit_report r;
+	espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 
 	arduino_info(&nodemcu, 329008, 4); /* 4 MB header (nodemcuv2 build) */
 	arduino_info(&esp8285, 329008, 2); /* 1 MB header (esp8285 build) */
@@ -290,7 +328,7 @@ static void test_sonoff_error8(void)
 		for (j = 0; j < 3; j++)
 			for (t = 0; t < 2; t++) {
 				espota_fit_device d = dev8266(layouts[j], t ? ESPOTA_TARGET_FS : ESPOTA_TARGET_APP);
-				espota_fit_report r;
+				espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 				d.chip_size = 1 * MB;
 				d.device_header_size = 4 * MB;
 				check(&r, &in, &d);
@@ -327,7 +365,7 @@ static void test_sonoff_limits(void)
 	arduino_info(&in, 329008, 2);
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		espota_fit_device d = dev8266(rows[i].layout, ESPOTA_TARGET_APP);
-		espota_fit_report r;
+		espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 
 		d.chip_size = 1 * MB;
 		d.running_size = 329008;
@@ -359,7 +397,7 @@ static void test_sonoff_limits(void)
 	 * same-size updates", with the running size unknown. */
 	{
 		espota_fit_device d = dev8266("1M256", ESPOTA_TARGET_APP);
-		espota_fit_report r;
+		espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 		check(&r, &in, &d);
 		ASSERT_EQ(r.verdict, ESPOTA_FIT_OK);
 		ASSERT_EQ(r.same_size_margin, 51920);
@@ -377,7 +415,7 @@ static void test_d1_mini_4m2m(void)
 {
 	espota_image_info in;
 	espota_fit_device d = dev8266("4M2M", ESPOTA_TARGET_APP);
-	espota_fit_report r;
+	espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 
 	d.chip_size = 4 * MB;
 	d.device_header_size = 4 * MB;
@@ -400,7 +438,7 @@ static void test_512k32(void)
 {
 	espota_image_info in;
 	espota_fit_device d = dev8266("512K32", ESPOTA_TARGET_APP);
-	espota_fit_report r;
+	espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 
 	d.chip_size = 512 * KB;
 	d.running_size = 300000;
@@ -418,7 +456,7 @@ static void test_autoflash_header(void)
 {
 	espota_image_info in;
 	espota_fit_device d = dev8266("1M64", ESPOTA_TARGET_APP);
-	espota_fit_report r;
+	espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 
 	arduino_info(&in, 329008, 9); /* header 16 MB */
 	d.chip_size = 1 * MB;
@@ -450,9 +488,9 @@ static void test_gzip_4mb_onto_1mb(void)
 	unsigned char *z = gzip_buf(b, 329008, 0, &zn);
 	espota_image_info in;
 	espota_fit_device d = dev8266("1M256", ESPOTA_TARGET_APP);
-	espota_fit_report r;
+	espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 
-	ASSERT_OK(espota_image_parse(&in, z, zn));
+	ASSERT_OK(parse_info(&in, z, zn));
 	d.chip_size = 1 * MB;
 	d.device_header_size = 1 * MB;
 	check(&r, &in, &d);
@@ -474,7 +512,7 @@ static void test_gzip_4mb_onto_1mb(void)
 	/* Derived inflation rule: ISIZE > FS_start - ceil4k(C) warns. */
 	b = build_arduino(800000, 2, 3, 1);
 	z = gzip_buf(b, 800000, 0, &zn);
-	ASSERT_OK(espota_image_parse(&in, z, zn));
+	ASSERT_OK(parse_info(&in, z, zn));
 	d.gzip_support = 1;
 	check(&r, &in, &d);
 	ASSERT_EQ(r.device_error, 0);
@@ -490,13 +528,13 @@ static void test_esp32_default(void)
 {
 	unsigned char *b = build_esp32(1318256, 2, 0, 1);
 	espota_image_info in;
-	espota_partition_table t;
+	const espota_partition_table *t;
 	espota_fit_device d = ESPOTA_FIT_DEVICE_INIT;
-	espota_fit_report r;
+	espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 
-	ASSERT_OK(espota_image_parse(&in, b, 1318256));
-	ASSERT_OK(espota_partitions_builtin(&t, "default"));
-	d.partitions = &t;
+	ASSERT_OK(parse_info(&in, b, 1318256));
+	t = scheme("default");
+	d.partitions = t;
 	check(&r, &in, &d);
 	ASSERT_EQ(r.device_error, 5);
 	ASSERT_EQ(r.when, ESPOTA_FIT_WHEN_BEFORE_DATA);
@@ -506,35 +544,41 @@ static void test_esp32_default(void)
 	ASSERT_CONTAINS(r.summary, "never connects back");
 	ASSERT_CONTAINS(r.advice, "min_spiffs (1,966,080 bytes)");
 
-	ASSERT_OK(espota_partitions_builtin(&t, "min_spiffs"));
+	t = scheme("min_spiffs");
+	d.partitions = t;
 	check(&r, &in, &d);
 	ASSERT_EQ(r.verdict, ESPOTA_FIT_OK);
 	ASSERT_EQ(r.margin, 1966080 - 1318256);
 
-	ASSERT_OK(espota_partitions_builtin(&t, "huge_app"));
+	t = scheme("huge_app");
+	d.partitions = t;
 	check(&r, &in, &d);
 	ASSERT_EQ(r.device_error, 10);
 	ASSERT(r.mistakes & ESPOTA_FIT_MISTAKE_NO_OTA_SLOT);
 	ASSERT_CONTAINS(r.summary, "never connects back");
 
-	ASSERT_OK(espota_partitions_builtin(&t, "max_app_4MB"));
+	t = scheme("max_app_4MB");
+	d.partitions = t;
 	check(&r, &in, &d);
 	ASSERT_EQ(r.device_error, 10);
 
 	/* Filesystem target: the spiffs partition. */
-	ASSERT_OK(espota_partitions_builtin(&t, "default"));
+	t = scheme("default");
+	d.partitions = t;
 	d.target = ESPOTA_TARGET_FS;
 	check(&r, &in, &d);
 	ASSERT(r.mistakes & ESPOTA_FIT_MISTAKE_FIRMWARE_AS_FS);
 	ASSERT_EQ(r.limit, 0x160000);
-	ASSERT_OK(espota_partitions_builtin(&t, "max_app_4MB"));
+	t = scheme("max_app_4MB");
+	d.partitions = t;
 	check(&r, &in, &d);
 	ASSERT_EQ(r.device_error, 10);
 	free(b);
 
 	/* An ESP8266 image to an ESP32, and data that is not an app. */
 	arduino_info(&in, 329008, 2);
-	ASSERT_OK(espota_partitions_builtin(&t, "default"));
+	t = scheme("default");
+	d.partitions = t;
 	d.target = ESPOTA_TARGET_APP;
 	d.platform = ESPOTA_PLATFORM_ESP32;
 	check(&r, &in, &d);
@@ -543,7 +587,7 @@ static void test_esp32_default(void)
 		unsigned char fs[8192];
 		memset(fs, 0xFF, sizeof(fs));
 		memcpy(fs + 8, "littlefs", 8);
-		ASSERT_OK(espota_image_parse(&in, fs, sizeof(fs)));
+		ASSERT_OK(parse_info(&in, fs, sizeof(fs)));
 		check(&r, &in, &d);
 		ASSERT_EQ(r.device_error, 13);
 		ASSERT_EQ(r.when, ESPOTA_FIT_WHEN_FIRST_BLOCK);
@@ -559,7 +603,7 @@ static void test_non_app_and_unknowns(void)
 	unsigned char fs[65536];
 	espota_image_info in;
 	espota_fit_device d;
-	espota_fit_report r;
+	espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 
 	littlefs_info(&in, fs, sizeof(fs));
 
@@ -602,7 +646,7 @@ static void test_non_app_and_unknowns(void)
 	/* ESP32 image to an ESP8266. */
 	{
 		unsigned char *b = build_esp32(65536, 2, 0, 0);
-		ASSERT_OK(espota_image_parse(&in, b, 65536));
+		ASSERT_OK(parse_info(&in, b, 65536));
 		d = dev8266("4M2M", ESPOTA_TARGET_APP);
 		check(&r, &in, &d);
 		ASSERT_EQ(r.verdict, ESPOTA_FIT_FAIL);
@@ -622,16 +666,16 @@ static void test_signing(void)
 	size_t n;
 	espota_image_info in;
 	espota_fit_device d = dev8266("1M256", ESPOTA_TARGET_APP);
-	espota_fit_report r;
+	espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 
 	d.signing_len = 256;
-	ASSERT_OK(espota_image_parse(&in, b, 329008));
+	ASSERT_OK(parse_info(&in, b, 329008));
 	check(&r, &in, &d);
 	ASSERT_EQ(r.device_error, 12);
 	ASSERT_EQ(r.when, ESPOTA_FIT_WHEN_AFTER_UPLOAD);
 	ASSERT(r.mistakes & ESPOTA_FIT_MISTAKE_NOT_SIGNED);
 	n = add_signature(b, 329008, 256);
-	ASSERT_OK(espota_image_parse(&in, b, n));
+	ASSERT_OK(parse_info(&in, b, n));
 	check(&r, &in, &d);
 	ASSERT_EQ(r.device_error, 0);
 	ASSERT_EQ(r.size, 329268); /* the space check counts the signature */
@@ -652,7 +696,7 @@ static void test_signing_order_and_fs(void)
 	unsigned char fs[65536];
 	espota_image_info in;
 	espota_fit_device d = dev8266("1M256", ESPOTA_TARGET_APP);
-	espota_fit_report r;
+	espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 
 	littlefs_info(&in, fs, sizeof(fs));
 	d.signing_len = 256;
@@ -679,7 +723,7 @@ static void test_atomic_fs_and_v2(void)
 	unsigned char fs[400 * 1024];
 	espota_image_info in;
 	espota_fit_device d = dev8266("1M512", ESPOTA_TARGET_FS);
-	espota_fit_report r;
+	espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 
 	littlefs_info(&in, fs, sizeof(fs));
 	d.running_size = 329008;
@@ -694,7 +738,7 @@ static void test_atomic_fs_and_v2(void)
 	memset(fs, 0, 64);
 	fs[0] = 0xEA;
 	fs[1] = 4;
-	ASSERT_EQ(espota_image_parse(&in, fs, 64), ESPOTA_EIMAGE);
+	ASSERT_EQ(parse_info(&in, fs, 64), ESPOTA_EIMAGE);
 	ASSERT_EQ(in.kind, ESPOTA_IMAGE_ESP8266_V2);
 	d = dev8266("1M256", ESPOTA_TARGET_APP);
 	check(&r, &in, &d);
@@ -706,7 +750,7 @@ static void test_api_misc(void)
 {
 	espota_fit_device d, init = ESPOTA_FIT_DEVICE_INIT;
 	espota_image_info in;
-	espota_fit_report r;
+	espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 	char small[16];
 	int need;
 
@@ -735,7 +779,7 @@ static void test_api_misc(void)
 static void golden(const char *name, const espota_image_info *in, const espota_fit_device *d)
 {
 	char path[512], text[4096], want[4096];
-	espota_fit_report r;
+	espota_fit_report r = ESPOTA_FIT_REPORT_INIT;
 	FILE *f;
 	size_t n;
 	const char *update = getenv("ESPOTA_UPDATE_GOLDEN");
@@ -786,11 +830,11 @@ static void test_golden(void)
 	{
 		unsigned char *b = build_esp32(1318256, 2, 0, 1);
 		espota_image_info e;
-		espota_partition_table t;
+		const espota_partition_table *t;
 		espota_fit_device d32 = ESPOTA_FIT_DEVICE_INIT;
-		ASSERT_OK(espota_image_parse(&e, b, 1318256));
-		ASSERT_OK(espota_partitions_builtin(&t, "default"));
-		d32.partitions = &t;
+		ASSERT_OK(parse_info(&e, b, 1318256));
+		t = scheme("default");
+		d32.partitions = t;
 		golden("esp32_default_too_big", &e, &d32);
 		free(b);
 	}

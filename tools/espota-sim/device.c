@@ -229,6 +229,16 @@ static void do_end(struct device *d, usec_t now)
 	int esp32 = IS_ESP32(cfg->platform);
 	const unsigned char *img = d->c ? d->c->buf : NULL;
 	size_t len = d->c ? (size_t)(esp32 ? d->total : d->c->consumed) : 0;
+	if (esp32 && !d->verified && !cfg->fast && cfg->verify_ms_per_mb > 0 && len > 0 &&
+		updater_finished(d)) {
+		/* esp_ota_end() and esp_ota_set_boot_partition() read the whole
+		 * image back from flash and hash it before the result is known */
+		d->verified = 1;
+		d->fw = FW_VERIFY32;
+		d->until = now + (usec_t)((double)len / 1048576.0 * cfg->verify_ms_per_mb * 1000.0);
+		return;
+	}
+	d->verified = 0;
 	if (!esp32)
 		d->total = (uint32_t)len;
 	uint32_t declared = d->up.size;
@@ -642,6 +652,10 @@ static void start_connect(struct device *d, usec_t now)
 	if (st && (uint64_t)st->value < limit)
 		limit = (uint64_t)st->value;
 	d->c = conn_new(fd, limit);
+	if (d->c) {
+		d->c->dev = d->index;
+		d->c->loss = CFG(d)->fast ? 0 : link_loss_for(CFG(d), d->index);
+	}
 	if (!d->c) {
 		close(fd);
 		connect_failed(d, now, "out of memory");
@@ -963,6 +977,12 @@ static void fw_step(struct device *d, usec_t now)
 				data_step8(d, now);
 			if (d->fw == FW_DATA)
 				return;
+			break;
+		case FW_VERIFY32:
+			if (now < d->until)
+				return;
+			d->fw = FW_DATA;
+			do_end(d, now);
 			break;
 		case FW_FINISH_1:
 			if (now < d->until)

@@ -138,6 +138,28 @@ static usec_t consume_time(struct conn *c, uint64_t off)
 	return SIM_NEVER;
 }
 
+/* When the shared air (--airtime) is free next: one medium per process. */
+static usec_t air_free;
+
+double link_loss_for(const struct config *cfg, int dev)
+{
+	for (int i = 0; i < cfg->nloss_dev; i++)
+		if (cfg->loss_dev[i].dev == dev)
+			return cfg->loss_dev[i].p;
+	return cfg->loss;
+}
+
+/* A fixed pseudo-random loss pattern per device and stream offset, so runs
+ * repeat (splitmix64 of both). */
+static int seg_lost(const struct conn *c, const struct segment *s)
+{
+	uint64_t x = (uint64_t)c->dev * 0x9E3779B97F4A7C15ull ^ (s->start + 1) * 0xBF58476D1CE4E5B9ull;
+	x ^= x >> 30; x *= 0xBF58476D1CE4E5B9ull;
+	x ^= x >> 27; x *= 0x94D049BB133111EBull;
+	x ^= x >> 31;
+	return (double)(x >> 11) / 9007199254740992.0 < c->loss;
+}
+
 /* Fill in avail_t for every segment whose window constraint is known. */
 static void compute_avail(struct conn *c, const struct config *cfg)
 {
@@ -161,8 +183,32 @@ static void compute_avail(struct conn *c, const struct config *cfg)
 		uint64_t len = s->end - s->start;
 		usec_t start = depart > c->link_free ? depart : c->link_free;
 		usec_t ser = cfg->bandwidth > 0 ? (usec_t)((double)len * 1e6 / cfg->bandwidth) : 0;
+		if (cfg->airtime > 0) {
+			/* one access point: every instance's segments take turns on
+			 * the shared air, in the order the sim learns of them */
+			usec_t air = (usec_t)((double)len * 1e6 / cfg->airtime);
+			if (air_free > start)
+				start = air_free;
+			air_free = start + air;
+			if (air > ser)
+				ser = air;
+		}
 		c->link_free = start + ser;
 		s->avail_t = c->link_free + owd;
+		if (c->loss > 0 && seg_lost(c, s)) {
+			/* the sender's fast retransmit: the copy goes out a round trip
+			 * later and takes the air again; later segments wait behind it
+			 * (the firmware reads in order) */
+			usec_t again = s->avail_t + 2 * owd;
+			if (cfg->airtime > 0) {
+				usec_t air = (usec_t)((double)len * 1e6 / cfg->airtime);
+				usec_t st = again - owd > air_free ? again - owd : air_free;
+				air_free = st + air;
+				again = st + air + owd;
+			}
+			s->avail_t = again;
+			c->lost++;
+		}
 	}
 }
 

@@ -73,7 +73,9 @@ static void usage(FILE *f)
 "  --no-firmware-delays     only the sketch's fixed delay()s off (the link model stays)\n"
 "  --rtt MS  --loop-latency MS  --bandwidth BYTES_PER_S  --mss N  --window BYTES\n"
 "  --erase-ms MS  --program-us US  --block-erase-ms MS  --pbkdf2-ms MS\n"
-"  --boot-ms MS  --connect-timeout-ms MS\n"
+"  --boot-ms MS  --connect-timeout-ms MS  --verify-ms-per-mb MS (ESP32 end())\n"
+"  --airtime BYTES_PER_S     one medium shared by every instance (an access point)\n"
+"  --loss P[@DEV]            data segment loss probability (repeatable per device)\n"
 "Faults (repeatable): --fault NAME[=VALUE][@DEV][*TIMES]\n"
 "  drop-after=N stall-after=N ack-garbage ack-truncate ack-dup no-invite-reply\n"
 "  no-connect no-final-ok connect-from=ADDR double-invite-reply drop-udp-reply=N\n"
@@ -150,7 +152,8 @@ enum {
 	O_PASSWORD_FILE, O_CHIP, O_HEADER, O_LAYOUT, O_PARTITIONS, O_SCHEME, O_SKETCH, O_FLASH_MAP,
 	O_ATOMIC, O_SIGNING, O_BOOTSTRAP, O_DECRYPT, O_OUT, O_LOG, O_READY, O_MAX, O_LIFETIME,
 	O_FAST, O_NOFWDELAY, O_RTT, O_LOOP, O_BW, O_MSS, O_WINDOW, O_ERASE, O_PROGRAM, O_BLOCK, O_PBKDF2,
-	O_BOOT, O_CONNTO, O_FAULT, O_RUNNING, O_ADOPT, O_MICROS, O_NO_DECRYPT, O_CHIP_ID,
+	O_BOOT, O_CONNTO, O_FAULT, O_RUNNING, O_ADOPT, O_MICROS, O_NO_DECRYPT, O_CHIP_ID, O_VERIFY, O_AIRTIME,
+	O_LOSS,
 	O_MDNS, O_HOSTNAME, O_BOARD_ID, O_MDNS_PORT, O_MDNS_LISTEN, O_MDNS_MCAST
 };
 
@@ -170,6 +173,7 @@ static const struct option longopts[] = {
 	{"connect-timeout-ms", 1, 0, O_CONNTO}, {"fault", 1, 0, O_FAULT}, {"running", 1, 0, O_RUNNING},
 	{"adopt", 0, 0, O_ADOPT}, {"fixed-micros", 1, 0, O_MICROS},
 	{"no-decrypt", 0, 0, O_NO_DECRYPT}, {"chip-id", 1, 0, O_CHIP_ID},
+	{"verify-ms-per-mb", 1, 0, O_VERIFY}, {"airtime", 1, 0, O_AIRTIME}, {"loss", 1, 0, O_LOSS},
 	{"mdns", 0, 0, O_MDNS}, {"hostname", 1, 0, O_HOSTNAME}, {"board-id", 1, 0, O_BOARD_ID},
 	{"mdns-port", 1, 0, O_MDNS_PORT}, {"mdns-listen", 1, 0, O_MDNS_LISTEN},
 	{"mdns-multicast", 1, 0, O_MDNS_MCAST},
@@ -179,8 +183,8 @@ struct raw {
 	const char *password, *password_hash, *password_file, *layout, *partitions, *scheme;
 	const char *running;
 	int have_chip, have_mss, have_window, have_bw, have_erase, have_rtt;
-	double rtt, loop, bw, mss, window, erase, program, block, pbkdf2;
-	int have_loop, have_program, have_block, have_pbkdf2;
+	double rtt, loop, bw, mss, window, erase, program, block, pbkdf2, verify;
+	int have_loop, have_program, have_block, have_pbkdf2, have_verify;
 	int decrypt, no_decrypt, have_chip_id;
 };
 
@@ -304,6 +308,29 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct raw *r)
 		case O_BLOCK: if (parse_num(optarg, 0, 60000, &r->block)) return die("--block-erase-ms: bad value '%s'", optarg); r->have_block = 1; break;
 		case O_PBKDF2: if (parse_num(optarg, 0, 60000, &r->pbkdf2)) return die("--pbkdf2-ms: bad value '%s'", optarg); r->have_pbkdf2 = 1; break;
 		case O_BOOT: if (parse_num(optarg, 0, 600000, &cfg->boot_ms)) return die("--boot-ms: bad value '%s'", optarg); break;
+		case O_AIRTIME: if (parse_num(optarg, 0, 1e10, &cfg->airtime)) return die("--airtime: bad value '%s'", optarg); break;
+		case O_LOSS: {
+			char buf[64], *at;
+			double p;
+			snprintf(buf, sizeof buf, "%s", optarg);
+			at = strchr(buf, '@');
+			if (at)
+				*at++ = '\0';
+			if (parse_num(buf, 0, 0.5, &p))
+				return die("--loss: bad probability '%s' (0 to 0.5)", optarg);
+			if (!at) {
+				cfg->loss = p;
+			} else {
+				double dv;
+				if (parse_num(at, 0, 1e6, &dv) || cfg->nloss_dev == 32)
+					return die("--loss: bad device '%s'", optarg);
+				cfg->loss_dev[cfg->nloss_dev].dev = (int)dv;
+				cfg->loss_dev[cfg->nloss_dev].p = p;
+				cfg->nloss_dev++;
+			}
+			break;
+		}
+		case O_VERIFY: if (parse_num(optarg, 0, 100000, &r->verify)) return die("--verify-ms-per-mb: bad value '%s'", optarg); r->have_verify = 1; break;
 		case O_CONNTO: if (parse_num(optarg, 1, 600000, &cfg->connect_timeout_ms)) return die("--connect-timeout-ms: bad value '%s'", optarg); break;
 		case O_FAULT:
 			if (fault_parse(cfg, optarg, err, sizeof err))
@@ -335,6 +362,7 @@ static int finish_config(struct config *cfg, struct raw *r)
 	cfg->program_us = r->have_program ? r->program : 700.0;
 	cfg->block_erase_ms = r->have_block ? r->block : 150.0;
 	cfg->pbkdf2_ms = r->have_pbkdf2 ? r->pbkdf2 : 300.0;
+	cfg->verify_ms_per_mb = r->have_verify ? r->verify : 50.0;
 	if (cfg->connect_timeout_ms <= 0)
 		cfg->connect_timeout_ms = esp32 ? 3000 : 5000;
 

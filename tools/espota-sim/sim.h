@@ -101,7 +101,12 @@ struct config {
 	/* timing model */
 	double rtt_ms, loop_ms, bandwidth, erase_ms, program_us, block_erase_ms, pbkdf2_ms;
 	double boot_ms, connect_timeout_ms;
+	double verify_ms_per_mb;  /* ESP32: image read-back and SHA-256 at end() */
 	int mss, window;
+	double airtime;           /* bytes/s of one medium all instances share; 0 = none */
+	double loss;              /* probability that a data segment is lost (every instance) */
+	struct { int dev; double p; } loss_dev[32]; /* --loss P@DEV overrides */
+	int nloss_dev;
 
 	struct fault faults[32];
 	int nfaults;
@@ -155,6 +160,9 @@ struct conn {
 	struct outmsg *out_head, *out_tail;
 	int blocked;               /* last send hit EAGAIN: wait for POLLOUT */
 	int stalled;               /* fault stall-after: never read again */
+	int dev;                   /* instance index (loss pattern) */
+	double loss;               /* this device's segment loss probability */
+	uint64_t lost;             /* segments lost (and resent) so far */
 };
 
 /* ---- device --------------------------------------------------------------- */
@@ -167,6 +175,7 @@ enum fw_state {
 	FW_PRE_CONNECT,   /* ESP8266: delay(100) after OK; ESP32: SYN in flight */
 	FW_CONNECTING,
 	FW_DATA,
+	FW_VERIFY32,      /* ESP32: Update.end() reads the image back (esp_image_verify) */
 	FW_FINISH_1,      /* ESP8266: delay(1000) before OK */
 	FW_FINISH_2,      /* ESP8266: delay(1000) before close */
 	FW_POST,          /* ESP32 delay(10) / ESP8266 delay(10) before onEnd */
@@ -244,6 +253,7 @@ struct device {
 	uint32_t pending_w;      /* ESP32 write result awaiting its ack */
 	int attempt_open;        /* an upload attempt is in progress */
 	int end_ok;              /* result of the last Update.end() */
+	int verified;            /* ESP32: the end() read-back time has passed */
 	long attempt;            /* upload attempts on this device */
 	long acks;
 
@@ -295,6 +305,7 @@ uint64_t conn_available(struct conn *c, const struct config *cfg, usec_t t);
 usec_t conn_next_avail(struct conn *c, const struct config *cfg);
 const unsigned char *conn_take(struct conn *c, size_t n, usec_t t);
 int conn_peer_gone(const struct conn *c, const struct config *cfg, usec_t t);
+double link_loss_for(const struct config *cfg, int dev);
 void out_push(struct outmsg **head, struct outmsg **tail, usec_t when,
 	      const void *data, size_t len, int close_after,
 	      const struct sockaddr_storage *to, socklen_t tolen);

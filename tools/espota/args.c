@@ -9,6 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The device facts of the fit check: in the tool's help and in check's. */
+#define FIT_OPTIONS_HELP \
+	"      --board NAME        board alias (esp8285, nodemcuv2, d1_mini, esp32dev, ...);\n" \
+	"                          auto: the board the device advertises over mDNS\n" \
+	"      --layout NAME       ESP8266 flash layout of the running firmware (1M64, 4M2M, ...)\n" \
+	"      --scheme NAME       ESP32 built-in partition scheme (default, min_spiffs, ...)\n" \
+	"      --partitions CSV    ESP32 partition table (gen_esp32part.py CSV)\n" \
+	"      --chip-size SIZE    real flash chip size (e.g. 1M, 4M)\n" \
+	"      --device-header-size SIZE  flash size in the header of the running firmware\n" \
+	"      --running-size SIZE size of the running sketch\n" \
+	"      --flash-map         running firmware built with FLASH_MAP_SUPPORT\n"
+
 const char cli_usage_text[] =
 "usage: espota -i HOST -f FILE [options]\n"
 "       espota check FILE [--board B | --layout L] [-s] [fit options]\n"
@@ -48,15 +60,7 @@ const char cli_usage_text[] =
 "      --force             send even when the preflight check refuses the image\n"
 "\n"
 "Preflight fit check (refuses an image the device would reject):\n"
-"      --board NAME        board alias (esp8285, nodemcuv2, d1_mini, esp32dev, ...);\n"
-"                          auto: the board the device advertises over mDNS\n"
-"      --layout NAME       ESP8266 flash layout of the running firmware (1M64, 4M2M, ...)\n"
-"      --scheme NAME       ESP32 built-in partition scheme (default, min_spiffs, ...)\n"
-"      --partitions CSV    ESP32 partition table (gen_esp32part.py CSV)\n"
-"      --chip-size SIZE    real flash chip size (e.g. 1M, 4M)\n"
-"      --device-header-size SIZE  flash size in the header of the running firmware\n"
-"      --running-size SIZE size of the running sketch\n"
-"      --flash-map         running firmware built with FLASH_MAP_SUPPORT\n"
+FIT_OPTIONS_HELP
 "      --list-boards       list known boards and layouts\n"
 "\n"
 "Transfer:\n"
@@ -66,6 +70,7 @@ const char cli_usage_text[] =
 "      --stream            pipelined, but never paced to the device's flash blocks\n"
 "      --window BYTES      unacknowledged bytes in flight (default 65536)\n"
 "      --chunk BYTES       bytes per write (default 1460)\n"
+"      --wait-back SEC     after OK, wait until the device answers again (one device)\n"
 "\n"
 "Output:\n"
 "  -d, --debug             library debug log on stderr\n"
@@ -83,14 +88,53 @@ const char cli_usage_text[] =
 "  8 host name not resolved              130 interrupted\n"
 "\n"
 "The default device port is 3232 when the platform is ESP32 (--platform esp32,\n"
-"an ESP32 --board, -m, or an ESP32 application image), 8266 otherwise.\n";
+"an ESP32 --board, -m, or an ESP32 application image), 8266 otherwise.\n"
+"\n"
+"Subcommands (espota SUBCOMMAND --help for one of them):\n"
+"  check                   fit report only; sends nothing\n";
+
+static const char check_help_text[] =
+"usage: espota check FILE [--board B | --layout L] [-s] [fit options] [--json]\n"
+"\n"
+"Print the flash-fit report for FILE: the image facts, the assumptions made,\n"
+"the verdict and the advice. Nothing is sent to any device.\n"
+"\n"
+"Options:\n"
+"  -s, --spiffs            FILE is a filesystem image (SPIFFS/LittleFS)\n"
+"      --platform P        esp8266 or esp32 (default: from --board or the image)\n"
+FIT_OPTIONS_HELP
+"      --compress          the upload would gzip the image (ESP8266)\n"
+"      --json              one `check` JSON event on stdout instead of the report\n"
+"  -h, --help              this help\n"
+"\n"
+"Exit status: 0 the image fits (or too few facts to decide), 6 the device\n"
+"would refuse it or the image is unreadable, 2 usage error.\n";
+
+/* Help per subcommand; a new subcommand adds its row. */
+static const struct {
+	const char *name;
+	const char *text;
+} sub_help[] = {
+	{ "check", check_help_text },
+};
+
+const char *cli_help_text(const struct cli *c)
+{
+	size_t i;
+
+	if (c != NULL && c->subcommand != NULL)
+		for (i = 0; i < sizeof(sub_help) / sizeof(sub_help[0]); i++)
+			if (strcmp(c->subcommand, sub_help[i].name) == 0)
+				return sub_help[i].text;
+	return cli_usage_text;
+}
 
 enum opt_id {
 	O_IP, O_HOST_IP, O_PORT, O_HOST_PORT, O_HOSTS, O_PLATFORM, O_PARALLEL, O_RETRIES, O_DEVTIMEOUT, O_MINRATE,
 	O_AUTH, O_AUTH_ENV, O_AUTH_FILE, O_NO_PROMPT, O_MD5, O_SHA256,
 	O_FILE, O_SPIFFS, O_COMPRESS, O_FORCE,
 	O_BOARD, O_LAYOUT, O_SCHEME, O_PARTITIONS, O_CHIP, O_DEVHDR, O_RUNNING, O_FLASHMAP, O_LIST,
-	O_TIMEOUT, O_ATTEMPTS, O_SAW, O_STREAM, O_WINDOW, O_CHUNK,
+	O_TIMEOUT, O_ATTEMPTS, O_SAW, O_STREAM, O_WINDOW, O_CHUNK, O_WAIT_BACK,
 	O_DEBUG, O_PROGRESS, O_JSON, O_QUIET, O_HELP, O_VERSION
 };
 
@@ -139,6 +183,7 @@ static const struct opt opts[] = {
 	{ "stream", 0, 0, O_STREAM },
 	{ "window", 0, 1, O_WINDOW },
 	{ "chunk", 0, 1, O_CHUNK },
+	{ "wait-back", 0, 1, O_WAIT_BACK },
 	{ "debug", 'd', 0, O_DEBUG },
 	{ "progress", 'r', 0, O_PROGRESS },
 	{ "json", 0, 0, O_JSON },
@@ -396,6 +441,11 @@ static int apply(struct cli *c, const struct opt *o, const char *val, char *err,
 			return cli_fail(err, errlen, "%s: invalid count '%s' (1-100)", name, val);
 		c->attempts = n;
 		break;
+	case O_WAIT_BACK:
+		if (parse_long(val, 1, 3600, &n) < 0)
+			return cli_fail(err, errlen, "%s: invalid seconds '%s' (1-3600)", name, val);
+		c->wait_back_s = n;
+		break;
 	case O_SAW: c->stop_and_wait = 1; break;
 	case O_STREAM: c->stream = 1; break;
 	case O_WINDOW:
@@ -421,6 +471,7 @@ static int operand(struct cli *c, const char *arg, int *first, char *err, size_t
 {
 	if (*first && strcmp(arg, "check") == 0) {
 		*first = 0;
+		c->subcommand = "check";
 		if (c->mode == CLI_MODE_UPLOAD)
 			c->mode = CLI_MODE_CHECK;
 		return 0;

@@ -43,6 +43,7 @@ enum cli_platform {
 
 struct cli {
 	enum cli_mode mode;
+	const char *subcommand;           /* "check", ...: the subcommand named first; NULL = upload */
 
 	/* Destination (espota.py) */
 	const char *hosts[CLI_MAX_HOSTS]; /* -i/--ip, repeatable */
@@ -87,6 +88,7 @@ struct cli {
 	long parallel;                    /* --parallel N: uploads in flight at once; default 16 */
 	long retries;                     /* --retries N: extra attempts per device; default 0 */
 	long device_timeout_s;            /* --device-timeout SEC: budget per device; 0 = none */
+	long wait_back_s;                 /* --wait-back SEC: wait for the device after OK; 0 = no */
 	long min_rate;                    /* --min-rate B: data-phase bound in bytes/s; 0 = none */
 	int min_rate_set;
 
@@ -126,7 +128,10 @@ int cli_fail(char *err, size_t errlen, const char *fmt, ...)
  */
 int cli_parse_size(const char *s, uint64_t *out);
 
-/* The text printed by --help. */
+/* The text printed by --help (the whole tool's). */
 extern const char cli_usage_text[];
+
+/* The --help text for c: its subcommand's when it names one, else cli_usage_text. */
+const char *cli_help_text(const struct cli *c);
 
 #endif

@@ -65,12 +65,13 @@ struct app {
 	unsigned char *image;
 	size_t image_len;
 	espota_image_info info;
+	char image_note[128];          /* the image object's detail */
 	int info_ok;
 
 	espota_platform platform;   /* decided platform, or UNKNOWN */
 	espota_fit_device fit;
 	int have_fit;
-	espota_partition_table parts;
+	espota_partition_table *parts; /* owned */
 	espota_fit_report report;
 	int preflight_printed;
 
@@ -80,7 +81,6 @@ struct app {
 	size_t njobs;
 	int fleet;                  /* uploads run through espota_fleet_upload() */
 	espota_session *session;    /* the one session (single thread, one poll() loop) */
-	espota_fleet_result *results; /* fleet: one per job */
 
 	char *prompted;             /* password typed at the prompt, shared by all devices */
 	int prompt_failed;

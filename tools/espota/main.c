@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "discover.h"
 #include "output.h"
+#include "waitback.h"
 #include "secret.h"
 
 #define IMAGE_MAX ESPOTA_FILE_MAX
@@ -629,6 +630,8 @@ static void report_json_result(struct app *a, struct job *j)
 	cli_json_u64(&js, "invitations", st->invitations);
 	cli_json_u64(&js, "local_port", st->local_port);
 	cli_json_u64(&js, "device_mss", st->device_mss);
+	cli_json_str(&js, "ack_rule", st->ack_rule == ESPOTA_ACK_RULE_COUNTS ? "counts" :
+		st->ack_rule == ESPOTA_ACK_RULE_DEVICE_OK ? "device_ok" : NULL);
 	cli_json_close(&js);
 	emit_json(a, &js);
 }
@@ -749,7 +752,7 @@ static void finish_job(struct app *a, struct job *j, int rc, const espota_upload
 static void run_single(struct app *a, struct job *j)
 {
 	espota_upload_options o;
-	espota_upload_stats st;
+	espota_upload_stats st = ESPOTA_UPLOAD_STATS_INIT;
 	int rc;
 
 	base_options(a, &o);
@@ -767,9 +770,34 @@ static void run_single(struct app *a, struct job *j)
 	}
 	cli_secret_free(j->password);
 	j->password = NULL;
-	memset(&st, 0, sizeof(st));
 	espota_session_stats(a->session, &st);
 	finish_job(a, j, rc, &st, espota_session_last_error(a->session), espota_session_device_error(a->session));
+}
+
+/* --wait-back (waitback.c): the device answering again after its OK. */
+static void wait_back(struct app *a, struct job *j)
+{
+	uint16_t port = j->port ? j->port : (j->stats.platform == ESPOTA_PLATFORM_ESP32 ?
+		ESPOTA_PORT_ESP32 : ESPOTA_PORT_ESP8266);
+	char err[256] = "", buf[1024];
+	double back = 0;
+	int r = cli_wait_back(j->host.host, port, (double)a->cli.wait_back_s, &back, err, sizeof(err));
+
+	if (a->view == VIEW_JSON) {
+		struct cli_json js;
+		json_head(&js, buf, sizeof(buf), "back", j);
+		cli_json_bool(&js, "back", r == 0);
+		cli_json_u64(&js, "ms", r == 0 ? (uint64_t)(back * 1000.0) : 0);
+		cli_json_str(&js, "error", r == 0 ? NULL : err);
+		emit_json(a, &js);
+	} else if (r == 0) {
+		if (a->view != VIEW_QUIET)
+			say(a, j, "%s: back after %.1f s", j->label, back);
+	} else {
+		say(a, j, "%s: %s", j->label, err);
+	}
+	if (r != 0)
+		j->exit_code = r > 0 ? CLI_EXIT_TIMEOUT : CLI_EXIT_FAILED;
 }
 
 /* ---- several devices: one espota_fleet_upload() ------------------------------------ */
@@ -783,8 +811,7 @@ static int on_fleet_progress(size_t index, const espota_progress *p, void *paylo
 	if (index >= a->njobs)
 		return 0;
 	j = &a->jobs[index];
-	/* The fleet updates results[index].attempts before each attempt starts. */
-	attempt = a->results[index].attempts ? a->results[index].attempts : 1;
+	attempt = p->tries ? p->tries : 1;
 	if (j->started && attempt != j->attempts) {
 		/* A retry: the progress of the earlier attempt no longer counts. */
 		j->transfer_start_ms = 0;
@@ -805,16 +832,19 @@ static int on_fleet_progress(size_t index, const espota_progress *p, void *paylo
 	return on_progress_job(p, j);
 }
 
-static void on_fleet_done(size_t index, const espota_fleet_result *r, void *payload)
+static void on_fleet_done(size_t index, const espota_transfer *r, void *payload)
 {
 	struct app *a = payload;
+	espota_upload_stats st = ESPOTA_UPLOAD_STATS_INIT;
 	struct job *j;
 
 	if (index >= a->njobs)
 		return;
 	j = &a->jobs[index];
-	j->attempts = r->attempts;
-	finish_job(a, j, r->code, &r->stats, r->error, r->device_error_set ? &r->device_error : NULL);
+	j->attempts = espota_transfer_attempts(r);
+	espota_transfer_stats(r, &st);
+	finish_job(a, j, espota_transfer_result(r), &st, espota_transfer_error(r),
+		espota_transfer_device_error(r));
 }
 
 static void run_fleet(struct app *a)
@@ -826,8 +856,7 @@ static void run_fleet(struct app *a)
 	int rc;
 
 	devs = calloc(a->njobs, sizeof(*devs));
-	a->results = calloc(a->njobs, sizeof(*a->results));
-	if (devs == NULL || a->results == NULL) {
+	if (devs == NULL) {
 		for (i = 0; i < a->njobs; i++)
 			finish_job(a, &a->jobs[i], ESPOTA_ENOMEM, NULL, "out of memory", NULL);
 		free(devs);
@@ -854,23 +883,19 @@ static void run_fleet(struct app *a)
 	fo.payload = a;
 
 	rc = g_cancelled ? ESPOTA_ECANCELLED :
-		espota_fleet_upload(a->session, a->image, a->image_len, &base, devs, a->njobs, &fo, a->results);
+		espota_fleet_upload(a->session, a->image, a->image_len, &base, devs, a->njobs, &fo);
 
 	/* Devices the fleet never finished: nothing could start (rc is the
 	 * reason), or a cancel came first. */
 	for (i = 0; i < a->njobs; i++) {
 		struct job *j = &a->jobs[i];
-		const espota_fleet_result *r = &a->results[i];
 
 		if (j->finished)
 			continue;
 		if (rc != ESPOTA_OK && rc != ESPOTA_ERROR && rc != ESPOTA_ECANCELLED)
 			finish_job(a, j, rc, NULL, espota_session_last_error(a->session), NULL);
-		else if (r->code < 0)
-			finish_job(a, j, r->code, &r->stats, r->error[0] ? r->error : NULL,
-				r->device_error_set ? &r->device_error : NULL);
 		else
-			finish_job(a, j, rc == ESPOTA_OK ? ESPOTA_OK : ESPOTA_ECANCELLED, &r->stats, NULL, NULL);
+			finish_job(a, j, rc == ESPOTA_OK ? ESPOTA_OK : ESPOTA_ECANCELLED, NULL, NULL, NULL);
 	}
 out:
 	for (i = 0; i < a->njobs; i++) {
@@ -943,8 +968,9 @@ static int build_fit(struct app *a, char *err, size_t errlen)
 		if (b->platform == ESPOTA_PLATFORM_ESP8266) {
 			a->fit.layout = espota_layout_find(b->layout);
 		} else if (b->platform == ESPOTA_PLATFORM_ESP32 && c->scheme == NULL && c->partitions == NULL) {
-			if (espota_partitions_builtin(&a->parts, b->layout) == ESPOTA_OK)
-				a->fit.partitions = &a->parts;
+			espota_partition_table_free(a->parts);
+			if (espota_partition_table_builtin(&a->parts, b->layout) == ESPOTA_OK)
+				a->fit.partitions = a->parts;
 		}
 	}
 	if (c->layout != NULL) {
@@ -956,27 +982,29 @@ static int build_fit(struct app *a, char *err, size_t errlen)
 		a->fit.platform = ESPOTA_PLATFORM_ESP8266;
 	}
 	if (c->scheme != NULL) {
-		if (espota_partitions_builtin(&a->parts, c->scheme) != ESPOTA_OK) {
+		espota_partition_table_free(a->parts);
+		if (espota_partition_table_builtin(&a->parts, c->scheme) != ESPOTA_OK) {
 			snprintf(err, errlen, "unknown partition scheme '%s'", c->scheme);
 			return -1;
 		}
-		a->fit.partitions = &a->parts;
+		a->fit.partitions = a->parts;
 		a->fit.platform = ESPOTA_PLATFORM_ESP32;
 	}
 	if (c->partitions != NULL) {
 		unsigned char *csv;
 		size_t len;
-		char perr[256];
 
 		if (read_file(c->partitions, &csv, &len, 1024 * 1024, err, errlen) < 0)
 			return -1;
-		if (espota_partitions_parse_csv(&a->parts, (const char *)csv, len, perr, sizeof(perr)) != ESPOTA_OK) {
-			snprintf(err, errlen, "%s: %s", c->partitions, perr);
+		espota_partition_table_free(a->parts);
+		if (espota_partition_table_parse_csv(&a->parts, (const char *)csv, len) != ESPOTA_OK) {
+			snprintf(err, errlen, "%s: %s", c->partitions, a->parts != NULL ?
+				espota_partition_table_error(a->parts) : "out of memory");
 			free(csv);
 			return -1;
 		}
 		free(csv);
-		a->fit.partitions = &a->parts;
+		a->fit.partitions = a->parts;
 		a->fit.platform = ESPOTA_PLATFORM_ESP32;
 	}
 	if (c->platform == CLI_PLATFORM_ESP8266)
@@ -1094,11 +1122,22 @@ static int preflight(struct app *a)
 
 	if (read_file(a->file, &a->image, &a->image_len, IMAGE_MAX, err, sizeof(err)) < 0)
 		return early_error(a, CLI_EXIT_IMAGE, "ESPOTA_EIMAGE", err, NULL);
-	rc = espota_image_parse(&a->info, a->image, a->image_len);
+	{
+		espota_image *img = NULL;
+
+		memset(&a->info, 0, sizeof(a->info));
+		a->info.struct_size = sizeof(a->info);
+		rc = espota_image_parse(&img, a->image, a->image_len);
+		if (img != NULL) {
+			espota_image_get_info(img, &a->info);
+			snprintf(a->image_note, sizeof(a->image_note), "%s", espota_image_error(img));
+			espota_image_free(img);
+		}
+	}
 	a->info_ok = rc == ESPOTA_OK;
 	if (rc != ESPOTA_OK) {
 		snprintf(err, sizeof(err), "%s: malformed image: %s", a->file,
-			a->info.detail[0] ? a->info.detail : espota_strerror(rc));
+			a->image_note[0] ? a->image_note : espota_strerror(rc));
 		if (!c->force || c->mode == CLI_MODE_CHECK) {
 			char hint[256];
 
@@ -1145,6 +1184,7 @@ static int preflight(struct app *a)
 		return -1;
 	}
 
+	a->report.struct_size = sizeof(a->report);
 	rc = espota_fit_check(&a->report, &a->info, &a->fit);
 	if (rc != ESPOTA_OK) {
 		snprintf(err, sizeof(err), "fit check failed: %s", espota_strerror(rc));
@@ -1166,6 +1206,8 @@ static int preflight(struct app *a)
 			fputs(text, stdout);
 			if (need > 0 && text[need - 1] != '\n')
 				fputc('\n', stdout);
+			if (a->image_note[0] != '\0')
+				printf("Note:      %s\n", a->image_note);
 			free(text);
 		}
 		return a->report.verdict == ESPOTA_FIT_FAIL ? CLI_EXIT_IMAGE : CLI_EXIT_OK;
@@ -1455,7 +1497,7 @@ int main(int argc, char **argv)
 	}
 	switch (a->cli.mode) {
 	case CLI_MODE_HELP:
-		fputs(cli_usage_text, stdout);
+		fputs(cli_help_text(&a->cli), stdout);
 		return CLI_EXIT_OK;
 	case CLI_MODE_VERSION:
 		printf("espota %s (libespota %s)\n", ESPOTA_VERSION_STRING, espota_version_string());
@@ -1535,6 +1577,8 @@ int main(int argc, char **argv)
 		run_fleet(a);
 	else
 		run_single(a, &a->jobs[0]);
+	if (!a->fleet && a->cli.wait_back_s > 0 && a->jobs[0].exit_code == 0)
+		wait_back(a, &a->jobs[0]);
 	code = summary(a);
 
 out:
@@ -1543,8 +1587,8 @@ out:
 	g_session = NULL;
 	espota_session_free(a->session);
 	a->session = NULL;
-	free(a->results);
 	free(a->jobs);
+	espota_partition_table_free(a->parts);
 	cli_secret_free(a->password);
 	cli_secret_free(a->prompted);
 	if (a->image != NULL) {

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,11 +84,13 @@ int cli_secret_read_file(const char *path, char **out, int *insecure, char *err,
 
 /* State of an active prompt, for the signal handler. */
 static volatile sig_atomic_t prompt_active;
+static volatile sig_atomic_t prompt_interrupted; /* a signal came: stop reading */
 static int prompt_fd = -1;
 static struct termios prompt_saved;
 
 void cli_secret_restore_tty(void)
 {
+	prompt_interrupted = 1;
 	if (prompt_active && prompt_fd >= 0)
 		tcsetattr(prompt_fd, TCSAFLUSH, &prompt_saved);
 }
@@ -116,9 +119,26 @@ int cli_secret_prompt(const char *prompt, char **out)
 		/* Nothing useful to do; reading still works. */
 	}
 	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
 		char c;
-		ssize_t got = read(fd, &c, 1);
+		ssize_t got;
 
+		/* A signal between the prompt and read() would not interrupt
+		 * it: wait in short steps and look at the flag between them. */
+		if (prompt_interrupted) {
+			rc = -1;
+			break;
+		}
+		int ready = poll(&pfd, 1, 200);
+		if (ready < 0 && errno != EINTR) {
+			rc = -1;
+			break;
+		}
+		if (ready <= 0)
+			continue;
+		got = read(fd, &c, 1);
+		if (got < 0 && errno == EAGAIN)
+			continue;
 		if (got < 0) {
 			rc = -1; /* EINTR from SIGINT: the handler cancels */
 			break;

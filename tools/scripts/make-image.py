@@ -16,8 +16,13 @@ esp_image_verify() accepts it. Exactly --size bytes (a multiple of 16).
 
 The content looks like code: compressible, but not trivially.
 
+With --code FILE [--rodata FILE] (ESP8266), the application's segments hold
+those bytes instead (bench/xtensa/build.sh: real code from Debian's
+gcc-xtensa-lx106), and the size follows from them.
+
 usage: make-image.py OUT [--size N] [--flash-size 1M|4M|...] [--mode dout]
                          [--chip esp8266|esp32] [--chip-id N] [--no-hash]
+                         [--code FILE [--rodata FILE]]
 """
 import argparse
 import hashlib
@@ -84,6 +89,24 @@ def build(size, flash, mode, seed):
     return out
 
 
+def build_from_code(code, rodata, flash, mode, seed):
+    """An ESP8266 image whose segments hold given bytes (real compiled code):
+    .irom0.text = `code`, .rodata = `rodata`, the IRAM and .data segments
+    empty (4 zero bytes). The eboot image is the synthetic one of build();
+    the size follows from the content."""
+    rng = random.Random(seed)
+    size_freq = SIZE_CODES[flash] << 4  # 40 MHz
+    boot = image([(0x4010F000, code_like(rng, 1024)), (0x3FFFA000, code_like(rng, 64))],
+                 MODES[mode], size_freq, 0x4010F000)
+    boot += b"\xAA" * (0x1000 - len(boot))
+
+    def pad4(b):
+        return b + b"\0" * (-len(b) % 4)
+    segs = [(0x40201010, pad4(code)), (0x40100000, b"\0" * 4), (0x4010F000, b"\0" * 4),
+            (0x3FFE8000, b"\0" * 4), (0x3FFE8004, pad4(rodata))]
+    return boot + image(segs, MODES[mode], size_freq, 0x40100000)
+
+
 def build_esp32(size, flash="4M", mode="dio", seed=32, chip_id=0, hash_appended=True):
     """An ESP32 app image of exactly `size` bytes that esp_image_verify() accepts."""
     if size % 16 or size < 256:
@@ -135,15 +158,33 @@ def main():
     ap.add_argument("--mode", default=None, choices=sorted(MODES),
                     help="header flash mode (default dout for esp8266, dio for esp32)")
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--code", default=None,
+                    help="ESP8266: the .irom0.text segment is this file's bytes (real code; "
+                         "the size then follows from the content)")
+    ap.add_argument("--rodata", default=None, help="ESP8266, with --code: the .rodata segment's bytes")
     a = ap.parse_args()
+    if (a.code or a.rodata) and a.chip != "esp8266":
+        ap.error("--code and --rodata are for ESP8266 images")
+    if a.rodata and not a.code:
+        ap.error("--rodata needs --code")
     if a.chip == "esp8266":
         if a.chip_id is not None or a.no_hash:
             ap.error("--chip-id and --no-hash are for ESP32 images")
         flash, mode = a.flash_size or "1M", a.mode or "dout"
         if flash not in SIZE_CODES:
             ap.error(f"--flash-size: one of {', '.join(SIZE_CODES)} for esp8266")
-        data = build(a.size, flash, mode, 8266 if a.seed is None else a.seed)
-        what = f"ESP8266 Arduino image, {flash} header, {mode}"
+        if a.code:
+            with open(a.code, "rb") as f:
+                code = f.read()
+            rodata = b""
+            if a.rodata:
+                with open(a.rodata, "rb") as f:
+                    rodata = f.read()
+            data = build_from_code(code, rodata, flash, mode, 8266 if a.seed is None else a.seed)
+            what = f"ESP8266 Arduino image from {len(code)} bytes of code, {len(rodata)} of rodata, {flash} header, {mode}"
+        else:
+            data = build(a.size, flash, mode, 8266 if a.seed is None else a.seed)
+            what = f"ESP8266 Arduino image, {flash} header, {mode}"
     else:
         flash, mode = a.flash_size or "4M", a.mode or "dio"
         if flash not in ESP32_SIZE_CODES:

@@ -294,6 +294,7 @@ class UploadResult(NamedTuple):
     acks: int
     local_port: int
     device_mss: int = 0
+    ack_rule: str | None = None  # "counts" or "device_ok": what proved the success
 
 
 class DeviceResult(NamedTuple):
@@ -421,13 +422,16 @@ class ImageInfo:
     segments (tuple of Segment), app_end, checksum_ok (True/False/None),
     irom0_len, chip_id, hash_appended, detail."""
 
-    __slots__ = ("_raw", "kind", "platform", "file_size", "inner_size", "gzip", "signed", "signature_len",
+    __slots__ = ("_obj", "_raw", "kind", "platform", "file_size", "inner_size", "gzip", "signed", "signature_len",
                  "magic", "flash_mode", "flash_size_code", "flash_freq_code", "header_flash_size",
                  "app_offset", "entry", "segments", "app_end", "checksum_ok", "irom0_len", "chip_id",
                  "hash_appended", "detail")
 
-    def __init__(self, raw):
-        self._raw = raw
+    def __init__(self, obj):
+        # obj: the binding's image holder (code, facts, image object); kept
+        # alive because _raw (its facts) points into it.
+        self._obj = obj
+        raw = self._raw = obj.info
         self.kind = _c.espota_image_kind_name(raw.kind)
         self.platform = _PLATFORM_NAMES.get(raw.platform)
         self.file_size = raw.file_size
@@ -444,7 +448,7 @@ class ImageInfo:
         self.entry = raw.entry
         segs = []
         for i in range(raw.segment_count):
-            s = raw.segment(i)
+            s = obj.segment(i)
             if s is not None:
                 segs.append(Segment(s.addr, s.len, s.offset))
         self.segments = tuple(segs)
@@ -453,7 +457,7 @@ class ImageInfo:
         self.irom0_len = raw.irom0_len
         self.chip_id = raw.chip_id
         self.hash_appended = bool(raw.hash_appended)
-        self.detail = raw.detail
+        self.detail = obj.detail()
 
     def __repr__(self) -> str:
         return (f"<espota.ImageInfo kind={self.kind!r} platform={self.platform!r} "
@@ -461,11 +465,11 @@ class ImageInfo:
 
 
 def _parse(data) -> ImageInfo:
-    raw = _c.espota_image_info()
-    rc = _c.espota_image_parse(raw, data)
+    obj = _c.espota_swig_image(data)
+    rc = obj.rc
     if rc != _c.ESPOTA_OK:
-        raise _error_class(rc)(raw.detail or _c.espota_strerror(rc), rc)
-    return ImageInfo(raw)
+        raise _error_class(rc)(obj.detail() or _c.espota_strerror(rc), rc)
+    return ImageInfo(obj)
 
 
 def inspect(image) -> ImageInfo:
@@ -537,11 +541,11 @@ class FitDevice:
         facts = [f"{k}={v!r}" for k, v in (("board", self.board), ("layout", self.layout),
                                              ("target", self.target)) if v is not None]
         if self._partitions is not None:
-            facts.append(f"partitions={self._partitions.name!r}")
+            facts.append(f"partitions={_c.espota_partition_table_name(self._partitions.table)!r}")
         return f"<espota.FitDevice {' '.join(facts)}>"
 
     def _set_partitions(self, partitions) -> None:
-        table = _c.espota_partition_table()
+        table = _c.espota_swig_partitions()
         if isinstance(partitions, (bytes, bytearray, memoryview)):
             kind, data = 2, bytes(partitions)
         elif isinstance(partitions, str):
@@ -553,7 +557,7 @@ class FitDevice:
         if err:
             raise InvalidArgument(f"partitions: {err}")
         self._partitions = table  # keeps the table alive while _dev points at it
-        self._dev.partitions = table
+        _c.espota_swig_fit_set_partitions(self._dev, table)
 
     @classmethod
     def _from(cls, fit) -> "FitDevice":
@@ -807,19 +811,11 @@ class Session:
     def _stats(s) -> UploadResult:
         st = _c.espota_upload_stats()
         _c.espota_session_stats(s, st)
-        return UploadResult(
-            phase=_c.espota_phase_name(st.phase), scheme=_SCHEMES.get(st.scheme),
-            platform=_PLATFORM_NAMES.get(st.platform), total=st.total, original_size=st.original_size,
-            sent=st.sent, acked=st.acked, elapsed=st.elapsed_ms / 1000.0, transfer_time=st.transfer_ms / 1000.0,
-            invitations=st.invitations, acks=st.acks, local_port=st.local_port, device_mss=st.device_mss)
+        return _upload_result(st)
 
     @staticmethod
     def _device_error(s) -> dict | None:
-        d = _c.espota_session_device_error(s)
-        if d is None:
-            return None
-        return {"platform": _PLATFORM_NAMES.get(d.platform), "code": d.code, "name": d.name, "text": d.text,
-                "explanation": d.explanation, "raw": d.raw}
+        return _device_error_dict(_c.espota_session_device_error(s))
 
     def upload(self, image, host: str, port: int | None = None, *, target: str = "app",
                password: str | bytes | None = None, auth=None, progress=None, timeout: float | None = None,
@@ -956,12 +952,12 @@ class Session:
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("espota.Session: an upload is already running on this session "
                       "(use one session per thread)")
-        out: list = []
+        out: list = [None] * len(devs)
         try:
             # Releases the GIL; callbacks re-acquire it. A callback's exception
             # (or KeyboardInterrupt) is re-raised from here.
             rc = _c.session_upload_many(s, call, out)
-            if rc in (_c.ESPOTA_OK, _c.ESPOTA_ERROR, _c.ESPOTA_ECANCELLED) and len(out) == len(devs):
+            if rc in (_c.ESPOTA_OK, _c.ESPOTA_ERROR, _c.ESPOTA_ECANCELLED) and None not in out:
                 results = [_device_result(i, devs[i], raw) for i, raw in enumerate(out)]
                 now = time.monotonic()
                 for i, r in enumerate(results):
@@ -1077,16 +1073,32 @@ def _device_tuple(i: int, dev, default_port: int) -> tuple:
     return (host, port, password)
 
 
+# The one place a stats struct (SWIG espota_upload_stats, from a session or a
+# fleet device) becomes an UploadResult: a new stats field is added here and
+# in UploadResult, nowhere else.
+def _upload_result(st) -> UploadResult:
+    return UploadResult(
+        phase=_c.espota_phase_name(st.phase), scheme=_SCHEMES.get(st.scheme),
+        platform=_PLATFORM_NAMES.get(st.platform), total=st.total, original_size=st.original_size,
+        sent=st.sent, acked=st.acked, elapsed=st.elapsed_ms / 1000.0, transfer_time=st.transfer_ms / 1000.0,
+        invitations=st.invitations, acks=st.acks, local_port=st.local_port, device_mss=st.device_mss,
+        ack_rule=_ACK_RULES.get(st.ack_rule))
+
+
+_ACK_RULES = {_c.ESPOTA_ACK_RULE_COUNTS: "counts", _c.ESPOTA_ACK_RULE_DEVICE_OK: "device_ok"}
+
+
+def _device_error_dict(d) -> dict | None:
+    if d is None:
+        return None
+    return {"platform": _PLATFORM_NAMES.get(d.platform), "code": d.code, "name": d.name, "text": d.text,
+            "explanation": d.explanation, "raw": d.raw}
+
+
 def _device_result(index: int, dev: tuple, raw: tuple) -> DeviceResult:
     code, attempts, message, de, st = raw
-    stats = UploadResult(
-        phase=_c.espota_phase_name(st[0]), scheme=_SCHEMES.get(st[1]), platform=_PLATFORM_NAMES.get(st[2]),
-        total=st[3], original_size=st[4], sent=st[5], acked=st[6], elapsed=st[7] / 1000.0,
-        transfer_time=st[8] / 1000.0, invitations=st[9], acks=st[10], local_port=st[11], device_mss=st[12])
-    device_error = None
-    if de is not None:
-        device_error = {"platform": _PLATFORM_NAMES.get(de[0]), "code": de[1], "name": de[2], "text": de[3],
-                        "explanation": de[4], "raw": de[5]}
+    stats = _upload_result(st)
+    device_error = _device_error_dict(de)
     ok = code == _c.ESPOTA_OK
     return DeviceResult(index=index, host=dev[0], port=dev[1], ok=ok, code=code,
                         error=None if ok else _c.espota_error_name(code),

@@ -67,6 +67,7 @@ class UploadResult(NamedTuple):
     acks: int
     local_port: int
     device_mss: int = ...  # added later; defaults to 0
+    ack_rule: str | None = ...  # "counts" | "device_ok" | None
 
 class DeviceResult(NamedTuple):
     index: int  # type: ignore[assignment]  # the field shadows tuple.index, as at runtime

@@ -52,10 +52,7 @@ ESPOTA_EXTERN(size_t) espota_board_count(void);
 ESPOTA_EXTERN(const espota_board *) espota_board_at(size_t i);
 ESPOTA_EXTERN(const espota_board *) espota_board_find(const char *name);
 
-/** Maximum partitions in a table. */
-#define ESPOTA_PARTITIONS_MAX 32
-ESPOTA_EXTERN(size_t) espota_partitions_max(void);
-
+/** One partition; library-owned (espota_partition_table_at()), fields only appended. */
 typedef struct espota_partition {
 	char label[17];
 	uint8_t type;     /**< 0 app, 1 data */
@@ -65,20 +62,34 @@ typedef struct espota_partition {
 	uint32_t flags;
 } espota_partition;
 
-typedef struct espota_partition_table {
-	char name[32];    /**< scheme name or "custom" */
-	unsigned int count;
-	espota_partition entries[ESPOTA_PARTITIONS_MAX];
-} espota_partition_table;
+/** An ESP32 partition table (opaque, library-owned; free with espota_partition_table_free()). */
+typedef struct espota_partition_table espota_partition_table;
 
-/** Parse an ESP32 partition table in CSV (gen_esp32part.py syntax). */
-ESPOTA_EXTERN(int) espota_partitions_parse_csv(espota_partition_table *out,
-	const char *text, size_t len, char *err, size_t errlen) ESPOTA_NONNULL(1, 2);
-/** Parse a binary ESP32 partition table (0x50AA entries). */
-ESPOTA_EXTERN(int) espota_partitions_parse_bin(espota_partition_table *out,
-	const unsigned char *buf, size_t len, char *err, size_t errlen) ESPOTA_NONNULL(1, 2);
-/** Fill `out` with a built-in arduino-esp32 scheme ("default", "min_spiffs", "huge_app", ...). */
-ESPOTA_EXTERN(int) espota_partitions_builtin(espota_partition_table *out, const char *name) ESPOTA_NONNULL(1, 2);
+/**
+ * Parse an ESP32 partition table in CSV (gen_esp32part.py syntax).
+ * On ESPOTA_OK and on a parse error (ESPOTA_EIMAGE) `*out` is a new table
+ * object: after an error it holds no partitions and espota_partition_table_error()
+ * says what is wrong. ESPOTA_ENOMEM and NULL arguments leave `*out` NULL.
+ */
+ESPOTA_EXTERN(int) espota_partition_table_parse_csv(espota_partition_table **out,
+	const char *text, size_t len) ESPOTA_NONNULL(1, 2);
+/** Parse a binary ESP32 partition table (0x50AA entries); as espota_partition_table_parse_csv(). */
+ESPOTA_EXTERN(int) espota_partition_table_parse_bin(espota_partition_table **out,
+	const unsigned char *buf, size_t len) ESPOTA_NONNULL(1, 2);
+/** A built-in arduino-esp32 scheme ("default", "min_spiffs", "huge_app", ...); an
+ * unknown name gives ESPOTA_EINVAL with the detail on the returned object. */
+ESPOTA_EXTERN(int) espota_partition_table_builtin(espota_partition_table **out, const char *name)
+	ESPOTA_NONNULL(1, 2);
+/** Free a table; NULL is ignored. */
+ESPOTA_EXTERN(void) espota_partition_table_free(espota_partition_table *table);
+/** Why the last parse into this table failed; "" after a success. Never NULL. */
+ESPOTA_EXTERN(const char *) espota_partition_table_error(const espota_partition_table *table);
+/** Scheme name or "custom". Never NULL. */
+ESPOTA_EXTERN(const char *) espota_partition_table_name(const espota_partition_table *table);
+/** Number of partitions. */
+ESPOTA_EXTERN(size_t) espota_partition_table_count(const espota_partition_table *table);
+/** Partition `i` (0-based), or NULL when out of range. Valid while the table lives. */
+ESPOTA_EXTERN(const espota_partition *) espota_partition_table_at(const espota_partition_table *table, size_t i);
 
 /** What is known about the device that will receive the image. */
 typedef struct espota_fit_device {
@@ -149,7 +160,14 @@ typedef enum espota_fit_when {
 
 #define ESPOTA_FIT_TEXT_SIZE 1024
 
+/**
+ * The fit check's report. The caller owns the struct and sets
+ * `struct_size` to sizeof(espota_fit_report) (ESPOTA_FIT_REPORT_INIT does);
+ * the library fills and reads only the first `struct_size` bytes. Fields
+ * are only appended.
+ */
 typedef struct espota_fit_report {
+	size_t struct_size;        /**< set by the caller: sizeof(espota_fit_report) */
 	espota_fit_verdict verdict;
 	int device_error;          /**< predicted Updater error number, 0 if none */
 	const char *device_error_text; /**< its canonical text, "" if none */
@@ -168,8 +186,12 @@ typedef struct espota_fit_report {
 	uint32_t warnings;         /**< ESPOTA_FIT_WARN_* */
 } espota_fit_report;
 
+#define ESPOTA_FIT_REPORT_INIT { sizeof(espota_fit_report), ESPOTA_FIT_OK, 0, NULL, ESPOTA_FIT_WHEN_NONE, \
+	0, 0, 0, 0, 0, 0, 0, "", "", 0, 0 }
+
 /**
- * Run the fit check of `img` (from espota_image_parse) against `dev`.
+ * Run the fit check of `img` (from espota_image_get_info(), or filled by
+ * hand) against `dev`. `out->struct_size` and `img->struct_size` must be set.
  * Returns ESPOTA_OK when a report was produced (whatever its verdict),
  * ESPOTA_EINVAL for bad arguments.
  */

@@ -58,10 +58,13 @@ typedef enum espota_auth_mode {
 /** Transfer strategy. */
 typedef enum espota_transfer_mode {
 	ESPOTA_TRANSFER_PIPELINED = 0,     /**< keep up to `window` bytes unacknowledged (default);
-	                                        paced to flash blocks on ESP8266 devices whose TCP
-	                                        window is smaller than one (docs/protocol.md) */
+	                                        on ESP8266 devices it learns the device's receive
+	                                        window from the acknowledgements and paces to the
+	                                        flash blocks when that pays (docs/protocol.md) */
 	ESPOTA_TRANSFER_STOP_AND_WAIT = 1, /**< one chunk per acknowledgement, like espota.py */
-	ESPOTA_TRANSFER_STREAM = 2         /**< pipelined without block pacing: always `window` ahead */
+	ESPOTA_TRANSFER_STREAM = 2,        /**< pipelined without block pacing: always `window` ahead */
+	ESPOTA_TRANSFER_PACED = 3          /**< pipelined, block pacing with a fixed 4 x MSS window
+	                                        guess (the default before 1.0; kept for comparison) */
 } espota_transfer_mode;
 
 /** Progress report; owned by the library, fields are only ever appended. */
@@ -73,6 +76,7 @@ typedef struct espota_progress {
 	uint64_t elapsed_ms; /**< since the upload started */
 	unsigned int attempt;/**< invitation attempt, 1-based */
 	uint16_t local_port; /**< TCP port the device is asked to connect back to (open it in a firewall) */
+	unsigned int tries;  /**< uploads tried for this device so far, 1-based (fleet retries) */
 } espota_progress;
 
 /**
@@ -168,8 +172,21 @@ ESPOTA_EXTERN(int) espota_upload(espota_session *session, const unsigned char *i
 ESPOTA_EXTERN(int) espota_upload_file(espota_session *session, const char *path,
 	const espota_upload_options *opts) ESPOTA_NONNULL(1, 2, 3);
 
-/** Statistics of the last upload on a session. Append-only. */
+/** What proved an upload's success (docs/protocol.md, the acknowledgement rule). */
+typedef enum espota_ack_rule {
+	ESPOTA_ACK_RULE_NONE = 0,      /**< no success (yet) */
+	ESPOTA_ACK_RULE_COUNTS = 1,    /**< the device's counts added up to the image, then OK */
+	ESPOTA_ACK_RULE_DEVICE_OK = 2  /**< the device's final OK after the end of stream decided it */
+} espota_ack_rule;
+
+/**
+ * Statistics of an upload. The caller owns the struct and sets `struct_size`
+ * to sizeof(espota_upload_stats) (ESPOTA_UPLOAD_STATS_INIT does): the library
+ * fills only the first `struct_size` bytes, so a program built against an older,
+ * smaller struct keeps working. Fields are only ever appended.
+ */
 typedef struct espota_upload_stats {
+	size_t struct_size;          /**< set by the caller: sizeof(espota_upload_stats) */
 	espota_phase phase;          /**< phase reached (where it failed, or DONE) */
 	espota_auth_scheme scheme;   /**< scheme that authenticated, or NONE */
 	espota_platform platform;    /**< as guessed from the exchange */
@@ -184,9 +201,17 @@ typedef struct espota_upload_stats {
 	uint16_t local_port;         /**< TCP port the device was asked to connect to */
 	uint32_t device_mss;         /**< TCP MSS the device announced (0: unknown); below 1024 an
 	                                  ESP8266 upload is paced to its flash blocks */
+	espota_ack_rule ack_rule;    /**< what proved the success (NONE unless it succeeded) */
 } espota_upload_stats;
 
-/** Copy the statistics of the last upload into `out`. */
+#define ESPOTA_UPLOAD_STATS_INIT { sizeof(espota_upload_stats), ESPOTA_PHASE_NONE, ESPOTA_AUTH_NONE, \
+	ESPOTA_PLATFORM_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ESPOTA_ACK_RULE_NONE }
+
+/**
+ * Copy the statistics of the last upload on `session` into `out`, at most
+ * `out->struct_size` bytes. ESPOTA_EINVAL when `out->struct_size` does not
+ * reach past the `struct_size` field itself (nothing useful fits).
+ */
 ESPOTA_EXTERN(int) espota_session_stats(const espota_session *session, espota_upload_stats *out) ESPOTA_NONNULL(1, 2);
 
 ESPOTA_END_DECL

@@ -7,14 +7,15 @@
 
 #include "common.h"
 
-#define ESPOTA_VERSION_MAJOR 0
-#define ESPOTA_VERSION_MINOR 1
+/* The SONAME is libespota.so.<MAJOR> (docs/api.md, "ABI and SONAME"). */
+#define ESPOTA_VERSION_MAJOR 1
+#define ESPOTA_VERSION_MINOR 0
 #define ESPOTA_VERSION_PATCH 0
-#define ESPOTA_VERSION_STRING "0.1.0"
+#define ESPOTA_VERSION_STRING "1.0.0"
 
 ESPOTA_BEGIN_DECL
 
-/** Version of the loaded library, e.g. "0.1.0". Thread-safe. */
+/** Version of the loaded library, e.g. "1.0.0". Thread-safe. */
 ESPOTA_EXTERN(const char *) espota_version_string(void);
 
 /** Version numbers of the loaded library; any pointer may be NULL. */

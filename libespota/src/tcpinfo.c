@@ -1,0 +1,33 @@
+/*
+ * The peer's advertised TCP receive window (TCP_INFO tcpi_snd_wnd, Linux
+ * 5.4 and later). Kept apart from conn.c: glibc's <netinet/tcp.h> has an
+ * older struct tcp_info without the field, and it cannot be mixed with
+ * <linux/tcp.h> in one file.
+ */
+#include "tcpinfo.h"
+
+#if defined(__linux__)
+#include <netinet/in.h>
+#include <linux/tcp.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+
+uint32_t espota__tcp_peer_window(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+		len < offsetof(struct tcp_info, tcpi_snd_wnd) + sizeof(ti.tcpi_snd_wnd))
+		return 0; /* an older kernel: not known */
+	return ti.tcpi_snd_wnd;
+}
+#else
+uint32_t espota__tcp_peer_window(int fd)
+{
+	(void)fd;
+	return 0;
+}
+#endif

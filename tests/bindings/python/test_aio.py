@@ -1,0 +1,148 @@
+"""espota.aio: uploads driven by the multi interface from one asyncio loop,
+no threads: 100 simulated devices byte-exact, progress and errors, and
+cancelling a task stops its transfer at once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+
+import pytest
+
+import espota
+import espota.aio
+
+
+def run(coro, timeout: float = 60.0):
+    """Run `coro` on a fresh loop, bounded in time."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def test_upload_async_byte_exact(sim, firmware):
+    dev = sim()
+    seen = []
+
+    async def main():
+        return await espota.aio.upload_async(firmware, "127.0.0.1", dev.port,
+                                             progress=lambda p: seen.append(p.phase))
+
+    r = run(main())
+    assert isinstance(r, espota.UploadResult)
+    assert r.phase == "done" and r.acked == len(firmware) and r.total == len(firmware)
+    assert r.ack_rule in ("counts", "device_ok")
+    assert dev.app_image() == firmware
+    assert seen[-1] == "done" and "transfer" in seen
+
+
+def test_hundred_devices_one_loop_one_thread(sim, small_firmware):
+    dev = sim("--count", "100")
+    threads_before = threading.active_count()
+    peak = [threads_before]
+
+    async def watch():
+        while True:
+            peak[0] = max(peak[0], threading.active_count())
+            await asyncio.sleep(0.01)
+
+    async def main():
+        w = asyncio.get_running_loop().create_task(watch())
+        try:
+            return await espota.aio.upload_many_async(
+                small_firmware, [("127.0.0.1", p) for p in dev.ports],
+                timeouts={"invite": 1.0, "invite_attempts": 5})
+        finally:
+            w.cancel()
+
+    t0 = time.monotonic()
+    res = run(main())
+    wall = time.monotonic() - t0
+    assert len(res) == 100
+    bad = [r for r in res if not r.ok]
+    assert not bad, bad[:3]
+    assert peak[0] == threads_before, "no thread may be started"
+    for i, r in enumerate(res):
+        assert r.index == i and r.port == dev.ports[i] and r.stats.acked == len(small_firmware)
+        assert r.attempts == 1
+        assert dev.app_image(i) == small_firmware
+    assert wall < 30
+
+
+def test_one_multi_concurrent_awaits(sim, small_firmware):
+    dev = sim("--count", "3")
+
+    async def main():
+        async with espota.aio.Multi() as m:
+            return await asyncio.gather(*(m.upload(small_firmware, "127.0.0.1", p) for p in dev.ports))
+
+    res = run(main())
+    assert [r.acked for r in res] == [len(small_firmware)] * 3
+    for i in range(3):
+        assert dev.app_image(i) == small_firmware
+
+
+def test_errors_raise_the_same_classes(sim, small_firmware):
+    dev = sim("--password", "pw")
+
+    async def main():
+        with pytest.raises(espota.AuthError) as ei:
+            await espota.aio.upload_async(small_firmware, "127.0.0.1", dev.port)
+        assert ei.value.code == espota._c.ESPOTA_EAUTH
+        with pytest.raises(espota.ResolveError):
+            await espota.aio.upload_async(small_firmware, "no-such-host.invalid", 8266)
+        r = await espota.aio.upload_async(small_firmware, "127.0.0.1", dev.port, password="pw")
+        assert r.scheme == "md5"
+
+    run(main())
+
+
+def test_callback_exception_propagates(sim, small_firmware):
+    dev = sim()
+
+    class Boom(Exception):
+        pass
+
+    def progress(p):
+        if p.phase == "transfer":
+            raise Boom("from progress")
+
+    async def main():
+        with pytest.raises(Boom):
+            await espota.aio.upload_async(small_firmware, "127.0.0.1", dev.port, progress=progress)
+
+    run(main())
+
+
+def test_cancel_the_task(sim, firmware, small_firmware):
+    dev = sim("--count", "2", fast=False)  # slow enough to be cancelled mid-transfer
+    started = []
+
+    async def main():
+        async with espota.aio.Multi() as m:
+            fds_before = len(os.listdir("/proc/self/fd"))
+
+            def progress(p):
+                if p.phase == "transfer" and p.acked > 0:
+                    started.append(p.acked)
+
+            task = asyncio.get_running_loop().create_task(
+                m.upload(firmware * 3, "127.0.0.1", dev.port, progress=progress))
+            for _ in range(2000):
+                if started:
+                    break
+                await asyncio.sleep(0.005)
+            assert started, "the transfer never started"
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # The transfer's sockets closed with the cancel.
+            assert not m._futures
+            assert len(os.listdir("/proc/self/fd")) <= fds_before
+            # The handle goes on working (on the other device: the first
+            # waits out its own timeout for the bytes that stopped).
+            r = await m.upload(small_firmware, "127.0.0.1", dev.ports[1])
+            assert r.acked == len(small_firmware)
+
+    run(main())
+    assert dev.app_image(1) == small_firmware
