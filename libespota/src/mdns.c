@@ -595,7 +595,7 @@ const espota__mdns_dev *espota__mdns_take_ready(espota__mdns *m, espota_device_i
 report:
 		d->reported = 1;
 		memset(info, 0, sizeof(*info));
-		info->size = sizeof(*info);
+		info->struct_size = sizeof(*info);
 		info->instance = d->inst_str;
 		info->hostname = d->host_str;
 		info->port = d->port;

@@ -88,9 +88,11 @@ static void dlog(const espota_discover *d, espota_log_level level, const char *f
 int espota_discover_options_init(espota_discover_options *opts, unsigned int version)
 {
 	espota_discover_options def = ESPOTA_DISCOVER_OPTIONS_INIT;
-	if (opts == NULL || version != ESPOTA_DISCOVER_OPTIONS_VERSION)
+	/* docs/api.md: any version from 1 to ours */
+	if (opts == NULL || version < 1 || version > ESPOTA_DISCOVER_OPTIONS_VERSION)
 		return ESPOTA_EINVAL;
 	*opts = def;
+	opts->version = version;
 	return ESPOTA_OK;
 }
 
@@ -104,7 +106,7 @@ int espota_discover_new(espota_discover **out, const espota_discover_options *op
 	*out = NULL;
 	if (opts == NULL)
 		opts = &def;
-	if (opts->version != ESPOTA_DISCOVER_OPTIONS_VERSION ||
+	if (opts->version < 1 || opts->version > ESPOTA_DISCOVER_OPTIONS_VERSION ||
 	    (opts->family != 0 && opts->family != 4 && opts->family != 6) ||
 	    (opts->interface && strlen(opts->interface) >= IF_NAMESIZE) ||
 	    (opts->unicast && strlen(opts->unicast) >= sizeof(((espota_discover *)0)->unicast)))

@@ -43,7 +43,7 @@ typedef struct espota_discover_addr {
 
 /** What a device told about itself. Valid only during the callback. */
 typedef struct espota_device_info {
-	size_t size;                 /**< sizeof(espota_device_info) of the library; fields may be appended */
+	size_t struct_size;          /**< sizeof(espota_device_info) of the library; fields may be appended */
 	const char *instance;        /**< service instance label, e.g. "esp8266-1a2b3c" */
 	const char *hostname;        /**< SRV target, e.g. "esp8266-1a2b3c.local" (no trailing dot) */
 	uint16_t port;               /**< OTA UDP port from the SRV record */
