@@ -77,6 +77,8 @@
  * returns the data or the message. */
 %ignore espota_file_read;
 %ignore espota_file_free;
+%ignore espota_file_data;
+%ignore espota_file_error;
 /* Wrapped as espota_swig_hint (a string); the flag names are read as SWIG constants. */
 %ignore espota_hint;
 %ignore espota_hint_input;
@@ -134,6 +136,25 @@
 %include "espota/upload.h"
 %include "espota/image.h"
 %include "espota/flashfit.h"
+/* device.h: the spec holds borrowed pointers; the bindings fill it through
+ * espota_swig_device_describe below. */
+%ignore espota_device_spec;
+%ignore espota_device_spec_init;
+%ignore espota_device_describe;
+%ignore ESPOTA_DEVICE_SPEC_INIT;
+%ignore espota_size_parse;
+%ignore espota_platform_parse;
+%immutable espota_device::note;
+%immutable espota_preflight::warnings;
+%immutable espota_preflight::fits_with;
+%include "espota/device.h"
+/* A described device owns its partition table: free it with the object. */
+%extend espota_device {
+	~espota_device() {
+		espota_device_clear($self);
+		free($self);
+	}
+}
 %include "espota/file.h"
 /* The multi interface: its constants and transfer accessors here; the
  * descriptor arrays and the handle's life go through per-language helpers
@@ -257,6 +278,7 @@ typedef struct espota_swig_partitions {
 /* ---- helpers for the buffer-filling C functions ------------------------- */
 %newobject espota_swig_partitions_load;
 %newobject espota_swig_fit_format;
+%newobject espota_swig_device_describe;
 %newobject espota_swig_hint;
 %inline %{
 /* kind: 0 built-in scheme name, 1 CSV text, 2 binary table. Returns NULL on
@@ -322,6 +344,53 @@ char *espota_swig_fit_format(const espota_image_info *img, const espota_fit_devi
 		return NULL;
 	}
 	return buf;
+}
+
+/* espota_device_describe for the bindings. `part` is a built-in scheme name,
+ * CSV text or a binary table (told apart here, once for both languages);
+ * sizes are strings parsed by the library ("1M", "0x100000") or NULL.
+ * Returns NULL, or a malloc'd one-line error (freed by the wrapper). */
+char *espota_swig_device_describe(espota_device *out, const char *board, const char *layout,
+	const unsigned char *buf, size_t len, const char *platform, int target, const char *chip_size,
+	const char *device_header_size, const char *running_size, int strict)
+{
+	espota_device_spec spec = ESPOTA_DEVICE_SPEC_INIT;
+	char err[256] = "", scheme[64];
+	const char *sizes[3] = { chip_size, device_header_size, running_size };
+	uint64_t *dst[3] = { &spec.chip_size, &spec.device_header_size, &spec.running_size };
+	static const char *const what[3] = { "chip_size", "device_header_size", "running_size" };
+	int i;
+
+	if (!out)
+		return strdup("no device");
+	for (i = 0; i < 3; i++)
+		if (sizes[i] && espota_size_parse(sizes[i], dst[i]) != ESPOTA_OK) {
+			snprintf(err, sizeof(err), "%s: expected bytes or a size like '1M', got '%.40s'", what[i], sizes[i]);
+			return strdup(err);
+		}
+	if (platform && espota_platform_parse(platform, &spec.platform) != ESPOTA_OK) {
+		snprintf(err, sizeof(err), "platform: expected esp8266 or esp32, got '%.40s'", platform);
+		return strdup(err);
+	}
+	if (buf && len > 0 && buf[0] != 0xAA && !memchr(buf, '\n', len) && !memchr(buf, ',', len)) {
+		if (len >= sizeof(scheme))
+			return strdup("partition scheme name too long");
+		memcpy(scheme, buf, len);
+		scheme[len] = '\0';
+		spec.scheme = scheme;
+	} else if (buf && len > 0) {
+		spec.partitions = buf;
+		spec.partitions_len = len;
+	}
+	spec.board = board;
+	spec.layout = layout;
+	spec.target = (espota_target)target;
+	spec.strict = strict;
+	if (espota_device_describe(out, &spec, err, sizeof(err)) != ESPOTA_OK)
+		return strdup(err[0] ? err : "invalid device description");
+	if (out->fit.assumed & ESPOTA_DEVICE_UNKNOWN_BOARD)
+		return strdup(out->note);
+	return NULL;
 }
 
 /* espota_hint() for the last upload on `s` (NULL: only `code`), worded for

@@ -38,3 +38,8 @@ if(TARGET espota-cli AND TARGET espota-sim)
       $<TARGET_FILE:espota-cli> $<TARGET_FILE:espota-sim>)
   set_tests_properties(man_pages_complete PROPERTIES TIMEOUT 60)
 endif()
+
+# The board-table generator on a synthetic upstream tree (tests/gen-boards).
+add_test(NAME gen_boards
+  COMMAND ${ESPOTA_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/gen-boards)
+set_tests_properties(gen_boards PROPERTIES TIMEOUT 120)

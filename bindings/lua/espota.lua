@@ -50,14 +50,19 @@ for _, n in ipairs(CODES) do M[n] = int(C["ESPOTA_" .. n]) end
 function M.strerror(code) return C.espota_strerror(code) end
 function M.error_name(code) return C.espota_error_name(code) end
 
-local PLATFORMS = { esp8266 = int(C.ESPOTA_PLATFORM_ESP8266), esp32 = int(C.ESPOTA_PLATFORM_ESP32) }
-local PLATFORM_NAMES = { [int(C.ESPOTA_PLATFORM_ESP8266)] = "esp8266", [int(C.ESPOTA_PLATFORM_ESP32)] = "esp32" }
+-- Names are the library's (espota_platform_name, espota_auth_scheme_name).
+local PLATFORMS, PLATFORM_NAMES = {}, {}
+for _, p in ipairs({ int(C.ESPOTA_PLATFORM_ESP8266), int(C.ESPOTA_PLATFORM_ESP32) }) do
+  PLATFORMS[C.espota_platform_name(p)], PLATFORM_NAMES[p] = p, C.espota_platform_name(p)
+end
 local TARGETS = { app = int(C.ESPOTA_TARGET_APP), fs = int(C.ESPOTA_TARGET_FS) }
 local TRANSFERS = { pipelined = int(C.ESPOTA_TRANSFER_PIPELINED), ["stop-and-wait"] = int(C.ESPOTA_TRANSFER_STOP_AND_WAIT),
   stream = int(C.ESPOTA_TRANSFER_STREAM) }
 local AUTH_MODES = { auto = int(C.ESPOTA_AUTH_MODE_AUTO), sha256 = int(C.ESPOTA_AUTH_MODE_SHA256), md5 = int(C.ESPOTA_AUTH_MODE_MD5) }
-local SCHEMES = { [int(C.ESPOTA_AUTH_MD5)] = "md5", [int(C.ESPOTA_AUTH_PBKDF2_SHA256)] = "pbkdf2-sha256",
-  [int(C.ESPOTA_AUTH_PBKDF2_MD5)] = "pbkdf2-md5" }
+local SCHEMES = {}
+for _, s in ipairs({ int(C.ESPOTA_AUTH_MD5), int(C.ESPOTA_AUTH_PBKDF2_SHA256), int(C.ESPOTA_AUTH_PBKDF2_MD5) }) do
+  SCHEMES[s] = C.espota_auth_scheme_name(s)
+end
 local WHEN = { [int(C.ESPOTA_FIT_WHEN_BEFORE_DATA)] = "before-data", [int(C.ESPOTA_FIT_WHEN_FIRST_BLOCK)] = "first-block",
   [int(C.ESPOTA_FIT_WHEN_AFTER_UPLOAD)] = "after-upload", [int(C.ESPOTA_FIT_WHEN_DURING_UPLOAD)] = "during-upload" }
 
@@ -90,15 +95,17 @@ local function choice(what, value, tbl, default)
   return v
 end
 
-local UNITS = { [""] = 1, K = 1024, KB = 1024, M = 1 << 20, MB = 1 << 20, G = 1 << 30, GB = 1 << 30 }
-local function size(what, value)
-  if value == nil then return 0 end
-  if math.type(value) == "integer" and value >= 0 then return value end
-  if type(value) == "string" then
-    local num, unit = value:upper():match("^%s*([%d%.]+)%s*(%a*)%s*$")
-    if num and UNITS[unit] then return tointeger(math.floor(tonumber(num) * UNITS[unit])) end
-  end
-  error(string.format("%s: expected bytes or a size like '1M', got %s", what, tostring(value)), 3)
+-- Sizes are integers (bytes) or strings like "1M" (parsed by the library).
+local function size_arg(what, value, level)
+  if value == nil then return nil end
+  if math.type(value) == "integer" and value >= 0 then return tostring(value) end
+  if type(value) == "string" then return value end
+  error(string.format("%s: expected bytes or a size like '1M', got %s", what, tostring(value)), level + 1)
+end
+
+local function opt_str(v)
+  if v == nil then return nil end
+  return tostring(v)
 end
 
 --- read_file(path) -> data | nil, message, code: the library's reader
@@ -247,41 +254,21 @@ local function fit_device(o, level)
   level = (level or 1) + 1
   o = o or {}
   if type(o) ~= "table" then error("fit: expected a table", level) end
-  local dev = C.espota_fit_device()
-  C.espota_fit_device_init(dev, C.ESPOTA_FIT_DEVICE_VERSION)
-  local b, layout, partitions = nil, o.layout, o.partitions
-  if o.board ~= nil then
-    b = C.espota_board_find(tostring(o.board))
-    if not b then error("unknown board '" .. tostring(o.board) .. "' (see espota.boards())", level) end
-    dev.platform = b.platform
-    dev.chip_size = b.flash_size
-    if layout == nil and int(b.platform) == PLATFORMS.esp8266 then layout = b.layout end
-    if partitions == nil and int(b.platform) == PLATFORMS.esp32 then partitions = b.layout end
+  if o.partitions ~= nil and type(o.partitions) ~= "string" then
+    error("partitions: expected a scheme name, CSV text or a binary table", level)
   end
-  if o.platform ~= nil then dev.platform = choice("platform", o.platform, PLATFORMS) end
-  dev.target = choice("target", o.target, TARGETS, TARGETS.app)
-  if layout ~= nil and int(C.espota_swig_fit_set_layout(dev, tostring(layout))) ~= 0 then
-    error("unknown layout '" .. tostring(layout) .. "' (see espota.layouts())", level)
-  end
-  local tbl
-  if partitions ~= nil then
-    if type(partitions) ~= "string" then error("partitions: expected a scheme name, CSV text or a binary table", level) end
-    tbl = C.espota_swig_partitions()
-    local kind = 0
-    if partitions:find("\0", 1, true) or partitions:byte(1) == 0xAA then kind = 2
-    elseif partitions:find("[\n,]") then kind = 1 end
-    local err = C.espota_swig_partitions_load(tbl, kind, partitions)
-    if err then error("partitions: " .. err, level) end
-    C.espota_swig_fit_set_partitions(dev, tbl)
-  end
-  if o.chip_size ~= nil then dev.chip_size = size("chip_size", o.chip_size) end
-  dev.device_header_size = size("device_header_size", o.device_header_size)
-  dev.running_size = size("running_size", o.running_size)
+  -- The board, layout, scheme, sizes and platform rules are the library's (device.h).
+  local holder = C.espota_device()
+  local err = C.espota_swig_device_describe(holder, opt_str(o.board), opt_str(o.layout), o.partitions or "",
+    opt_str(o.platform), choice("target", o.target, TARGETS, TARGETS.app), size_arg("chip_size", o.chip_size, level),
+    size_arg("device_header_size", o.device_header_size, level), size_arg("running_size", o.running_size, level), 0)
+  if err then error(err, level) end
+  local dev = holder.fit
   dev.flash_map = o.flash_map and 1 or 0
   dev.atomic_fs = o.atomic_fs and 1 or 0
   dev.signing_len = o.signing_len or 0
   dev.gzip_support = (o.gzip_support == nil) and -1 or (o.gzip_support and 1 or 0)
-  return dev, tbl
+  return dev, holder
 end
 
 local Report = {}
@@ -297,9 +284,10 @@ function M.check(image, o)
   local info, raw, code = parse(data)
   if not info then return nil, raw, code end
   info.source = src
-  local r = C.espota_fit_report()
-  local rc = int(C.espota_fit_check(r, raw.info, dev))
+  local pre = C.espota_preflight()
+  local rc = int(C.espota_preflight_run(pre, raw.info, dev))
   if rc ~= 0 then error(C.espota_strerror(rc), 2) end
+  local r = pre.report
   local verdict = int(r.verdict)
   local rep = setmetatable({
     verdict = C.espota_fit_verdict_name(verdict),
@@ -310,9 +298,13 @@ function M.check(image, o)
     size = int(r.size), limit = int(r.limit), margin = int(r.margin), shrink_by = int(r.shrink_by),
     same_size_limit = int(r.same_size_limit), same_size_margin = int(r.same_size_margin),
     summary = r.summary, advice = lines(r.advice), image = info, source = src,
+    -- the preflight's decision (the library's policy: refuse only on facts)
+    decision = C.espota_preflight_decision_name(pre.decision), decision_notes = {},
+    running_size_max = int(pre.running_size_max),
   }, Report)
+  for line in (pre.warnings or ""):gmatch("[^\n]+") do rep.decision_notes[#rep.decision_notes + 1] = line end
   rep.text = C.espota_swig_fit_format(raw.info, dev, r) or rep.summary
-  local _ = tbl -- the partition table stayed alive up to here
+  local _ = { tbl, pre } -- the partition table and the report stayed alive up to here
   return rep
 end
 
@@ -403,6 +395,12 @@ local function build_call(o, level)
     if type(o.timeouts) ~= "table" then error("timeouts: expected a table of seconds", level) end
     for k, v in pairs(o.timeouts) do
       if k == "invite_attempts" then call.invite_attempts = v
+      elseif k == "min_rate" then
+        -- bytes per second for the data-phase bound; 0 = no bound (ESPOTA_MIN_RATE_OFF)
+        if math.type(v) ~= "integer" or v < 0 or v >= 0xFFFFFFFF then
+          error("timeouts.min_rate: expected bytes per second (0 = no bound)", level)
+        end
+        call.min_rate = v == 0 and 0xFFFFFFFF or v
       elseif TIMEOUT_KEYS[k] then
         if type(v) ~= "number" or v <= 0 then error("timeouts." .. k .. ": expected positive seconds", level) end
         call[TIMEOUT_KEYS[k]] = tointeger(math.floor(v * 1000 + 0.5))
@@ -431,18 +429,25 @@ end
 
 --- s:upload(image, opts) -> result | nil, message, code, err
 --- `image` is a path (a string), {data = <string>} or an open file.
+-- The options of one upload (s:upload, m:upload) checked and as the C call
+-- table; raises at `level` + 1 for programming errors.
+local function upload_call(o, level)
+  if type(o) ~= "table" then error("upload: options table expected", level + 1) end
+  for k in pairs(o) do
+    if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", level + 1) end
+  end
+  if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", level + 1) end
+  local call, platform = build_call(o, level + 2)
+  call.host = o.host
+  call.port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
+  return call
+end
+
 function Session:upload(image, o)
   local s = handle(self)
   local data, src, rc0 = image_data(image, 2)
-  if type(o) ~= "table" then error("upload: options table expected", 2) end
-  for k in pairs(o) do
-    if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", 2) end
-  local call, platform = build_call(o, 3)
+  local call = upload_call(o, 2)
   if not data then return early(src, rc0) end
-  call.host = o.host
-  call.port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
   local since = since_success_ms(call.host, call.port)
   if self._busy then error("espota session: an upload is already running on it", 2) end
   self._busy = true
@@ -642,15 +647,8 @@ end
 
 function Multi:upload(image, o)
   local data, src, rc0 = image_data(image, 2)
-  if type(o) ~= "table" then error("upload: options table expected", 2) end
-  for k in pairs(o) do
-    if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", 2) end
+  local call = upload_call(o, 2)
   if not data then return early(src, rc0) end
-  local call, platform = build_call(o, 3)
-  call.host = o.host
-  call.port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
   local id = self._h:add(data, call)
   self._dev[id] = { host = call.host, port = call.port }
   return id

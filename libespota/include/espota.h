@@ -18,6 +18,7 @@
 #include "espota/upload.h"
 #include "espota/image.h"
 #include "espota/flashfit.h"
+#include "espota/device.h"
 #include "espota/multi.h"
 #include "espota/fleet.h"
 #include "espota/file.h"

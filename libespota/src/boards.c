@@ -1,63 +1,138 @@
 /*
- * Board aliases: the flash size, layout (ESP8266) or partition scheme
- * (ESP32) and flash mode a board gets by default in PlatformIO or the
- * Arduino IDE. Sources per row; rows marked UNCONFIRMED follow the common
- * default but were not read from the board files (flashfit.md section 0
- * lists what was).
+ * The board database: every ESP8266/ESP32 board id of the Arduino IDE and
+ * of PlatformIO with the flash size, layout or partition scheme and flash
+ * mode it builds with by default. The rows are generated from the upstream
+ * board files by tools/gen-boards (boards.def names the revisions).
  */
+#include <ctype.h>
+#include <string.h>
+
 #include "espota/flashfit.h"
 #include "image_internal.h"
 #include "util.h"
 
-#define MB (1024u * 1024u)
-#define QIO 0
-#define DIO 2
-#define DOUT 3
-
 static const espota_board boards[] = {
-	/* platform-espressif8266 boards/<name>.json (flashfit.md 3.4): ldscript,
-	 * flash_mode. */
-	{ "esp8285", "Generic ESP8285 Module (PlatformIO)", ESPOTA_PLATFORM_ESP8266, 1 * MB, "1M256", DOUT },
-	{ "esp01_1m", "Espressif Generic ESP8266 ESP-01 1M (PlatformIO)", ESPOTA_PLATFORM_ESP8266, 1 * MB, "1M256", QIO },
-	{ "sonoff_basic", "Sonoff Basic (PlatformIO)", ESPOTA_PLATFORM_ESP8266, 1 * MB, "1M256", DOUT },
-	{ "nodemcuv2", "NodeMCU 1.0 (ESP-12E Module) (PlatformIO)", ESPOTA_PLATFORM_ESP8266, 4 * MB, "4M1M", DIO },
-	{ "d1_mini", "WeMos D1 R2 and mini (PlatformIO)", ESPOTA_PLATFORM_ESP8266, 4 * MB, "4M1M", DIO },
-	/* Arduino IDE boards.txt, first eesz menu entry (flashfit.md 3.2):
-	 * generic ESP8285 and ITEAD Sonoff -> 1M64; NodeMCU 1.0 -> 4M2M.
-	 * Flash modes: ESP8285 is DOUT by construction (flash in package);
-	 * NodeMCU DIO. */
-	{ "esp8285_ide", "Generic ESP8285 Module (Arduino IDE default)", ESPOTA_PLATFORM_ESP8266, 1 * MB, "1M64", DOUT },
-	{ "sonoff", "ITEAD Sonoff (Arduino IDE default)", ESPOTA_PLATFORM_ESP8266, 1 * MB, "1M64", DOUT },
-	{ "nodemcu", "NodeMCU 1.0 (ESP-12E Module) (Arduino IDE default)", ESPOTA_PLATFORM_ESP8266, 4 * MB, "4M2M", DIO },
-	/* Generic ESP8266 Module, Arduino IDE: 1 MB with the 64 KB filesystem
-	 * and DOUT are the first menu entries. UNCONFIRMED: not read from
-	 * boards.txt for this board. */
-	{ "generic", "Generic ESP8266 Module (Arduino IDE default, unconfirmed)", ESPOTA_PLATFORM_ESP8266, 1 * MB, "1M64", DOUT },
-	/* platform-espressif32 / arduino-esp32: 4 MB boards use the default
-	 * partition scheme (default.csv, flashfit.md 4.4), DIO. UNCONFIRMED:
-	 * the board files were not read. */
-	{ "esp32dev", "Espressif ESP32 Dev Module (PlatformIO, unconfirmed)", ESPOTA_PLATFORM_ESP32, 4 * MB, "default", DIO },
-	{ "esp32", "ESP32 Dev Module (Arduino IDE default, unconfirmed)", ESPOTA_PLATFORM_ESP32, 4 * MB, "default", DIO },
-	{ "nodemcu-32s", "NodeMCU-32S (PlatformIO, unconfirmed)", ESPOTA_PLATFORM_ESP32, 4 * MB, "default", DIO },
+#define ESPOTA_BOARD(id, desc, plat, chip, flash, layout, mode, origin, offered) \
+	{ id, desc, plat, flash, layout, mode, chip, origin, offered },
+#define ESPOTA_ALIAS(alias, id)
+#include "boards.def"
+#undef ESPOTA_BOARD
+#undef ESPOTA_ALIAS
 };
+
+static const struct alias { const char *alias, *id; } aliases[] = {
+#define ESPOTA_BOARD(id, desc, plat, chip, flash, layout, mode, origin, offered)
+#define ESPOTA_ALIAS(alias, id) { alias, id },
+#include "boards.def"
+#undef ESPOTA_BOARD
+#undef ESPOTA_ALIAS
+};
+
+#define NBOARDS (sizeof(boards) / sizeof(boards[0]))
+#define NALIASES (sizeof(aliases) / sizeof(aliases[0]))
 
 size_t espota_board_count(void)
 {
-	return sizeof(boards) / sizeof(boards[0]);
+	return NBOARDS;
 }
 
 const espota_board *espota_board_at(size_t i)
 {
-	return i < espota_board_count() ? &boards[i] : NULL;
+	return i < NBOARDS ? &boards[i] : NULL;
+}
+
+static const espota_board *find_id(const char *name)
+{
+	size_t i;
+	for (i = 0; i < NBOARDS; i++)
+		if (espota__strcaseeq(name, boards[i].name))
+			return &boards[i];
+	return NULL;
 }
 
 const espota_board *espota_board_find(const char *name)
 {
+	const espota_board *b;
 	size_t i;
+
 	if (name == NULL)
 		return NULL;
-	for (i = 0; i < espota_board_count(); i++)
-		if (espota__strcaseeq(name, boards[i].name))
-			return &boards[i];
+	if ((b = find_id(name)) != NULL)
+		return b;
+	for (i = 0; i < NALIASES; i++)
+		if (espota__strcaseeq(name, aliases[i].alias))
+			return find_id(aliases[i].id);
+	/* The Arduino IDE defines ARDUINO_<build.board>; users copy the macro. */
+	if (strncmp(name, "ARDUINO_", 8) == 0 || strncmp(name, "arduino_", 8) == 0)
+		return espota_board_find(name + 8);
 	return NULL;
+}
+
+size_t espota_board_alias_count(void)
+{
+	return NALIASES;
+}
+
+const char *espota_board_alias_at(size_t i, const espota_board **board)
+{
+	if (i >= NALIASES)
+		return NULL;
+	if (board != NULL)
+		*board = find_id(aliases[i].id);
+	return aliases[i].alias;
+}
+
+/* Case-insensitive edit distance (insert, delete, substitute, swap of two
+ * neighbours), capped: names are short and the table is a few hundred rows. */
+#define SUGGEST_MAXLEN 48
+static unsigned distance(const char *a, const char *b)
+{
+	unsigned d[SUGGEST_MAXLEN + 1][SUGGEST_MAXLEN + 1];
+	size_t n = strlen(a), m = strlen(b), i, j;
+
+	if (n > SUGGEST_MAXLEN || m > SUGGEST_MAXLEN)
+		return ~0u;
+	for (i = 0; i <= n; i++)
+		d[i][0] = (unsigned)i;
+	for (j = 0; j <= m; j++)
+		d[0][j] = (unsigned)j;
+	for (i = 1; i <= n; i++) {
+		for (j = 1; j <= m; j++) {
+			unsigned cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+			unsigned v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 2]) &&
+				tolower((unsigned char)a[i - 2]) == tolower((unsigned char)b[j - 1]) && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return d[n][m];
+}
+
+const char *espota_board_suggest(const char *name)
+{
+	const char *best = NULL;
+	unsigned best_d = ~0u, limit;
+	size_t i, n;
+
+	if (name == NULL || (n = strlen(name)) == 0)
+		return NULL;
+	/* One edit for short names, up to three for long ones. */
+	limit = n <= 4 ? 1 : n <= 8 ? 2 : 3;
+	for (i = 0; i < NBOARDS + NALIASES; i++) {
+		const char *cand = i < NBOARDS ? boards[i].name : aliases[i - NBOARDS].alias;
+		unsigned d;
+		if (strchr(cand, '@') != NULL)
+			continue; /* "<id>@ide": the plain id is the better answer */
+		d = distance(name, cand);
+		if (d < best_d) {
+			best_d = d;
+			best = cand;
+		}
+	}
+	return best_d <= limit ? best : NULL;
 }

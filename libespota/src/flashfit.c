@@ -11,6 +11,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "device_errors.h"
@@ -626,8 +627,18 @@ int espota_fit_device_init(espota_fit_device *dev, unsigned int version)
 	/* The one version rule of every options struct (docs/api.md). */
 	if (espota__isnull(dev) || version == 0 || version > ESPOTA_FIT_DEVICE_VERSION)
 		return ESPOTA_EINVAL;
-	*dev = init;
+	/* A version 1 struct ends before the preflight fields. */
+	memcpy(dev, &init, version == 1 ? offsetof(espota_fit_device, assumed) : sizeof(*dev));
+	dev->version = version;
 	return ESPOTA_OK;
+}
+
+void espota__fit_device_copy(espota_fit_device *dst, const espota_fit_device *src)
+{
+	static const espota_fit_device init = ESPOTA_FIT_DEVICE_INIT;
+	*dst = init;
+	memcpy(dst, src, src->version == 1 ? offsetof(espota_fit_device, assumed) : sizeof(*dst));
+	dst->version = ESPOTA_FIT_DEVICE_VERSION;
 }
 
 const char *espota_fit_verdict_name(espota_fit_verdict v)

@@ -87,6 +87,12 @@ static inline uint16_t espota__le16(const unsigned char *p)
 /* Built-in ESP32 partition schemes, for advice ("a scheme with larger app
  * slots"): name of scheme i, NULL past the end. */
 const char *espota__partitions_builtin_name(size_t i);
+/* The static spelling of built-in scheme `name`, NULL if none. */
+const char *espota__partitions_builtin_name_of(const char *name);
+/* Copy a caller's fit device of any version (1 ends before `assumed`) into a
+ * full one: the later fields keep their defaults. `src->version` is valid. */
+struct espota_fit_device;
+void espota__fit_device_copy(struct espota_fit_device *dst, const struct espota_fit_device *src);
 
 /* Flash size a partition table needs: the end of its last partition
  * rounded up to a power of two (at least 1 MB). */

@@ -14,6 +14,8 @@
 #include <sodium.h>
 
 #include "espota/flashfit.h"
+#include "espota/device.h"
+#include "image_internal.h"
 #include "multi_internal.h"
 #include "util.h"
 
@@ -52,11 +54,15 @@ static int preflight(espota_session *s, const espota_upload_options *o, const un
 	espota_image *img = NULL;
 	espota_image_info info = ESPOTA_IMAGE_INFO_INIT;
 	espota_fit_report *rep;
+	espota_preflight *pre;
 	int rc = ESPOTA_OK;
 
-	/* The report is a few KiB: keep it off small thread stacks. */
+	/* The reports are a few KiB: keep them off small thread stacks. */
 	rep = malloc(sizeof(*rep));
-	if (rep == NULL) {
+	pre = malloc(sizeof(*pre));
+	if (rep == NULL || pre == NULL) {
+		free(rep);
+		free(pre);
 		snprintf(err, errlen, "out of memory");
 		return ESPOTA_ENOMEM;
 	}
@@ -76,30 +82,42 @@ static int preflight(espota_session *s, const espota_upload_options *o, const un
 	}
 	espota_image_get_info(img, &info);
 	{
-		espota_fit_device dev = *o->fit;
+		espota_fit_device dev;
+		if (o->fit->version == 0 || o->fit->version > ESPOTA_FIT_DEVICE_VERSION) {
+			snprintf(err, errlen, "fit device version %u not supported", o->fit->version);
+			rc = ESPOTA_EINVAL;
+			goto out;
+		}
+		espota__fit_device_copy(&dev, o->fit);
 		dev.target = o->target;
-		rc = espota_fit_check(rep, &info, &dev);
+		rc = espota_preflight_run(pre, &info, &dev);
 	}
 	if (rc < 0) {
 		snprintf(err, errlen, "fit check failed: %s", espota_strerror(rc));
 		goto out;
 	}
+	*rep = pre->report;
 	if (out != NULL) {
 		*out = *rep;
 		*out_set = 1;
 	}
 	espota__session_log(s, ESPOTA_LOG_INFO, "preflight: %s", rep->summary);
-	if (rep->verdict == ESPOTA_FIT_FAIL) {
+	if (pre->warnings[0] != '\0')
+		espota__session_log(s, ESPOTA_LOG_WARN, "preflight: %s", pre->warnings);
+	/* Refuse only on facts (or on assumptions in strict mode): device.h. */
+	if (pre->decision == ESPOTA_PREFLIGHT_REFUSE) {
 		if (o->force) {
 			espota__session_log(s, ESPOTA_LOG_WARN, "preflight refused the image; sending anyway (force)");
 		} else {
-			snprintf(err, errlen, "%s", rep->summary);
+			snprintf(err, errlen, "%s", pre->on_facts ? rep->summary :
+				"strict: the preflight rests on assumptions");
 			rc = ESPOTA_ENOFIT;
 		}
 	}
 out:
 	espota_image_free(img);
 	free(rep);
+	free(pre);
 	return rc;
 }
 
@@ -152,13 +170,20 @@ int espota_multi_new(espota_multi **out, espota_session *s)
 	return ESPOTA_OK;
 }
 
+/* A handle keeps one freed transfer (wiped) for the next: uploads one after
+ * another on a session reuse their memory instead of churning the heap. */
 static void transfer_free(espota_transfer *t)
 {
+	espota_multi *m = t->m;
+
 	espota__conn_close(&t->c);
 	free(t->packed);
 	free(t->fit_report);
 	sodium_memzero(t, sizeof(*t));
-	free(t);
+	if (m != NULL && m->spare == NULL)
+		m->spare = t;
+	else
+		free(t);
 }
 
 void espota_multi_free(espota_multi *m)
@@ -171,6 +196,7 @@ void espota_multi_free(espota_multi *m)
 		next = t->next;
 		transfer_free(t);
 	}
+	free(m->spare);
 	free(m->wbuf);
 	free(m->pbuf);
 	free(m);
@@ -251,6 +277,32 @@ static void service(espota_transfer *t)
 		finish(t, espota__conn_result(&t->c), espota__conn_error(&t->c));
 }
 
+/* A new running transfer, linked at the tail: one that cannot start is still one to read. */
+static espota_transfer *transfer_new(espota_multi *m, const espota_upload_options *o)
+{
+	espota_transfer *t = m->spare; /* wiped to zero by transfer_free */
+
+	if (t != NULL)
+		m->spare = NULL;
+	else if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->m = m;
+	t->slot_fd[0] = t->slot_fd[1] = t->slot_fd[2] = -1;
+	t->opts = *o;
+	t->start = espota__now_ms();
+	t->stats.struct_size = sizeof(t->stats);
+	t->code = 1;
+	t->running = 1;
+	m->running++;
+	t->prev = m->tail;
+	if (m->tail != NULL)
+		m->tail->next = t;
+	else
+		m->head = t;
+	m->tail = t;
+	return t;
+}
+
 int espota__multi_add(espota_multi *m, espota_transfer **out, const unsigned char *image, size_t len,
 	const espota_upload_options *o, const espota__transfer_hooks *hooks)
 {
@@ -264,29 +316,13 @@ int espota__multi_add(espota_multi *m, espota_transfer **out, const unsigned cha
 		*out = NULL;
 	if (m == NULL || image == NULL || o == NULL)
 		return ESPOTA_EINVAL;
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
+	if ((t = transfer_new(m, o)) == NULL)
 		return ESPOTA_ENOMEM;
-	t->m = m;
-	t->slot_fd[0] = t->slot_fd[1] = t->slot_fd[2] = -1;
 	if (hooks != NULL)
 		t->hooks = *hooks;
 	t->user = t->hooks.user;
-	t->opts = *o;
-	t->start = espota__now_ms();
 	t->original_size = t->hooks.original_size ? t->hooks.original_size : len;
-	t->stats.struct_size = sizeof(t->stats);
 	t->stats.phase = ESPOTA_PHASE_PREFLIGHT;
-	t->code = 1;
-	t->running = 1;
-	m->running++;
-	/* Link first: a transfer that cannot start is still one to read. */
-	t->prev = m->tail;
-	if (m->tail != NULL)
-		m->tail->next = t;
-	else
-		m->head = t;
-	m->tail = t;
 	if (out != NULL)
 		*out = t;
 
@@ -347,23 +383,11 @@ fail:
 espota_transfer *espota__multi_add_failed(espota_multi *m, const espota_upload_options *o, int code,
 	const char *msg)
 {
-	espota_transfer *t = calloc(1, sizeof(*t));
+	espota_transfer *t = transfer_new(m, o);
 
 	if (t == NULL)
 		return NULL;
-	t->m = m;
-	t->opts = *o;
-	t->start = espota__now_ms();
-	t->stats.struct_size = sizeof(t->stats);
 	t->never_started = 1;
-	t->running = 1;
-	m->running++;
-	t->prev = m->tail;
-	if (m->tail != NULL)
-		m->tail->next = t;
-	else
-		m->head = t;
-	m->tail = t;
 	finish(t, code, msg);
 	return t;
 }

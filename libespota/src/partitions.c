@@ -354,44 +354,15 @@ int espota__partitions_parse_csv(struct espota_partition_table *out, const char 
 
 typedef struct {
 	const char *name;
+	uint32_t chip;
 	const char *csv;
 } scheme;
 
-#define NVS_OTADATA "nvs,data,nvs,0x9000,0x5000\notadata,data,ota,0xe000,0x2000\n"
-
+/* Generated from arduino-esp32 tools/partitions/ (tools/gen-boards). */
 static const scheme schemes[] = {
-	{ "default", NVS_OTADATA
-	  "app0,app,ota_0,0x10000,0x140000\napp1,app,ota_1,0x150000,0x140000\n"
-	  "spiffs,data,spiffs,0x290000,0x160000\ncoredump,data,coredump,0x3F0000,0x10000\n" },
-	{ "default_ffat", NVS_OTADATA
-	  "app0,app,ota_0,0x10000,0x140000\napp1,app,ota_1,0x150000,0x140000\n"
-	  "ffat,data,fat,0x290000,0x160000\ncoredump,data,coredump,0x3F0000,0x10000\n" },
-	/* The spec's stored version: spiffs 0x30000 to the end, no coredump. */
-	{ "min_spiffs", NVS_OTADATA
-	  "app0,app,ota_0,0x10000,0x1E0000\napp1,app,ota_1,0x1F0000,0x1E0000\n"
-	  "spiffs,data,spiffs,0x3D0000,0x30000\n" },
-	{ "huge_app", NVS_OTADATA
-	  "app0,app,ota_0,0x10000,0x300000\nspiffs,data,spiffs,0x310000,0xE0000\n"
-	  "coredump,data,coredump,0x3F0000,0x10000\n" },
-	{ "no_ota", NVS_OTADATA
-	  "app0,app,ota_0,0x10000,0x200000\nspiffs,data,spiffs,0x210000,0x1E0000\n"
-	  "coredump,data,coredump,0x3F0000,0x10000\n" },
-	{ "noota_3g", NVS_OTADATA
-	  "app0,app,ota_0,0x10000,0x100000\nspiffs,data,spiffs,0x110000,0x2E0000\n"
-	  "coredump,data,coredump,0x3F0000,0x10000\n" },
-	{ "minimal", NVS_OTADATA
-	  "app0,app,ota_0,0x10000,0x140000\nspiffs,data,spiffs,0x150000,0xA0000\n"
-	  "coredump,data,coredump,0x1F0000,0x10000\n" },
-	{ "max_app_4MB", "nvs,data,nvs,0x9000,0x5000\n"
-	  "app0,app,factory,0x10000,0x3E0000\ncoredump,data,coredump,0x3F0000,0x10000\n" },
-	{ "default_8MB", NVS_OTADATA
-	  "app0,app,ota_0,0x10000,0x330000\napp1,app,ota_1,0x340000,0x330000\n"
-	  "spiffs,data,spiffs,0x670000,0x180000\ncoredump,data,coredump,0x7F0000,0x10000\n" },
-	/* The spec says "~0x370000": that is the size without the coredump
-	 * partition; with it (newer versions) spiffs is 0x360000. */
-	{ "default_16MB", NVS_OTADATA
-	  "app0,app,ota_0,0x10000,0x640000\napp1,app,ota_1,0x650000,0x640000\n"
-	  "spiffs,data,spiffs,0xC90000,0x360000\ncoredump,data,coredump,0xFF0000,0x10000\n" },
+#define ESPOTA_SCHEME(name, chip, csv) { name, chip, csv },
+#include "schemes.def"
+#undef ESPOTA_SCHEME
 };
 
 const char *espota__partitions_builtin_name(size_t i)
@@ -428,6 +399,15 @@ uint64_t espota__partitions_flash_size(const espota_partition_table *t)
 	return size;
 }
 
+const char *espota__partitions_builtin_name_of(const char *name)
+{
+	size_t i;
+	for (i = 0; name != NULL && i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (espota__strcaseeq(name, schemes[i].name))
+			return schemes[i].name;
+	return NULL;
+}
+
 /* ---- the public, library-owned table ---------------------------------------- */
 
 static int new_table(espota_partition_table **out)
@@ -447,7 +427,9 @@ static int finish_table(espota_partition_table *t, int rc)
 	return rc;
 }
 
-int espota_partition_table_parse_csv(espota_partition_table **out, const char *text, size_t len)
+/* One entry for both forms: the table object comes back with the parse's
+ * verdict and, after a failure, its reason. */
+static int parse_table(espota_partition_table **out, const void *data, size_t len, int binary)
 {
 	char err[sizeof((*out)->detail)];
 	int rc;
@@ -455,32 +437,25 @@ int espota_partition_table_parse_csv(espota_partition_table **out, const char *t
 	if (espota__isnull(out))
 		return ESPOTA_EINVAL;
 	*out = NULL;
-	if (espota__isnull(text))
+	if (espota__isnull(data))
 		return ESPOTA_EINVAL;
 	if ((rc = new_table(out)) < 0)
 		return rc;
 	err[0] = '\0';
-	rc = espota__partitions_parse_csv(*out, text, len, err, sizeof(err));
+	rc = binary ? espota__partitions_parse_bin(*out, data, len, err, sizeof(err)) :
+		espota__partitions_parse_csv(*out, data, len, err, sizeof(err));
 	snprintf((*out)->detail, sizeof((*out)->detail), "%s", rc == ESPOTA_OK ? "" : err);
 	return finish_table(*out, rc);
 }
 
+int espota_partition_table_parse_csv(espota_partition_table **out, const char *text, size_t len)
+{
+	return parse_table(out, text, len, 0);
+}
+
 int espota_partition_table_parse_bin(espota_partition_table **out, const unsigned char *buf, size_t len)
 {
-	char err[sizeof((*out)->detail)];
-	int rc;
-
-	if (espota__isnull(out))
-		return ESPOTA_EINVAL;
-	*out = NULL;
-	if (espota__isnull(buf))
-		return ESPOTA_EINVAL;
-	if ((rc = new_table(out)) < 0)
-		return rc;
-	err[0] = '\0';
-	rc = espota__partitions_parse_bin(*out, buf, len, err, sizeof(err));
-	snprintf((*out)->detail, sizeof((*out)->detail), "%s", rc == ESPOTA_OK ? "" : err);
-	return finish_table(*out, rc);
+	return parse_table(out, buf, len, 1);
 }
 
 int espota_partition_table_builtin(espota_partition_table **out, const char *name)

@@ -44,8 +44,9 @@ expect "--layout --list-boards" _espota espota --l
 expect "--layout" _espota espota check --la
 expect "" _espota espota check --host
 has "--running-size" _espota espota check firmware.bin --r
-expect "d1_mini" _espota espota --board d1
-has "esp8285_ide" _espota espota -i 10.0.0.1 --board esp
+has "d1_mini" _espota espota --board d1
+expect "d1_mini_pro d1_mini_pro@ide" _espota espota --board d1_mini_p
+has "esp8285@ide" _espota espota -i 10.0.0.1 --board esp
 expect "1M256" _espota espota --layout 1M2
 expect "esp32 esp8266" _espota espota --platform esp
 expect "firmware.bin fs.bin" _espota espota -i 10.0.0.1 -f f

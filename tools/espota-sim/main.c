@@ -58,7 +58,11 @@ static void usage(FILE *f)
 "  --decrypt                accepted for compatibility: the default (AUTO decryption)\n"
 "  --chip-id N              ESP32 esp_chip_id_t the app image must carry (default 0 = ESP32)\n"
 "  --partitions FILE.csv    ESP32 partition table\n"
-"  --scheme NAME            default|min_spiffs|huge_app|no_ota|default_8MB|default_16MB\n"
+	, f);
+	/* The library's scheme table (schemes.def), a|b|c as completion reads it. */
+	fputs("  --scheme NAME            ", f);
+	partitions_print_names(f);
+	fputs("\n                           built-in ESP32 partition table (default: default)\n"
 "  --running LABEL          ESP32 running app partition (default: first app slot)\n"
 "  --adopt                  after a successful app update run the new image\n"
 "  --fixed-micros N         micros() value used for nonces (reproducible AUTH)\n"

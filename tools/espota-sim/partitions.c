@@ -11,31 +11,12 @@
 
 struct builtin { const char *name; uint32_t chip; const char *csv; };
 
+/* The library's table (generated from arduino-esp32 tools/partitions/ by
+ * tools/gen-boards): the sim and the library cannot drift apart. */
 static const struct builtin builtins[] = {
-	{"default", 4u << 20,
-	 "nvs,data,nvs,0x9000,0x5000\notadata,data,ota,0xe000,0x2000\n"
-	 "app0,app,ota_0,0x10000,0x140000\napp1,app,ota_1,0x150000,0x140000\n"
-	 "spiffs,data,spiffs,0x290000,0x160000\ncoredump,data,coredump,0x3F0000,0x10000\n"},
-	{"min_spiffs", 4u << 20,
-	 "nvs,data,nvs,0x9000,0x5000\notadata,data,ota,0xe000,0x2000\n"
-	 "app0,app,ota_0,0x10000,0x1E0000\napp1,app,ota_1,0x1F0000,0x1E0000\n"
-	 "spiffs,data,spiffs,0x3D0000,0x20000\ncoredump,data,coredump,0x3F0000,0x10000\n"},
-	{"huge_app", 4u << 20,
-	 "nvs,data,nvs,0x9000,0x5000\notadata,data,ota,0xe000,0x2000\n"
-	 "app0,app,ota_0,0x10000,0x300000\nspiffs,data,spiffs,0x310000,0xE0000\n"
-	 "coredump,data,coredump,0x3F0000,0x10000\n"},
-	{"no_ota", 4u << 20,
-	 "nvs,data,nvs,0x9000,0x5000\notadata,data,ota,0xe000,0x2000\n"
-	 "app0,app,ota_0,0x10000,0x200000\nspiffs,data,spiffs,0x210000,0x1E0000\n"
-	 "coredump,data,coredump,0x3F0000,0x10000\n"},
-	{"default_8MB", 8u << 20,
-	 "nvs,data,nvs,0x9000,0x5000\notadata,data,ota,0xe000,0x2000\n"
-	 "app0,app,ota_0,0x10000,0x330000\napp1,app,ota_1,0x340000,0x330000\n"
-	 "spiffs,data,spiffs,0x670000,0x180000\ncoredump,data,coredump,0x7F0000,0x10000\n"},
-	{"default_16MB", 16u << 20,
-	 "nvs,data,nvs,0x9000,0x5000\notadata,data,ota,0xe000,0x2000\n"
-	 "app0,app,ota_0,0x10000,0x640000\napp1,app,ota_1,0x650000,0x640000\n"
-	 "spiffs,data,spiffs,0xc90000,0x360000\ncoredump,data,coredump,0xFF0000,0x10000\n"},
+#define ESPOTA_SCHEME(name, chip, csv) { name, chip, csv },
+#include "../../libespota/src/schemes.def"
+#undef ESPOTA_SCHEME
 };
 
 static char *trim(char *s)
@@ -174,6 +155,12 @@ static int load_text(struct config *cfg, const char *text, char *err, size_t err
 	}
 	free(copy);
 	return rc;
+}
+
+void partitions_print_names(FILE *f)
+{
+	for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
+		fprintf(f, "%s%s", i ? "|" : "", builtins[i].name);
 }
 
 int partitions_builtin(struct config *cfg, const char *name)

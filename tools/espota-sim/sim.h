@@ -359,6 +359,8 @@ int esp32_image_verify(const unsigned char *img, size_t len, uint32_t part_size,
 
 /* ---- partitions.c --- */
 int partitions_builtin(struct config *cfg, const char *name);
+/* The built-in scheme names, separated by '|'. */
+void partitions_print_names(FILE *f);
 int partitions_load_csv(struct config *cfg, const char *path, char *err, size_t errsz);
 int partition_next_update(const struct config *cfg);
 int partition_fs(const struct config *cfg);

@@ -3,6 +3,8 @@
  */
 #include "args.h"
 
+#include <espota.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,7 +13,8 @@
 
 /* The device facts of the fit check: in the tool's help and in check's. */
 #define FIT_OPTIONS_HELP \
-	"      --board NAME        board alias (esp8285, nodemcuv2, d1_mini, esp32dev, ...);\n" \
+	"      --board NAME        IDE or PlatformIO board id or mDNS board value\n" \
+	"                          (d1_mini, esp12e, esp32dev, ...: espota boards);\n" \
 	"                          auto: the board the device advertises over mDNS\n" \
 	"      --layout NAME       ESP8266 flash layout of the running firmware (1M64, 4M2M, ...)\n" \
 	"      --scheme NAME       ESP32 built-in partition scheme (default, min_spiffs, ...)\n" \
@@ -58,10 +61,12 @@ const char cli_usage_text[] =
 "  -s, --spiffs            filesystem image (SPIFFS/LittleFS), not firmware\n"
 "      --compress          gzip the image before sending (ESP8266, core >= 2.7)\n"
 "      --force             send even when the preflight check refuses the image\n"
+"      --strict            refuse when the check rests on an assumption (CI)\n"
 "\n"
-"Preflight fit check (refuses an image the device would reject):\n"
+"Preflight fit check (refuses an image the facts say the device would reject;\n"
+"what rests on an assumption is a warning):\n"
 FIT_OPTIONS_HELP
-"      --list-boards       list known boards and layouts\n"
+"      --list-boards       list known boards and layouts (espota boards)\n"
 "\n"
 "Transfer:\n"
 "  -t, --timeout SEC       wait per invitation attempt (espota.py -t)\n"
@@ -132,7 +137,7 @@ const char *cli_help_text(const struct cli *c)
 enum opt_id {
 	O_IP, O_HOST_IP, O_PORT, O_HOST_PORT, O_HOSTS, O_PLATFORM, O_PARALLEL, O_RETRIES, O_DEVTIMEOUT, O_MINRATE,
 	O_AUTH, O_AUTH_ENV, O_AUTH_FILE, O_NO_PROMPT, O_MD5, O_SHA256,
-	O_FILE, O_SPIFFS, O_COMPRESS, O_FORCE,
+	O_FILE, O_SPIFFS, O_COMPRESS, O_FORCE, O_STRICT,
 	O_BOARD, O_LAYOUT, O_SCHEME, O_PARTITIONS, O_CHIP, O_DEVHDR, O_RUNNING, O_FLASHMAP, O_LIST,
 	O_TIMEOUT, O_ATTEMPTS, O_SAW, O_STREAM, O_WINDOW, O_CHUNK, O_WAIT_BACK,
 	O_DEBUG, O_PROGRESS, O_JSON, O_QUIET, O_HELP, O_VERSION
@@ -168,6 +173,7 @@ static const struct opt opts[] = {
 	{ "spiffs", 's', 0, O_SPIFFS },
 	{ "compress", 0, 0, O_COMPRESS },
 	{ "force", 0, 0, O_FORCE },
+	{ "strict", 0, 0, O_STRICT },
 	{ "board", 0, 1, O_BOARD },
 	{ "layout", 0, 1, O_LAYOUT },
 	{ "scheme", 0, 1, O_SCHEME },
@@ -231,31 +237,8 @@ static int parse_long(const char *s, long min, long max, long *out)
 
 int cli_parse_size(const char *s, uint64_t *out)
 {
-	unsigned long long v, mul = 1;
-	char *end;
-
-	if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno != 0 || end == s)
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': mul = 1024ULL; end++; break;
-	case 'm': case 'M': mul = 1024ULL * 1024; end++; break;
-	case 'g': case 'G': mul = 1024ULL * 1024 * 1024; end++; break;
-	default: break;
-	}
-	if (mul != 1 && *end == 'i')
-		end++;
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end != '\0')
-		return -1;
-	if (v > UINT64_MAX / mul)
-		return -1;
-	*out = (uint64_t)(v * mul);
-	return 0;
+	/* The library's rule (device.h), shared with the bindings. */
+	return espota_size_parse(s, out) == ESPOTA_OK ? 0 : -1;
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -413,6 +396,7 @@ static int apply(struct cli *c, const struct opt *o, const char *val, char *err,
 	case O_SPIFFS: c->spiffs = 1; break;
 	case O_COMPRESS: c->compress = 1; break;
 	case O_FORCE: c->force = 1; break;
+	case O_STRICT: c->strict = 1; break;
 	case O_BOARD: c->board = val; break;
 	case O_LAYOUT: c->layout = val; break;
 	case O_SCHEME: c->scheme = val; break;

@@ -67,6 +67,7 @@ struct cli {
 	int spiffs;                       /* -s/--spiffs: filesystem upload */
 	int compress;                     /* --compress */
 	int force;                        /* --force */
+	int strict;                       /* --strict: refuse when the check rests on assumptions */
 
 	/* Fit check */
 	const char *board;                /* --board */

@@ -69,10 +69,9 @@ struct app {
 	int info_ok;
 
 	espota_platform platform;   /* decided platform, or UNKNOWN */
-	espota_fit_device fit;
 	int have_fit;
-	espota_partition_table *parts; /* owned */
-	espota_fit_report report;
+	espota_device dev;          /* what is known about the device (library: device.h); owns its table */
+	espota_preflight pre;       /* the preflight decision and its fit report */
 	int preflight_printed;
 
 	char *password;             /* global static password, owned */

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boards_cmd.h"
 #include "cli.h"
 #include "discover.h"
 #include "output.h"
@@ -101,21 +102,6 @@ int cli_exit_for(int rc)
 	case ESPOTA_EINVAL: return CLI_EXIT_USAGE;
 	default: return CLI_EXIT_FAILED;
 	}
-}
-
-static const char *platform_name(espota_platform p)
-{
-	switch (p) {
-	case ESPOTA_PLATFORM_ESP8266: return "esp8266";
-	case ESPOTA_PLATFORM_ESP32: return "esp32";
-	default: return "unknown";
-	}
-}
-
-static int is_app_kind(espota_image_kind k)
-{
-	return k == ESPOTA_IMAGE_ESP8266_ARDUINO || k == ESPOTA_IMAGE_ESP8266_BARE ||
-		k == ESPOTA_IMAGE_ESP8266_V2 || k == ESPOTA_IMAGE_ESP32_APP;
 }
 
 /* ---- human output ------------------------------------------------------------ */
@@ -549,7 +535,7 @@ static void explain_failure(struct app *a, struct job *j)
 	in.code = j->rc;
 	in.stats = &j->stats;
 	in.device_error = j->have_device_error ? &j->device_error : NULL;
-	in.report = a->have_fit ? &a->report : NULL;
+	in.report = a->have_fit ? &a->pre.report : NULL;
 	in.target = a->cli.spiffs ? ESPOTA_TARGET_FS : ESPOTA_TARGET_APP;
 	in.platform = a->platform;
 	in.host = j->host.host;
@@ -613,14 +599,14 @@ static void report_json_result(struct app *a, struct job *j)
 		cli_json_str(&js, "text", d->text);
 		cli_json_str(&js, "explanation", d->explanation);
 		cli_json_str(&js, "raw", d->raw);
-		cli_json_str(&js, "platform", platform_name(d->platform));
+		cli_json_str(&js, "platform", espota_platform_name(d->platform));
 		cli_json_close(&js);
 	} else {
 		cli_json_null(&js, "device_error");
 	}
 	cli_json_obj(&js, "stats");
 	cli_json_str(&js, "phase", espota_phase_name(st->phase));
-	cli_json_str(&js, "platform", platform_name(st->platform));
+	cli_json_str(&js, "platform", espota_platform_name(st->platform));
 	cli_json_u64(&js, "total", st->total);
 	cli_json_u64(&js, "original_size", st->original_size);
 	cli_json_u64(&js, "sent", st->sent);
@@ -711,7 +697,7 @@ static void base_options(struct app *a, espota_upload_options *o)
 	if (a->cli.min_rate_set)
 		o->min_rate = a->cli.min_rate ? (uint32_t)a->cli.min_rate : ESPOTA_MIN_RATE_OFF;
 	o->compress = a->cli.compress;
-	o->fit = a->have_fit ? &a->fit : NULL;
+	o->fit = a->have_fit ? &a->dev.fit : NULL;
 	o->force = a->cli.force;
 	o->platform = a->platform;
 	o->auth = on_auth;
@@ -911,7 +897,28 @@ out:
  * directories and devices are refused before a byte is read (file.h). */
 static int read_file(const char *path, unsigned char **out, size_t *len, size_t max, char *err, size_t errlen)
 {
-	return espota_file_read(out, len, path, max, err, errlen) < 0 ? -1 : 0;
+	espota_file *f = NULL;
+	const unsigned char *data;
+	int rc = espota_file_read(&f, path, max);
+
+	*out = NULL;
+	*len = 0;
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", f != NULL ? espota_file_error(f) : espota_strerror(rc));
+		espota_file_free(f);
+		return -1;
+	}
+	/* A copy the CLI owns (and frees with free()), NUL-terminated. */
+	data = espota_file_data(f, len);
+	if ((*out = malloc(*len + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory reading %s", path);
+		espota_file_free(f);
+		return -1;
+	}
+	memcpy(*out, data, *len);
+	(*out)[*len] = '\0';
+	espota_file_free(f);
+	return 0;
 }
 
 /* Errors before any upload: printed plainly, or as a JSON "error" event. */
@@ -935,90 +942,61 @@ static int early_error(struct app *a, int code, const char *name, const char *ms
 	return code;
 }
 
-/* Build the fit device from --board/--layout/--scheme/--partitions. */
+/* Describe the device from --board/--layout/--scheme/--partitions and the
+ * fit options (the policy is the library's: device.h). */
 static int build_fit(struct app *a, char *err, size_t errlen)
 {
 	const struct cli *c = &a->cli;
-	const espota_board *b = NULL;
+	espota_device_spec spec = ESPOTA_DEVICE_SPEC_INIT;
+	char txt_board[64];
+	unsigned char *csv = NULL;
+	size_t len = 0;
+	int rc;
 
-	espota_fit_device_init(&a->fit, ESPOTA_FIT_DEVICE_VERSION);
-	a->fit.target = c->spiffs ? ESPOTA_TARGET_FS : ESPOTA_TARGET_APP;
-	if (c->board == NULL && c->layout == NULL && c->scheme == NULL && c->partitions == NULL)
-		return 0;
-	if (c->board != NULL) {
-		char txt_board[64];
-		const char *name = c->board;
-		if (strcmp(c->board, "auto") == 0) { /* the board the device advertises (TXT) */
-			if (c->nhosts != 1) {
-				snprintf(err, errlen, "--board auto needs exactly one -i HOST");
-				return -1;
-			}
-			if (cli_discover_board(c->hosts[0], txt_board, sizeof(txt_board), err, errlen) < 0)
-				return -1;
-			name = txt_board;
-		}
-		b = espota_board_find(name);
-		if (b == NULL) {
-			snprintf(err, errlen, "unknown board '%s'%s (see --list-boards)", name,
-				name == c->board ? "" : " (from the device's mDNS TXT record)");
+	if (c->partitions != NULL && read_file(c->partitions, &csv, &len, 1024 * 1024, err, errlen) < 0)
+		return -1;
+	spec.board = c->board;
+	if (c->board != NULL && strcmp(c->board, "auto") == 0) {
+		/* the board the device advertises in its mDNS TXT record */
+		if (c->nhosts != 1) {
+			free(csv);
+			snprintf(err, errlen, "--board auto needs exactly one -i HOST");
 			return -1;
 		}
-		a->fit.platform = b->platform;
-		a->fit.chip_size = b->flash_size;
-		if (b->platform == ESPOTA_PLATFORM_ESP8266) {
-			a->fit.layout = espota_layout_find(b->layout);
-		} else if (b->platform == ESPOTA_PLATFORM_ESP32 && c->scheme == NULL && c->partitions == NULL) {
-			espota_partition_table_free(a->parts);
-			if (espota_partition_table_builtin(&a->parts, b->layout) == ESPOTA_OK)
-				a->fit.partitions = a->parts;
-		}
-	}
-	if (c->layout != NULL) {
-		a->fit.layout = espota_layout_find(c->layout);
-		if (a->fit.layout == NULL) {
-			snprintf(err, errlen, "unknown layout '%s' (see --list-boards)", c->layout);
-			return -1;
-		}
-		a->fit.platform = ESPOTA_PLATFORM_ESP8266;
-	}
-	if (c->scheme != NULL) {
-		espota_partition_table_free(a->parts);
-		if (espota_partition_table_builtin(&a->parts, c->scheme) != ESPOTA_OK) {
-			snprintf(err, errlen, "unknown partition scheme '%s'", c->scheme);
-			return -1;
-		}
-		a->fit.partitions = a->parts;
-		a->fit.platform = ESPOTA_PLATFORM_ESP32;
-	}
-	if (c->partitions != NULL) {
-		unsigned char *csv;
-		size_t len;
-
-		if (read_file(c->partitions, &csv, &len, 1024 * 1024, err, errlen) < 0)
-			return -1;
-		espota_partition_table_free(a->parts);
-		if (espota_partition_table_parse_csv(&a->parts, (const char *)csv, len) != ESPOTA_OK) {
-			snprintf(err, errlen, "%s: %s", c->partitions, a->parts != NULL ?
-				espota_partition_table_error(a->parts) : "out of memory");
+		if (cli_discover_board(c->hosts[0], txt_board, sizeof(txt_board), err, errlen) < 0) {
 			free(csv);
 			return -1;
 		}
-		free(csv);
-		a->fit.partitions = a->parts;
-		a->fit.platform = ESPOTA_PLATFORM_ESP32;
+		spec.board = txt_board;
 	}
-	if (c->platform == CLI_PLATFORM_ESP8266)
-		a->fit.platform = ESPOTA_PLATFORM_ESP8266;
-	else if (c->platform == CLI_PLATFORM_ESP32)
-		a->fit.platform = ESPOTA_PLATFORM_ESP32;
-	if (c->chip_size)
-		a->fit.chip_size = c->chip_size;
-	a->fit.device_header_size = c->device_header_size;
-	a->fit.running_size = c->running_size;
-	a->fit.flash_map = c->flash_map;
-	if (c->compress)
-		a->fit.gzip_support = -1;
-	a->have_fit = 1;
+	spec.layout = c->layout;
+	spec.scheme = c->scheme;
+	spec.partitions = csv;
+	spec.partitions_len = len;
+	spec.target = c->spiffs ? ESPOTA_TARGET_FS : ESPOTA_TARGET_APP;
+	spec.platform = c->platform == CLI_PLATFORM_ESP8266 ? ESPOTA_PLATFORM_ESP8266 :
+		c->platform == CLI_PLATFORM_ESP32 ? ESPOTA_PLATFORM_ESP32 : ESPOTA_PLATFORM_UNKNOWN;
+	spec.chip_size = c->chip_size;
+	spec.device_header_size = c->device_header_size;
+	spec.running_size = c->running_size;
+	spec.flash_map = c->flash_map;
+	spec.gzip_support = -1;
+	spec.strict = c->strict;
+	rc = espota_device_describe(&a->dev, &spec, err, errlen);
+	free(csv);
+	if (rc != ESPOTA_OK) {
+		if (c->partitions != NULL && strncmp(err, "partition table: ", 17) == 0) {
+			char tmp[512];
+			snprintf(tmp, sizeof(tmp), "%s: %s", c->partitions, err + 17);
+			snprintf(err, errlen, "%s", tmp);
+		}
+		return -1;
+	}
+	/* `check` runs with whatever is known; an upload only with a board,
+	 * layout or table given (else the kind-based warnings below). */
+	a->have_fit = a->dev.given || c->mode == CLI_MODE_CHECK;
+	if (a->dev.note[0] != '\0' && a->view != VIEW_JSON && a->view != VIEW_QUIET)
+		fprintf(stderr, "warning: %s\n", a->dev.note);
 	return 0;
 }
 
@@ -1030,12 +1008,12 @@ static void decide_platform(struct app *a)
 		a->platform = ESPOTA_PLATFORM_ESP8266;
 	else if (c->platform == CLI_PLATFORM_ESP32)
 		a->platform = ESPOTA_PLATFORM_ESP32;
-	else if (a->have_fit && a->fit.platform != ESPOTA_PLATFORM_UNKNOWN)
-		a->platform = a->fit.platform;
+	else if (a->have_fit && a->dev.fit.platform != ESPOTA_PLATFORM_UNKNOWN)
+		a->platform = a->dev.fit.platform;
 	else if (c->md5_target || c->sha256_only)
 		a->platform = ESPOTA_PLATFORM_ESP32;
-	else if (a->info_ok && is_app_kind(a->info.kind))
-		a->platform = a->info.platform;
+	else if (a->info_ok && espota_image_platform(&a->info) != ESPOTA_PLATFORM_UNKNOWN)
+		a->platform = espota_image_platform(&a->info);
 	else
 		a->platform = ESPOTA_PLATFORM_UNKNOWN;
 }
@@ -1079,14 +1057,14 @@ static void json_preflight(struct app *a, const char *event)
 {
 	char buf[8192];
 	struct cli_json js;
-	const espota_fit_report *r = &a->report;
+	const espota_fit_report *r = &a->pre.report;
 
 	json_head(&js, buf, sizeof(buf), event, NULL);
 	cli_json_str(&js, "file", a->file);
 	cli_json_obj(&js, "image");
 	if (a->info_ok) {
 		cli_json_str(&js, "kind", espota_image_kind_name(a->info.kind));
-		cli_json_str(&js, "platform", platform_name(a->info.platform));
+		cli_json_str(&js, "platform", espota_platform_name(a->info.platform));
 		cli_json_u64(&js, "size", a->info.file_size);
 		cli_json_bool(&js, "gzip", a->info.gzip);
 		cli_json_u64(&js, "header_flash_size", a->info.header_flash_size);
@@ -1107,10 +1085,44 @@ static void json_preflight(struct app *a, const char *event)
 		json_flags(&js, "warnings", 'w', r->warnings, 1);
 		cli_json_str(&js, "summary", r->summary);
 		cli_json_lines(&js, "advice", r->advice);
+		cli_json_str(&js, "decision", espota_preflight_decision_name(a->pre.decision));
+		cli_json_lines(&js, "decision_notes", a->pre.warnings);
+		cli_json_str(&js, "note", a->dev.note);
 	} else {
 		cli_json_null(&js, "verdict");
 	}
 	emit_json(a, &js);
+}
+
+/* The library's fit report, formatted. */
+static int print_report(struct app *a, FILE *f)
+{
+	int need = espota_fit_report_format(NULL, 0, &a->info, &a->dev.fit, &a->pre.report);
+	char *text = need > 0 ? malloc((size_t)need + 1) : NULL;
+
+	if (text == NULL) {
+		fprintf(f, "preflight: %s\n%s\n", a->pre.report.summary, a->pre.report.advice);
+		return -1;
+	}
+	espota_fit_report_format(text, (size_t)need + 1, &a->info, &a->dev.fit, &a->pre.report);
+	fputs(text, f);
+	if (text[need - 1] != '\n')
+		fputc('\n', f);
+	free(text);
+	return 0;
+}
+
+/* The preflight's warnings (what the verdict assumed), one per line. */
+static void print_warnings(struct app *a, FILE *f)
+{
+	const char *p = a->pre.warnings;
+
+	while (*p != '\0') {
+		const char *e = strchr(p, '\n');
+		int n = e ? (int)(e - p) : (int)strlen(p);
+		fprintf(f, "warning: %.*s\n", n, p);
+		p += n + (e != NULL);
+	}
 }
 
 /* Parse the image and run the fit check. Returns an exit code or -1 to go on. */
@@ -1118,7 +1130,7 @@ static int preflight(struct app *a)
 {
 	const struct cli *c = &a->cli;
 	char err[512];
-	int rc;
+	int rc, refuse;
 
 	if (read_file(a->file, &a->image, &a->image_len, IMAGE_MAX, err, sizeof(err)) < 0)
 		return early_error(a, CLI_EXIT_IMAGE, "ESPOTA_EIMAGE", err, NULL);
@@ -1151,89 +1163,61 @@ static int preflight(struct app *a)
 	}
 	if (build_fit(a, err, sizeof(err)) < 0)
 		return early_error(a, CLI_EXIT_USAGE, "ESPOTA_EINVAL", err, NULL);
-	if (!a->have_fit && c->mode == CLI_MODE_CHECK) {
-		/* check without a board: everything about the device is unknown. */
-		a->have_fit = 1;
-		if (c->platform == CLI_PLATFORM_ESP8266)
-			a->fit.platform = ESPOTA_PLATFORM_ESP8266;
-		else if (c->platform == CLI_PLATFORM_ESP32)
-			a->fit.platform = ESPOTA_PLATFORM_ESP32;
-		a->fit.chip_size = c->chip_size;
-		a->fit.device_header_size = c->device_header_size;
-		a->fit.running_size = c->running_size;
-		a->fit.flash_map = c->flash_map;
-	}
 	decide_platform(a);
 
 	if (!a->have_fit) {
 		/* No board: warn on the two classic mistakes, from the image kind. */
-		if (human(a) || a->view == VIEW_QUIET) {
-			if (c->spiffs && is_app_kind(a->info.kind) && human(a))
+		if (human(a)) {
+			int app = espota_image_platform(&a->info) != ESPOTA_PLATFORM_UNKNOWN;
+
+			if (c->spiffs && app)
 				fprintf(stderr, "warning: %s is a firmware image (%s) but -s sends it as the "
 					"filesystem: the device would overwrite its filesystem with it. "
 					"Drop -s to update the firmware.\n", a->file,
 					espota_image_kind_name(a->info.kind));
-			else if (!c->spiffs && !is_app_kind(a->info.kind) && human(a))
+			else if (!c->spiffs && !app)
 				fprintf(stderr, "warning: %s is not a firmware image (%s); the device will "
 					"reject it at the end of the upload. Add -s for a filesystem image.\n",
 					a->file, espota_image_kind_name(a->info.kind));
-			else if (!c->spiffs && a->info.kind == ESPOTA_IMAGE_ESP8266_V2 && human(a))
+			else if (!c->spiffs && a->info.kind == ESPOTA_IMAGE_ESP8266_V2)
 				fprintf(stderr, "warning: %s is an SDK (0xEA) image; ArduinoOTA rejects it "
 					"(error 10).\n", a->file);
 		}
 		return -1;
 	}
 
-	a->report.struct_size = sizeof(a->report);
-	rc = espota_fit_check(&a->report, &a->info, &a->fit);
+	rc = espota_preflight_run(&a->pre, &a->info, &a->dev.fit);
 	if (rc != ESPOTA_OK) {
 		snprintf(err, sizeof(err), "fit check failed: %s", espota_strerror(rc));
 		return early_error(a, CLI_EXIT_FAILED, espota_error_name(rc), err, NULL);
 	}
+	refuse = a->pre.decision == ESPOTA_PREFLIGHT_REFUSE;
 	if (c->mode == CLI_MODE_CHECK) {
 		if (a->view == VIEW_JSON) {
 			json_preflight(a, "check");
 		} else {
-			int need = espota_fit_report_format(NULL, 0, &a->info, &a->fit, &a->report);
-			char *text;
-
-			if (need < 0)
-				return early_error(a, CLI_EXIT_FAILED, espota_error_name(need), "cannot format the report", NULL);
-			text = malloc((size_t)need + 1);
-			if (text == NULL)
-				return early_error(a, CLI_EXIT_FAILED, "ESPOTA_ENOMEM", "out of memory", NULL);
-			espota_fit_report_format(text, (size_t)need + 1, &a->info, &a->fit, &a->report);
-			fputs(text, stdout);
-			if (need > 0 && text[need - 1] != '\n')
-				fputc('\n', stdout);
+			if (print_report(a, stdout) < 0)
+				return early_error(a, CLI_EXIT_FAILED, "ESPOTA_ENOMEM", "cannot format the report", NULL);
+			print_warnings(a, stdout);
 			if (a->image_note[0] != '\0')
 				printf("Note:      %s\n", a->image_note);
-			free(text);
 		}
-		return a->report.verdict == ESPOTA_FIT_FAIL ? CLI_EXIT_IMAGE : CLI_EXIT_OK;
+		return refuse ? CLI_EXIT_IMAGE : CLI_EXIT_OK;
 	}
 
 	if (a->view == VIEW_JSON)
 		json_preflight(a, "preflight");
-	if (a->report.verdict == ESPOTA_FIT_FAIL || a->report.verdict == ESPOTA_FIT_WARN) {
-		if (human(a) || (a->view == VIEW_QUIET && a->report.verdict == ESPOTA_FIT_FAIL)) {
-			int need = espota_fit_report_format(NULL, 0, &a->info, &a->fit, &a->report);
-			char *text = need > 0 ? malloc((size_t)need + 1) : NULL;
-
-			if (text != NULL) {
-				espota_fit_report_format(text, (size_t)need + 1, &a->info, &a->fit, &a->report);
-				fputs(text, stderr);
-				if (text[need - 1] != '\n')
-					fputc('\n', stderr);
-				free(text);
-			} else {
-				fprintf(stderr, "preflight: %s\n%s\n", a->report.summary, a->report.advice);
-			}
-		}
+	if (a->pre.report.verdict == ESPOTA_FIT_FAIL || a->pre.report.verdict == ESPOTA_FIT_WARN) {
+		if (human(a) || (a->view == VIEW_QUIET && refuse))
+			print_report(a, stderr);
 		a->preflight_printed = 1;
 	}
-	if (a->report.verdict == ESPOTA_FIT_FAIL) {
+	if (human(a) || (a->view == VIEW_QUIET && refuse))
+		print_warnings(a, stderr);
+	if (refuse) {
 		char msg[512], hint[256];
+		const char *why = a->pre.on_facts ? a->pre.report.summary :
+			"--strict: the check rests on assumptions (see the warnings)";
 
 		if (c->force) {
 			if (human(a))
@@ -1242,15 +1226,20 @@ static int preflight(struct app *a)
 		}
 		espota_hint_input in;
 
-		snprintf(msg, sizeof(msg), "preflight: %s", a->report.summary);
-		espota_hint_input_init(&in, ESPOTA_HINT_INPUT_VERSION);
-		in.code = ESPOTA_ENOFIT;
-		in.report = &a->report;
-		in.flags = ESPOTA_HINT_CLI;
-		espota_hint(hint, sizeof(hint), &in);
+		snprintf(msg, sizeof(msg), "preflight: %s", why);
+		if (a->pre.on_facts) {
+			espota_hint_input_init(&in, ESPOTA_HINT_INPUT_VERSION);
+			in.code = ESPOTA_ENOFIT;
+			in.report = &a->pre.report;
+			in.flags = ESPOTA_HINT_CLI;
+			espota_hint(hint, sizeof(hint), &in);
+		} else {
+			snprintf(hint, sizeof(hint), "The check rests on assumptions: give the facts (--layout, --scheme, "
+				"--running-size, --chip-size) or drop --strict. Nothing was sent; --force sends it anyway.\n");
+		}
 		if (a->view == VIEW_JSON)
 			return early_error(a, CLI_EXIT_IMAGE, "ESPOTA_ENOFIT", msg, hint);
-		fprintf(stderr, "espota: refused: %s\n%s", a->report.summary, hint);
+		fprintf(stderr, "espota: refused: %s\n%s", why, hint);
 		return CLI_EXIT_IMAGE;
 	}
 	return -1;
@@ -1451,32 +1440,6 @@ static int summary(struct app *a)
 	return code;
 }
 
-static void list_boards(void)
-{
-	size_t i, n;
-
-	printf("Boards (--board):\n");
-	n = espota_board_count();
-	for (i = 0; i < n; i++) {
-		const espota_board *b = espota_board_at(i);
-
-		if (b != NULL)
-			printf("  %-16s %-8s %5u KiB  %-12s %s\n", b->name, platform_name(b->platform),
-				(unsigned)(b->flash_size / 1024), b->layout ? b->layout : "-",
-				b->description ? b->description : "");
-	}
-	printf("ESP8266 layouts (--layout):\n");
-	n = espota_layout_count();
-	for (i = 0; i < n; i++) {
-		const espota_layout *l = espota_layout_at(i);
-
-		if (l != NULL)
-			printf("  %-10s %-26s flash %5u KiB, sketch max %u bytes, filesystem %u KiB\n",
-				l->name, l->ld_script, (unsigned)(l->flash_size / 1024), (unsigned)l->irom0_max,
-				(unsigned)((l->fs_end - l->fs_start) / 1024));
-	}
-}
-
 static void log_fn_stderr(espota_log_level level, const char *message, void *payload)
 {
 	on_log(level, message, payload);
@@ -1491,6 +1454,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "discover") == 0)
 		return cli_discover_main(argc - 1, argv + 1);
+	if (argc >= 2 && argv[1] != NULL && strcmp(argv[1], "boards") == 0)
+		return cli_boards_main(argc - 1, argv + 1);
 	if (cli_parse(&a->cli, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "espota: error: %s\nTry 'espota --help'.\n", err);
 		return CLI_EXIT_USAGE;
@@ -1503,8 +1468,7 @@ int main(int argc, char **argv)
 		printf("espota %s (libespota %s)\n", ESPOTA_VERSION_STRING, espota_version_string());
 		return CLI_EXIT_OK;
 	case CLI_MODE_LIST:
-		list_boards();
-		return CLI_EXIT_OK;
+		return cli_boards_main(1, (char *[]){ "boards", NULL });
 	default:
 		break;
 	}
@@ -1563,7 +1527,7 @@ int main(int argc, char **argv)
 		cli_json_str(&js, "file", a->file);
 		cli_json_u64(&js, "size", a->image_len);
 		cli_json_str(&js, "target", a->cli.spiffs ? "filesystem" : "app");
-		cli_json_str(&js, "platform", platform_name(a->platform));
+		cli_json_str(&js, "platform", espota_platform_name(a->platform));
 		cli_json_u64(&js, "devices", a->njobs);
 		if (a->fleet) {
 			cli_json_u64(&js, "parallel", (uint64_t)a->cli.parallel);
@@ -1588,7 +1552,7 @@ out:
 	espota_session_free(a->session);
 	a->session = NULL;
 	free(a->jobs);
-	espota_partition_table_free(a->parts);
+	espota_device_clear(&a->dev);
 	cli_secret_free(a->password);
 	cli_secret_free(a->prompted);
 	if (a->image != NULL) {

@@ -201,16 +201,17 @@ def _error_class(code: int) -> type[Error]:
 # Small value types
 # --------------------------------------------------------------------------
 
-_PLATFORMS = {"esp8266": _c.ESPOTA_PLATFORM_ESP8266, "esp32": _c.ESPOTA_PLATFORM_ESP32,
-              None: _c.ESPOTA_PLATFORM_UNKNOWN, "unknown": _c.ESPOTA_PLATFORM_UNKNOWN}
-_PLATFORM_NAMES = {v: k for k, v in _PLATFORMS.items() if k and k != "unknown"}
 _TARGETS = {"app": _c.ESPOTA_TARGET_APP, "fs": _c.ESPOTA_TARGET_FS}
 _TARGET_NAMES = {v: k for k, v in _TARGETS.items()}
 _TRANSFERS = {"pipelined": _c.ESPOTA_TRANSFER_PIPELINED, "stop-and-wait": _c.ESPOTA_TRANSFER_STOP_AND_WAIT,
               "stream": _c.ESPOTA_TRANSFER_STREAM}
 _AUTH_MODES = {"auto": _c.ESPOTA_AUTH_MODE_AUTO, "sha256": _c.ESPOTA_AUTH_MODE_SHA256, "md5": _c.ESPOTA_AUTH_MODE_MD5}
-_SCHEMES = {_c.ESPOTA_AUTH_NONE: None, _c.ESPOTA_AUTH_MD5: "md5",
-            _c.ESPOTA_AUTH_PBKDF2_SHA256: "pbkdf2-sha256", _c.ESPOTA_AUTH_PBKDF2_MD5: "pbkdf2-md5"}
+# Names are the library's (espota_platform_name, espota_auth_scheme_name).
+_PLATFORM_NAMES = {p: _c.espota_platform_name(p) for p in (_c.ESPOTA_PLATFORM_ESP8266, _c.ESPOTA_PLATFORM_ESP32)}
+_PLATFORMS = {**{v: k for k, v in _PLATFORM_NAMES.items()}, None: _c.ESPOTA_PLATFORM_UNKNOWN,
+              "unknown": _c.ESPOTA_PLATFORM_UNKNOWN}
+_SCHEMES = {s: _c.espota_auth_scheme_name(s) for s in (_c.ESPOTA_AUTH_MD5, _c.ESPOTA_AUTH_PBKDF2_SHA256,
+                                                       _c.ESPOTA_AUTH_PBKDF2_MD5)}
 _WHEN = {_c.ESPOTA_FIT_WHEN_NONE: None, _c.ESPOTA_FIT_WHEN_BEFORE_DATA: "before-data",
          _c.ESPOTA_FIT_WHEN_FIRST_BLOCK: "first-block", _c.ESPOTA_FIT_WHEN_AFTER_UPLOAD: "after-upload",
          _c.ESPOTA_FIT_WHEN_DURING_UPLOAD: "during-upload"}
@@ -237,28 +238,15 @@ def _choice(what: str, value, table: dict):
         raise InvalidArgument(f"{what}: expected one of {choices}, got {value!r}") from None
 
 
-_SIZE_UNITS = {"": 1, "K": 1024, "KB": 1024, "M": 1 << 20, "MB": 1 << 20, "G": 1 << 30, "GB": 1 << 30}
-
-
-def _size(what: str, value) -> int:
-    """Sizes are ints (bytes) or strings like "1M", "512K", "4MB"."""
+def _size_arg(what: str, value) -> str | None:
+    """Sizes are ints (bytes) or strings like "1M", "512K", "4MB" (parsed by the library)."""
     if value is None:
-        return 0
-    if isinstance(value, bool):
-        raise InvalidArgument(f"{what}: expected a size, got {value!r}")
-    if isinstance(value, int):
-        if value < 0:
-            raise InvalidArgument(f"{what}: negative size")
-        return value
-    if isinstance(value, str):
-        s = value.strip().upper()
-        num = s.rstrip("KMGB")
-        unit = s[len(num):]
-        try:
-            return int(float(num) * _SIZE_UNITS[unit])
-        except (ValueError, KeyError):
-            pass
-    raise InvalidArgument(f"{what}: expected bytes or a size like '1M', got {value!r}")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidArgument(f"{what}: expected bytes or a size like '1M', got {value!r}")
+    if isinstance(value, int) and value < 0:
+        raise InvalidArgument(f"{what}: negative size")
+    return str(value)
 
 
 class Progress(NamedTuple):
@@ -502,62 +490,40 @@ class FitDevice:
                  platform: str | None = None, chip_size=None, device_header_size=None, running_size=None,
                  partitions=None, flash_map: bool = False, atomic_fs: bool = False, signing_len: int = 0,
                  gzip_support: bool | None = None):
-        dev = _c.espota_fit_device()
-        _c.espota_fit_device_init(dev, _c.ESPOTA_FIT_DEVICE_VERSION)
-        self._dev = dev
-        self._partitions = None
-        b = None
-        if board is not None:
-            b = _c.espota_board_find(str(board))
-            if b is None:
-                raise InvalidArgument(f"unknown board {board!r} (see espota.boards())")
-            dev.platform = b.platform
-            dev.chip_size = b.flash_size
-        if platform is not None:
-            dev.platform = _choice("platform", platform, _PLATFORMS)
-        dev.target = _choice("target", target, _TARGETS)
-        if layout is None and b is not None and b.platform == _c.ESPOTA_PLATFORM_ESP8266:
-            layout = b.layout
-        if partitions is None and b is not None and b.platform == _c.ESPOTA_PLATFORM_ESP32:
-            partitions = b.layout
-        if layout is not None:
-            if _c.espota_swig_fit_set_layout(dev, str(layout)) != _c.ESPOTA_OK:
-                raise InvalidArgument(f"unknown layout {layout!r} (see espota.layouts())")
-        if partitions is not None:
-            self._set_partitions(partitions)
-        if chip_size is not None:
-            dev.chip_size = _size("chip_size", chip_size)
-        dev.device_header_size = _size("device_header_size", device_header_size)
-        dev.running_size = _size("running_size", running_size)
+        if isinstance(partitions, (bytes, bytearray, memoryview)):
+            part = bytes(partitions)
+        elif isinstance(partitions, str):
+            part = partitions.encode()
+        elif partitions is None:
+            part = b""
+        else:
+            raise InvalidArgument("partitions: expected a scheme name, CSV text or a binary table")
+        # The board, layout, scheme, sizes and platform rules are the library's (device.h).
+        holder = _c.espota_device()
+        err = _c.espota_swig_device_describe(
+            holder, None if board is None else str(board), None if layout is None else str(layout), part,
+            None if platform is None else str(platform), _choice("target", target, _TARGETS),
+            _size_arg("chip_size", chip_size), _size_arg("device_header_size", device_header_size),
+            _size_arg("running_size", running_size), 0)
+        if err:
+            raise InvalidArgument(err)
+        self._holder = holder  # owns the partition table _dev points at
+        dev = self._dev = holder.fit
         dev.flash_map = int(bool(flash_map))
         dev.atomic_fs = int(bool(atomic_fs))
         dev.signing_len = int(signing_len or 0)
         dev.gzip_support = -1 if gzip_support is None else int(bool(gzip_support))
-        self.layout = layout
+        # what was given, or the board's default the library picked
+        self.layout = layout if layout is not None else (dev.layout.name if dev.layout is not None else None)
         self.board = board
         self.target = target
 
     def __repr__(self) -> str:
         facts = [f"{k}={v!r}" for k, v in (("board", self.board), ("layout", self.layout),
                                              ("target", self.target)) if v is not None]
-        if self._partitions is not None:
-            facts.append(f"partitions={_c.espota_partition_table_name(self._partitions.table)!r}")
+        if self._dev.partitions is not None:
+            facts.append(f"partitions={_c.espota_partition_table_name(self._dev.partitions)!r}")
         return f"<espota.FitDevice {' '.join(facts)}>"
-
-    def _set_partitions(self, partitions) -> None:
-        table = _c.espota_swig_partitions()
-        if isinstance(partitions, (bytes, bytearray, memoryview)):
-            kind, data = 2, bytes(partitions)
-        elif isinstance(partitions, str):
-            kind = 1 if ("\n" in partitions or "," in partitions) else 0
-            data = partitions.encode()
-        else:
-            raise InvalidArgument("partitions: expected a scheme name, CSV text or a binary table")
-        err = _c.espota_swig_partitions_load(table, kind, data)
-        if err:
-            raise InvalidArgument(f"partitions: {err}")
-        self._partitions = table  # keeps the table alive while _dev points at it
-        _c.espota_swig_fit_set_partitions(self._dev, table)
 
     @classmethod
     def _from(cls, fit) -> "FitDevice":
@@ -577,10 +543,18 @@ class FitReport:
     "FIRMWARE_AS_FS"), size, limit, margin, shrink_by, same_size_limit,
     same_size_margin, summary, advice (what to do, a list of lines), image
     (ImageInfo).
+    The preflight's decision (the library's policy: refuse only on facts):
+    decision ("send", "warn", "refuse"), decision_notes (the warnings, each
+    with the figure assumed), running_size_max (it fits when the running
+    sketch is at most this many bytes; 0 if not applicable).
     str(report) is the full multi-line report."""
 
-    def __init__(self, raw, info: ImageInfo, dev: FitDevice):
-        self._raw, self.image, self._device = raw, info, dev
+    def __init__(self, pre, info: ImageInfo, dev: FitDevice):
+        raw = pre.report
+        self._pre, self._raw, self.image, self._device = pre, raw, info, dev
+        self.decision: str = _c.espota_preflight_decision_name(pre.decision)
+        self.decision_notes: tuple[str, ...] = tuple(l for l in (pre.warnings or "").splitlines() if l)
+        self.running_size_max: int = pre.running_size_max
         self.verdict: str = _c.espota_fit_verdict_name(raw.verdict)
         self.ok: bool = raw.verdict in (_c.ESPOTA_FIT_OK, _c.ESPOTA_FIT_WARN)
         self.device_error: int = raw.device_error
@@ -641,11 +615,11 @@ def check(image, *, layout: str | None = None, board: str | None = None, target:
         layout=layout, board=board, target=target, platform=platform, chip_size=chip_size,
         device_header_size=device_header_size, running_size=running_size, partitions=partitions,
         flash_map=flash_map, atomic_fs=atomic_fs, signing_len=signing_len, gzip_support=gzip_support)
-    raw = _c.espota_fit_report()
-    rc = _c.espota_fit_check(raw, info._raw, dev._dev)
+    pre = _c.espota_preflight()
+    rc = _c.espota_preflight_run(pre, info._raw, dev._dev)
     if rc != _c.ESPOTA_OK:
         raise _error_class(rc)(_c.espota_strerror(rc), rc)
-    return FitReport(raw, info, dev)
+    return FitReport(pre, info, dev)
 
 
 # --------------------------------------------------------------------------
@@ -660,17 +634,20 @@ class Timeouts:
     """Per-phase limits, in seconds (None = the library's default):
     ``invite`` (each invitation), ``invite_attempts`` (how many),
     ``auth``, ``connect`` (the device connecting back), ``stall`` (no
-    acknowledgement during the transfer) and ``result`` (the final OK).
+    acknowledgement during the transfer) and ``result`` (the final OK);
+    ``min_rate`` bounds the whole data phase to 60 s plus 1 s per
+    ``min_rate`` bytes (bytes per second; default 1000, 0 = no such bound).
     Pass as ``timeouts=``; a dict with the same keys also works. The whole
     operation is bounded separately by ``timeout=``."""
 
-    __slots__ = ("invite", "invite_attempts", "auth", "connect", "stall", "result")
+    __slots__ = ("invite", "invite_attempts", "auth", "connect", "stall", "result", "min_rate")
 
     def __init__(self, *, invite: float | None = None, invite_attempts: int | None = None,
                  auth: float | None = None, connect: float | None = None, stall: float | None = None,
-                 result: float | None = None):
+                 result: float | None = None, min_rate: int | None = None):
         self.invite, self.invite_attempts, self.auth = invite, invite_attempts, auth
         self.connect, self.stall, self.result = connect, stall, result
+        self.min_rate = min_rate
 
     def _items(self) -> dict:
         return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
@@ -695,6 +672,10 @@ def _timeouts(timeouts, call: dict) -> None:
             if isinstance(value, bool) or int(value) <= 0:
                 raise InvalidArgument("timeouts['invite_attempts']: must be a positive count")
             call["invite_attempts"] = int(value)
+        elif key == "min_rate":
+            if isinstance(value, bool) or int(value) < 0 or int(value) >= 0xFFFFFFFF:
+                raise InvalidArgument("timeouts['min_rate']: bytes per second, 0 (no bound) or more")
+            call["min_rate"] = int(value) or 0xFFFFFFFF  # 0: ESPOTA_MIN_RATE_OFF
         elif key in _TIMEOUT_KEYS:
             ms = int(round(float(value) * 1000))
             if ms <= 0:
@@ -702,7 +683,7 @@ def _timeouts(timeouts, call: dict) -> None:
             call[_TIMEOUT_KEYS[key]] = ms
         else:
             raise InvalidArgument(f"timeouts: unknown key {key!r} (expected {', '.join(_TIMEOUT_KEYS)}, "
-                                  "invite_attempts)")
+                                  "invite_attempts, min_rate)")
 
 
 # Devices that confirmed an update in this process: (host, port) ->

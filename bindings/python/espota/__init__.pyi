@@ -167,6 +167,9 @@ class FitReport:
     summary: str
     advice: list[str]
     image: ImageInfo
+    decision: Literal["send", "warn", "refuse"]
+    decision_notes: tuple[str, ...]
+    running_size_max: int
 
 def check(image: _Image, *, layout: str | None = ..., board: str | None = ..., target: _Target = ...,
           platform: _Platform = ..., chip_size: _Size = ..., device_header_size: _Size = ...,
@@ -181,9 +184,10 @@ class Timeouts:
     connect: float | None
     stall: float | None
     result: float | None
+    min_rate: int | None
     def __init__(self, *, invite: float | None = ..., invite_attempts: int | None = ...,
                  auth: float | None = ..., connect: float | None = ..., stall: float | None = ...,
-                 result: float | None = ...) -> None: ...
+                 result: float | None = ..., min_rate: int | None = ...) -> None: ...
 
 _Timeouts = Union[Timeouts, dict[str, float], None]
 

@@ -44,13 +44,33 @@ typedef struct espota_board {
 	const char *description;
 	espota_platform platform;
 	uint32_t flash_size;     /**< chip size */
-	const char *layout;      /**< ESP8266 layout name, or ESP32 partition scheme name */
+	const char *layout;      /**< default ESP8266 layout name, or ESP32 partition scheme name */
 	uint8_t flash_mode;
+	/* Added with the generated board database (tools/gen-boards). */
+	const char *chip;        /**< "esp8266", "esp32", "esp32s3", ... (build.mcu) */
+	const char *origin;      /**< "ide" (Arduino IDE boards.txt) or "pio:<core board>" (PlatformIO) */
+	const char *offered;     /**< layouts or schemes the board offers, space separated, default first */
 } espota_board;
 
+/** Number of boards in the database (IDE and PlatformIO ids). */
 ESPOTA_EXTERN(size_t) espota_board_count(void);
 ESPOTA_EXTERN(const espota_board *) espota_board_at(size_t i);
+/**
+ * Find a board by any of its names, case-insensitive: IDE id ("d1_mini"),
+ * PlatformIO id ("esp12e"), the value a device announces in its mDNS TXT
+ * `board` ("ESP8266_WEMOS_D1MINI", "PLATFORMIO_D1_MINI"). NULL if none.
+ */
 ESPOTA_EXTERN(const espota_board *) espota_board_find(const char *name);
+/** Number of aliases (names other than the ids). */
+ESPOTA_EXTERN(size_t) espota_board_alias_count(void);
+/** Alias `i` and, in `*board`, the board it names; NULL when out of range. */
+ESPOTA_EXTERN(const char *) espota_board_alias_at(size_t i, const espota_board **board);
+/**
+ * The known board name closest to `name` (for "did you mean ...?"), or NULL
+ * when nothing is close. Never returns an exact match's own spelling only
+ * differing in case: for that espota_board_find succeeds.
+ */
+ESPOTA_EXTERN(const char *) espota_board_suggest(const char *name);
 
 /** One partition; library-owned (espota_partition_table_at()), fields only appended. */
 typedef struct espota_partition {
@@ -105,10 +125,14 @@ typedef struct espota_fit_device {
 	int atomic_fs;                     /**< running firmware built with ATOMIC_FS_UPDATE */
 	uint32_t signing_len;              /**< running firmware verifies signatures of this length; 0 = no */
 	int gzip_support;                  /**< 1 yes, 0 no, -1 unknown (core >= 2.7 on the device) */
+	/* Version 2: the preflight policy (device.h). */
+	unsigned int assumed;              /**< ESPOTA_DEVICE_ASSUMED_*: which of the facts above are board defaults */
+	const espota_board *board;         /**< board the defaults came from, or NULL */
+	int strict;                        /**< preflight: refuse on assumptions too (CI) */
 } espota_fit_device;
 
-#define ESPOTA_FIT_DEVICE_VERSION 1
-#define ESPOTA_FIT_DEVICE_INIT { ESPOTA_FIT_DEVICE_VERSION, ESPOTA_PLATFORM_UNKNOWN, ESPOTA_TARGET_APP, NULL, NULL, 0, 0, 0, 0, 0, 0, -1 }
+#define ESPOTA_FIT_DEVICE_VERSION 2
+#define ESPOTA_FIT_DEVICE_INIT { ESPOTA_FIT_DEVICE_VERSION, ESPOTA_PLATFORM_UNKNOWN, ESPOTA_TARGET_APP, NULL, NULL, 0, 0, 0, 0, 0, 0, -1, 0, NULL, 0 }
 ESPOTA_EXTERN(int) espota_fit_device_init(espota_fit_device *dev, unsigned int version);
 
 /** Overall verdict. */

@@ -44,6 +44,23 @@ def test_fits_and_board(firmware):
     assert report.limit >= 329008 and report.margin >= 0 and report.shrink_by == 0
 
 
+def test_preflight_decision_from_the_library():
+    # --board sonoff assumes layout 1M64; a 512,000-byte image refused only
+    # because the running sketch is assumed as large: a warning, with the figure
+    big = images.arduino_esp8266(512000)
+    r = espota.check(big, board="SONOFF")
+    assert r.verdict == "refused" and r.decision == "warn"
+    assert r.running_size_max == 450560
+    assert any("(512000 bytes)" in n for n in r.decision_notes)
+    assert espota.check(big, board="sonoff", running_size="300000").decision == "send"
+    facts = espota.check(big, layout="1M64", running_size="0x70000")
+    assert facts.decision == "refuse" and facts.running_size_max == 0
+    with pytest.raises(espota.InvalidArgument, match="did you mean d1_mini_pro"):
+        espota.check(big, board="d1_mini_pr")
+    with pytest.raises(espota.InvalidArgument, match="running_size"):
+        espota.check(big, layout="1M64", running_size="12Q")
+
+
 def test_check_arguments(firmware):
     with pytest.raises(espota.InvalidArgument):
         espota.check(firmware, layout="no-such-layout")
