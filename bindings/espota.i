@@ -446,6 +446,8 @@ int espota_swig_fit_set_layout(espota_fit_device *dev, const char *name)
 /* ---- per-language upload ------------------------------------------------- */
 #if defined(SWIGPYTHON)
 %include "python/espota_python.i"
+%include "python/discover_python.i"
 #elif defined(SWIGLUA)
 %include "lua/espota_lua.i"
+%include "lua/discover_lua.i"
 #endif

@@ -6,7 +6,7 @@ include(${PROJECT_SOURCE_DIR}/cmake/EspotaSanitizerPreload.cmake)
 if(ESPOTA_SANITIZE)
   espota_sanitizer_preload(_espota_preload)
   foreach(_t bindings_python bindings_python_example bindings_lua bindings_lua_example bindings_lua_multi
-             bindings_python_fleet bindings_lua_fleet bindings_lua_multi)
+             bindings_python_fleet bindings_lua_fleet bindings_lua_discover)
     if(TEST ${_t})
       set_property(TEST ${_t} APPEND PROPERTY ENVIRONMENT
         "LD_PRELOAD=${_espota_preload}" "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")

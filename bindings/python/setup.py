@@ -86,8 +86,8 @@ class Sdist(sdist):
         out = os.path.join(base_dir, "swig")
         self.mkpath(os.path.join(out, "python"))
         self.copy_file(os.path.join(src, "espota.i"), os.path.join(out, "espota.i"))
-        self.copy_file(os.path.join(src, "python", "espota_python.i"),
-                       os.path.join(out, "python", "espota_python.i"))
+        for part in ("espota_python.i", "discover_python.i"):
+            self.copy_file(os.path.join(src, "python", part), os.path.join(out, "python", part))
 
 
 setup(

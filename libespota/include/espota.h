@@ -22,6 +22,7 @@
 #include "espota/multi.h"
 #include "espota/fleet.h"
 #include "espota/file.h"
+#include "espota/discover.h"
 #include "espota/hint.h"
 
 #endif

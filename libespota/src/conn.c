@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "conn.h"
+#include "mdns_fallback.h"
 #include "tcpinfo.h"
 
 static void close_fd(int *fd)
@@ -428,6 +429,15 @@ int espota__conn_start(espota__conn *d, const unsigned char *data, size_t len,
 	d->start = d->last_progress = espota__now_ms();
 	rc = espota__resolve(&d->dev, &d->devlen, o->host, espota__default_port(o),
 		err, errlen);
+	if (rc == ESPOTA_ERESOLVE) {
+		/* no nss-mdns on this host: ask the .local name ourselves */
+		char addr[64], why[ESPOTA__MSG_SIZE];
+		if (espota__mdns_fallback(o->host, addr, sizeof(addr), why, sizeof(why)) == ESPOTA_OK) {
+			espota__session_log(d->s, ESPOTA_LOG_INFO, "%sthe system resolver does not know %s; "
+				"mDNS resolved it to %s", d->prefix, o->host, addr);
+			rc = espota__resolve(&d->dev, &d->devlen, addr, espota__default_port(o), err, errlen);
+		}
+	}
 	if (rc < 0)
 		goto fail;
 	if ((rc = open_sockets(d, err, errlen)) < 0)

@@ -189,9 +189,11 @@ int espota_hint(char *buf, size_t buflen, const espota_hint_input *in)
 		break;
 	case ESPOTA_ERESOLVE:
 		if (is_mdns_name(in->host))
-			line(&o, "NAME.local names need mDNS on this host (avahi-daemon and libnss-mdns, "
-				"\"mdns4_minimal\" in /etc/nsswitch.conf), and the sketch must announce "
-				"itself (ArduinoOTA does, with MDNS). Or use the device's IP address.");
+			line(&o, "NAME.local names need mDNS: the system resolver (avahi-daemon and "
+				"libnss-mdns, if installed) and espota's own mDNS query got no answer. The device "
+				"must be on this link (not another subnet, no Wi-Fi client isolation) and announce "
+				"itself (ArduinoOTA does, with MDNS); 'espota discover' lists what answers. Or use "
+				"the device's IP address.");
 		else
 			line(&o, "Check the name, or use the device's IP address.");
 		break;

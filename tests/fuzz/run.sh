@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(fuzz_image fuzz_partitions fuzz_engine_udp fuzz_engine_tcp fuzz_device_error fuzz_acks fuzz_cli_args fuzz_hosts)
+all=(fuzz_image fuzz_partitions fuzz_engine_udp fuzz_engine_tcp fuzz_device_error fuzz_acks fuzz_cli_args fuzz_hosts fuzz_mdns)
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
 build="$root/build-fuzz"

@@ -23,3 +23,13 @@ if(ESPOTA_PYTHON)
   set_tests_properties(sim_protocol PROPERTIES TIMEOUT 120
     ENVIRONMENT "ESPOTA_SIM=$<TARGET_FILE:espota-sim>")
 endif()
+
+# mDNS discovery end to end (tests/integration/test_discover.py): loopback
+# test mode, plus network namespaces the test creates (skipped if it may not).
+if(ESPOTA_PYTHON AND TARGET espota-cli AND TARGET espota-discovery)
+  add_test(NAME integration.discover
+    COMMAND ${ESPOTA_PYTHON} -m pytest -q -p no:cacheprovider -rs ${_sim_dir}/test_discover.py
+    WORKING_DIRECTORY ${_sim_dir})
+  set_tests_properties(integration.discover PROPERTIES TIMEOUT 120
+    ENVIRONMENT "ESPOTA_SIM=$<TARGET_FILE:espota-sim>;ESPOTA_CLI=$<TARGET_FILE:espota-cli>;ESPOTA_DISCOVERY=$<TARGET_FILE:espota-discovery>")
+endif()

@@ -106,6 +106,10 @@ int sim_start(sim_harness *h, const char *const *args)
 			int idx, port;
 			char addr[64];
 			while (h->count < SIM_MAX_INSTANCES && fscanf(f, "%d %63s %d", &idx, addr, &port) == 3) {
+				if (idx < 0 && strcmp(addr, "mdns") == 0) { /* --mdns responder port */
+					h->mdns_port = port;
+					continue;
+				}
 				h->ports[h->count] = port;
 				snprintf(h->addrs[h->count], sizeof h->addrs[0], "%s", addr);
 				h->count++;

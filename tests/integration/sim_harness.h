@@ -25,6 +25,7 @@ typedef struct sim_harness {
 	int count;                      /* instances reported in the ready file */
 	int ports[SIM_MAX_INSTANCES];
 	char addrs[SIM_MAX_INSTANCES][64];
+	int mdns_port;                  /* --mdns: the responder's UDP port, else 0 */
 	int exit_status;                /* after sim_stop()/sim_wait(): waitpid status */
 } sim_harness;
 

@@ -61,6 +61,7 @@ class Sim:
         self.dir: str | None = None
         self.ports: list[int] = []
         self.addresses: list[str] = []
+        self.mdns_port = 0
         self.stdout = ""
         self.stderr = ""
 
@@ -92,7 +93,10 @@ class Sim:
             time.sleep(0.01)
         with open(self.ready_path) as f:
             for line in f:
-                _, addr, port = line.split()
+                idx, addr, port = line.split()
+                if idx == "-1" and addr == "mdns":  # --mdns responder port
+                    self.mdns_port = int(port)
+                    continue
                 self.addresses.append(addr)
                 self.ports.append(int(port))
         return self

@@ -35,6 +35,13 @@ static void usage(FILE *f)
 "  --count N                N device instances in one process (instance i: port+i)\n"
 "  --addr-base A            instance i listens on A+i (127.0.0.0/8), same port\n"
 "  --password PW            setPassword(PW)\n"
+"  --mdns                   answer mDNS for _arduino._tcp like LEAmDNS / ESP-IDF mdns\n"
+"                           (every instance; loopback unicast unless --mdns-multicast)\n"
+"  --hostname NAME          mDNS host and instance name (instance i of --count: NAME-i)\n"
+"  --board-id ID            TXT board= value (default generic / esp32)\n"
+"  --mdns-port N            responder UDP port (default 5353; 0 = any free)\n"
+"  --mdns-listen ADDR       responder bind address in loopback mode (default 127.0.0.1)\n"
+"  --mdns-multicast IF      join 224.0.0.251 on IF (only inside a test network namespace)\n"
 "  --password-hash H        setPasswordHash(H): stored verbatim, case-sensitive\n"
 "  --password-file F        read PW from the first line of F\n"
 "  --chip-size SIZE         real (JEDEC) flash size, a power of two: 512K, 1M, 4M, 16M, bytes\n"
@@ -150,7 +157,8 @@ enum {
 	O_ATOMIC, O_SIGNING, O_BOOTSTRAP, O_DECRYPT, O_OUT, O_LOG, O_READY, O_MAX, O_LIFETIME,
 	O_FAST, O_NOFWDELAY, O_RTT, O_LOOP, O_BW, O_MSS, O_WINDOW, O_ERASE, O_PROGRAM, O_BLOCK, O_PBKDF2,
 	O_BOOT, O_CONNTO, O_FAULT, O_RUNNING, O_ADOPT, O_MICROS, O_NO_DECRYPT, O_CHIP_ID, O_VERIFY, O_AIRTIME,
-	O_LOSS
+	O_LOSS,
+	O_MDNS, O_HOSTNAME, O_BOARD_ID, O_MDNS_PORT, O_MDNS_LISTEN, O_MDNS_MCAST
 };
 
 static const struct option longopts[] = {
@@ -170,6 +178,9 @@ static const struct option longopts[] = {
 	{"adopt", 0, 0, O_ADOPT}, {"fixed-micros", 1, 0, O_MICROS},
 	{"no-decrypt", 0, 0, O_NO_DECRYPT}, {"chip-id", 1, 0, O_CHIP_ID},
 	{"verify-ms-per-mb", 1, 0, O_VERIFY}, {"airtime", 1, 0, O_AIRTIME}, {"loss", 1, 0, O_LOSS},
+	{"mdns", 0, 0, O_MDNS}, {"hostname", 1, 0, O_HOSTNAME}, {"board-id", 1, 0, O_BOARD_ID},
+	{"mdns-port", 1, 0, O_MDNS_PORT}, {"mdns-listen", 1, 0, O_MDNS_LISTEN},
+	{"mdns-multicast", 1, 0, O_MDNS_MCAST},
 	{"verbose", 0, 0, 'v'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 
 struct raw {
@@ -199,6 +210,25 @@ static int parse_args(int argc, char **argv, struct config *cfg, struct raw *r)
 				return die("--platform: expected esp8266, esp32 or esp32-legacy, got '%s'", optarg);
 			break;
 		case O_LISTEN: snprintf(cfg->listen, sizeof cfg->listen, "%s", optarg); break;
+		case O_MDNS: cfg->mdns = 1; break;
+		case O_HOSTNAME:
+			/* one DNS label, leaving room for "-<instance>" */
+			if (!*optarg || strlen(optarg) > 56 || strspn(optarg, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != strlen(optarg))
+				return die("--hostname: expected 1..56 letters, digits or '-', got '%s'", optarg);
+			snprintf(cfg->mdns_hostname, sizeof cfg->mdns_hostname, "%s", optarg);
+			break;
+		case O_BOARD_ID:
+			if (!*optarg || strlen(optarg) > 60 || strchr(optarg, '='))
+				return die("--board-id: expected 1..60 characters without '=', got '%s'", optarg);
+			snprintf(cfg->mdns_board, sizeof cfg->mdns_board, "%s", optarg);
+			break;
+		case O_MDNS_PORT:
+			if (parse_num(optarg, 0, 65535, &v)) return die("--mdns-port: bad port '%s'", optarg);
+			cfg->mdns_port = (int)v;
+			break;
+		case O_MDNS_LISTEN: snprintf(cfg->mdns_listen, sizeof cfg->mdns_listen, "%s", optarg); break;
+		case O_MDNS_MCAST: snprintf(cfg->mdns_multicast, sizeof cfg->mdns_multicast, "%s", optarg); break;
 		case O_PORT:
 			if (parse_num(optarg, 0, 65535, &v)) return die("--port: bad port '%s'", optarg);
 			cfg->port = (int)v;
@@ -436,6 +466,8 @@ static int write_ready(const struct sim *s)
 		return -1;
 	for (int i = 0; i < s->ndev; i++)
 		fprintf(f, "%d %s %d\n", i, s->devs[i].addr_str, s->devs[i].port);
+	if (s->cfg.mdns) /* after the instances: older readers stop before it */
+		fprintf(f, "-1 mdns %d\n", s->mdns_bound_port);
 	if (fclose(f) != 0)
 		return -1;
 	return rename(tmp, path);
@@ -507,6 +539,8 @@ int main(int argc, char **argv)
 	cfg->count = 1;
 	cfg->sketch_size = 300000;
 	cfg->fixed_micros = -1;
+	cfg->mdns_port = 5353;
+	snprintf(cfg->mdns_listen, sizeof cfg->mdns_listen, "127.0.0.1");
 
 	int rc = parse_args(argc, argv, cfg, &raw);
 	if (rc)
@@ -525,6 +559,16 @@ int main(int argc, char **argv)
 	if (rc)
 		goto out;
 
+	if (mdns_open(&sim) != 0) {
+		rc = die("--mdns: cannot open the responder on %s port %d: %s",
+			 cfg->mdns_multicast[0] ? cfg->mdns_multicast : cfg->mdns_listen, cfg->mdns_port,
+			 strerror(errno));
+		goto out;
+	}
+	if (cfg->mdns)
+		printf("espota-sim: mdns responder on udp %s:%d (%s)\n",
+		       cfg->mdns_multicast[0] ? "0.0.0.0" : cfg->mdns_listen, sim.mdns_bound_port,
+		       cfg->mdns_multicast[0] ? "multicast" : "loopback unicast");
 	static const char *const pname[] = {"esp8266", "esp32", "esp32-legacy"};
 	for (int i = 0; i < sim.ndev; i++) {
 		struct device *d = &sim.devs[i];
@@ -549,6 +593,7 @@ int main(int argc, char **argv)
 	}
 	rc = sim_run(&sim);
 out:
+	mdns_close();
 	for (int i = 0; i < sim.ndev; i++)
 		device_close(&sim.devs[i]);
 	free(sim.devs);

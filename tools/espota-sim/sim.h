@@ -110,6 +110,14 @@ struct config {
 
 	struct fault faults[32];
 	int nfaults;
+
+	/* mDNS responder (mdns.c) */
+	int mdns;
+	char mdns_hostname[64];   /* "": platform default per instance */
+	char mdns_board[64];      /* "": generic / esp32 */
+	int mdns_port;
+	char mdns_listen[64];     /* loopback unicast mode: bind address */
+	char mdns_multicast[16];  /* interface to join 224.0.0.251 on; "" = loopback mode */
 };
 
 /* ---- link model (tcp receive path) -------------------------------------- */
@@ -270,6 +278,7 @@ struct sim {
 	struct timer_ent *heap;
 	size_t nheap, heap_cap;
 	int stopping;
+	int mdns_bound_port;
 };
 
 /* ---- evloop.c --- */
@@ -356,6 +365,12 @@ int partitions_load_csv(struct config *cfg, const char *path, char *err, size_t 
 int partition_next_update(const struct config *cfg);
 int partition_fs(const struct config *cfg);
 int partition_otadata_ok(const struct config *cfg, int part);
+
+/* ---- mdns.c --- */
+int mdns_open(struct sim *s);     /* 0 (also when --mdns is off) or -1 with errno */
+int mdns_fds(int out[2]);         /* the responder's sockets: 0 when off, 1 or 2 */
+void mdns_on_readable(struct sim *s, int fd);
+void mdns_close(void);
 
 /* ---- misc --- */
 void sockaddr_str(const struct sockaddr_storage *ss, char *out, size_t outsz);

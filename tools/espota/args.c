@@ -14,7 +14,8 @@
 /* The device facts of the fit check: in the tool's help and in check's. */
 #define FIT_OPTIONS_HELP \
 	"      --board NAME        IDE or PlatformIO board id or mDNS board value\n" \
-	"                          (d1_mini, esp12e, esp32dev, ...: espota boards)\n" \
+	"                          (d1_mini, esp12e, esp32dev, ...: espota boards);\n" \
+	"                          auto: the board the device advertises over mDNS\n" \
 	"      --layout NAME       ESP8266 flash layout of the running firmware (1M64, 4M2M, ...)\n" \
 	"      --scheme NAME       ESP32 built-in partition scheme (default, min_spiffs, ...)\n" \
 	"      --partitions CSV    ESP32 partition table (gen_esp32part.py CSV)\n" \
@@ -26,6 +27,7 @@
 const char cli_usage_text[] =
 "usage: espota -i HOST -f FILE [options]\n"
 "       espota check FILE [--board B | --layout L] [-s] [fit options]\n"
+"       espota discover [--timeout S] [--json] [--interface IF]   (mDNS; --help)\n"
 "\n"
 "Upload a firmware or filesystem image to an ESP8266/ESP32 running ArduinoOTA.\n"
 "Drop-in compatible with espota.py of the esp8266 and esp32 Arduino cores.\n"

@@ -18,6 +18,7 @@
 
 #include "boards_cmd.h"
 #include "cli.h"
+#include "discover.h"
 #include "output.h"
 #include "waitback.h"
 #include "secret.h"
@@ -947,6 +948,7 @@ static int build_fit(struct app *a, char *err, size_t errlen)
 {
 	const struct cli *c = &a->cli;
 	espota_device_spec spec = ESPOTA_DEVICE_SPEC_INIT;
+	char txt_board[64];
 	unsigned char *csv = NULL;
 	size_t len = 0;
 	int rc;
@@ -954,6 +956,19 @@ static int build_fit(struct app *a, char *err, size_t errlen)
 	if (c->partitions != NULL && read_file(c->partitions, &csv, &len, 1024 * 1024, err, errlen) < 0)
 		return -1;
 	spec.board = c->board;
+	if (c->board != NULL && strcmp(c->board, "auto") == 0) {
+		/* the board the device advertises in its mDNS TXT record */
+		if (c->nhosts != 1) {
+			free(csv);
+			snprintf(err, errlen, "--board auto needs exactly one -i HOST");
+			return -1;
+		}
+		if (cli_discover_board(c->hosts[0], txt_board, sizeof(txt_board), err, errlen) < 0) {
+			free(csv);
+			return -1;
+		}
+		spec.board = txt_board;
+	}
 	spec.layout = c->layout;
 	spec.scheme = c->scheme;
 	spec.partitions = csv;
@@ -1437,6 +1452,8 @@ int main(int argc, char **argv)
 	char err[512];
 	int code, isterm;
 
+	if (argc > 1 && strcmp(argv[1], "discover") == 0)
+		return cli_discover_main(argc - 1, argv + 1);
 	if (argc >= 2 && argv[1] != NULL && strcmp(argv[1], "boards") == 0)
 		return cli_boards_main(argc - 1, argv + 1);
 	if (cli_parse(&a->cli, argc, argv, err, sizeof(err)) < 0) {

@@ -1091,3 +1091,9 @@ def upload(image, host: str, port: int | None = None, **kwargs) -> UploadResult:
     """One-shot upload on a fresh Session; see Session.upload()."""
     with Session() as s:
         return s.upload(image, host, port, **kwargs)
+
+
+# Discovery (mDNS) lives in espota/discover.py.
+from .discover import DiscoveredDevice, discover, discover_iter, resolve_local  # noqa: E402
+
+__all__ += ["DiscoveredDevice", "discover", "discover_iter", "resolve_local"]

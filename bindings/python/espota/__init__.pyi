@@ -227,3 +227,9 @@ class Session:
 
 def upload(image: _Image, host: str, port: int | None = ..., **kwargs: Any) -> UploadResult: ...
 def upload_many(image: _Image, devices: Iterable[_Device], **kwargs: Any) -> list[DeviceResult]: ...
+
+# Discovery (espota/discover.py, typed inline).
+from .discover import DiscoveredDevice as DiscoveredDevice
+from .discover import discover as discover
+from .discover import discover_iter as discover_iter
+from .discover import resolve_local as resolve_local

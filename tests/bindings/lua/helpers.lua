@@ -50,9 +50,13 @@ function H.sim(args, fast)
   for _ = 1, 500 do
     local ready = read_all(dir .. "/ready")
     if ready and ready:find("\n") then
-      for idx, addr, port in ready:gmatch("(%d+) (%S+) (%d+)\n") do
-        sim.addresses[#sim.addresses + 1] = addr
-        sim.ports[#sim.ports + 1] = tonumber(port)
+      for idx, addr, port in ready:gmatch("(%-?%d+) (%S+) (%d+)\n") do
+        if idx == "-1" and addr == "mdns" then -- the --mdns responder's port
+          sim.mdns_port = tonumber(port)
+        else
+          sim.addresses[#sim.addresses + 1] = addr
+          sim.ports[#sim.ports + 1] = tonumber(port)
+        end
       end
       break
     end

@@ -300,7 +300,7 @@ end)
 -- module table holds exactly the documented API.
 local DOCUMENTED = {
   "version", "strerror", "error_name", "read_file", "FILE_MAX", "layouts", "boards", "inspect", "check",
-  "session", "upload", "upload_many", "Session", "multi", "WAIT_READ", "WAIT_WRITE", "WAIT_ERROR",
+  "session", "upload", "upload_many", "Session", "discover", "resolve_local", "multi", "WAIT_READ", "WAIT_WRITE", "WAIT_ERROR",
   "OK", "ERROR", "EINVAL", "ENOMEM", "EIO", "ETIMEOUT", "EREFUSED", "EAUTH", "EPROTO", "EIMAGE", "ENOFIT",
   "EUSER", "ECANCELLED", "ERESOLVE", "ECLOSED",
 }
