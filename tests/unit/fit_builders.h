@@ -13,7 +13,22 @@
 
 #include <zlib.h>
 
+#include "espota/image.h"
 #include "test.h"
+
+/* Parse into a sized struct: the image object's facts, copied out. */
+static inline int parse_info(espota_image_info *in, const unsigned char *buf, size_t len)
+{
+	espota_image *img = NULL;
+	int rc = espota_image_parse(&img, buf, len);
+
+	memset(in, 0, sizeof(*in));
+	in->struct_size = sizeof(*in);
+	if (img != NULL)
+		ASSERT_OK(espota_image_get_info(img, in));
+	espota_image_free(img);
+	return rc;
+}
 
 static inline void put32(unsigned char *p, uint32_t v)
 {

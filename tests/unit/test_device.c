@@ -13,20 +13,6 @@
 #define KB 1024u
 #define MB (1024u * 1024u)
 
-/* Parse into a sized struct: the image object's facts, copied out. */
-static int parse_info(espota_image_info *in, const unsigned char *buf, size_t len)
-{
-	espota_image *img = NULL;
-	int rc = espota_image_parse(&img, buf, len);
-
-	memset(in, 0, sizeof(*in));
-	in->struct_size = sizeof(*in);
-	if (img != NULL)
-		ASSERT_OK(espota_image_get_info(img, in));
-	espota_image_free(img);
-	return rc;
-}
-
 static void arduino_info(espota_image_info *in, size_t len)
 {
 	unsigned char *b = build_arduino(len, 2, 3, 0);

@@ -391,6 +391,7 @@ static void test_data_bound_configurable(void)
 	drain(&e, &d);
 	ASSERT_EQ(d.result, ESPOTA_ETIMEOUT);
 	ASSERT_CONTAINS(e.error, "under 100 bytes/s");
+	ASSERT_EQ(e.acked, e.provisional); /* the message's figure is the stats' (and the hint's) */
 
 	memset(&d, 0, sizeof(d));
 	setup(&e, 3000, ESPOTA_TRANSFER_STOP_AND_WAIT, NULL);

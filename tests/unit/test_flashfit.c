@@ -13,20 +13,6 @@
 #define KB 1024u
 #define MB (1024u * 1024u)
 
-/* Parse into a sized struct: the image object's facts, copied out. */
-static int parse_info(espota_image_info *in, const unsigned char *buf, size_t len)
-{
-	espota_image *img = NULL;
-	int rc = espota_image_parse(&img, buf, len);
-
-	memset(in, 0, sizeof(*in));
-	in->struct_size = sizeof(*in);
-	if (img != NULL)
-		ASSERT_OK(espota_image_get_info(img, in));
-	espota_image_free(img);
-	return rc;
-}
-
 /* Built-in schemes, each loaded once and freed at exit. */
 static espota_partition_table *schemes[32];
 static size_t nschemes;
