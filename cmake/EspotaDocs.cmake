@@ -1,4 +1,4 @@
-# Man pages (docs/man/*.scd -> espota(1), espota-sim(1), libespota(3), built
+# Man pages (docs/man/*.scd -> espota(1), espota-sim(1), espota-discovery(1), libespota(3), built
 # with scdoc) and the bash completion, installed under share/.
 #   ESPOTA_MAN=AUTO|ON|OFF  AUTO builds the pages when scdoc is found.
 set(ESPOTA_MAN "AUTO" CACHE STRING "Build and install the man pages with scdoc: AUTO, ON or OFF")
@@ -12,7 +12,7 @@ if(NOT ESPOTA_MAN STREQUAL "OFF")
     message(FATAL_ERROR "ESPOTA_MAN=ON but scdoc was not found (apt-get install scdoc)")
   endif()
   if(ESPOTA_SCDOC)
-    foreach(page espota.1 espota-sim.1 libespota.3)
+    foreach(page espota.1 espota-sim.1 espota-discovery.1 libespota.3)
       set(_src ${PROJECT_SOURCE_DIR}/docs/man/${page}.scd)
       set(_out ${PROJECT_BINARY_DIR}/man/${page})
       add_custom_command(OUTPUT ${_out}

@@ -74,6 +74,7 @@ assert(p:match("^/usr/lib/"), p)')
 step "dpkg -L espota: man pages and completion"
 list=$(dpkg -L espota)
 for f in /usr/share/man/man1/espota.1.gz /usr/share/man/man1/espota-sim.1.gz \
+         /usr/share/man/man1/espota-discovery.1.gz \
          /usr/share/bash-completion/completions/espota /usr/share/bash-completion/completions/espota-sim; do
   grep -qx "$f" <<<"$list" || { echo "FAIL: dpkg -L espota has no $f" >&2; exit 1; }
   echo "   $f"
