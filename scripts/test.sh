@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, then build and run every
 # test twice, once plainly (clang, -Werror) and once under ASan+UBSan (gcc,
-# -Werror); the C tests once more under valgrind and the threaded ones under
+# -Werror), after a gcc -O2 build that only has to compile cleanly; the C tests once more under valgrind and the threaded ones under
 # TSan; then every fuzzer for a bounded time. Exits non-zero when anything
 # fails.
 set -euo pipefail
@@ -17,6 +17,13 @@ ctest --test-dir build -j"$jobs" --timeout 600
 
 echo "== ABI against the baseline (abidiff)"
 scripts/abi-check.sh build
+
+echo "== build with gcc -O2 (-Werror): what scripts/demo.sh and a distribution build"
+# -O2 turns on gcc's flow-based warnings (format truncation and the like)
+# that neither the clang build nor the -O0 ASan build sees.
+cmake -S . -B build-gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc \
+  -DESPOTA_BUILD_BENCH=OFF >/dev/null
+cmake --build build-gcc -j"$jobs" >/dev/null
 
 echo "== build and test under ASan+UBSan (gcc, -Werror)"
 # gcc links the sanitizer runtimes as shared libraries, so libespota.so

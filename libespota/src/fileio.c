@@ -82,7 +82,9 @@ static int fail(char *err, size_t errlen, int code, const char *before, const ch
 
 	if (err != NULL && errlen > 0) {
 		espota__escape(shown, sizeof(shown), path, PATH_SHOWN);
-		snprintf(err, errlen, "%s%s%s%s", before, shown, after, what);
+		/* cut to errlen on purpose; the check tells gcc it is seen */
+		if (snprintf(err, errlen, "%s%s%s%s", before, shown, after, what) < 0)
+			err[0] = '\0';
 	}
 	return code;
 }

@@ -144,7 +144,7 @@ static void *run_worker(void *arg)
 					char obj[200];
 					ports[i].live = 0;
 					if (sync_mode) {
-						snprintf(obj, sizeof(obj), "{\"address\":\"%s\",\"protocol\":\"network\"}",
+						snprintf(obj, sizeof(obj), "{\"address\":\"%.63s\",\"protocol\":\"network\"}",
 							ports[i].address);
 						event_port("remove", obj);
 					}
