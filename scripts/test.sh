@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, then build and run every
 # test twice, once plainly (clang, -Werror) and once under ASan+UBSan (gcc,
-# -Werror), after a gcc -O2 build that only has to compile cleanly; the C tests once more under valgrind and the threaded ones under
-# TSan; then every fuzzer for a bounded time. Exits non-zero when anything
+# -Werror), after a gcc -O2 build that only has to compile cleanly; the C
+# tests once more under valgrind and the threaded ones under TSan; then
+# every fuzzer for a bounded time. Exits non-zero when anything
 # fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
