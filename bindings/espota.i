@@ -77,6 +77,8 @@
  * returns the data or the message. */
 %ignore espota_file_read;
 %ignore espota_file_free;
+%ignore espota_file_data;
+%ignore espota_file_error;
 /* Wrapped as espota_swig_hint (a string); the flag names are read as SWIG constants. */
 %ignore espota_hint;
 %ignore espota_hint_input;

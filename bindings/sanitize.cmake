@@ -5,7 +5,7 @@ include(${PROJECT_SOURCE_DIR}/cmake/EspotaSanitizerPreload.cmake)
 # them (the C tests check leaks in the library).
 if(ESPOTA_SANITIZE)
   espota_sanitizer_preload(_espota_preload)
-  foreach(_t bindings_python bindings_python_example bindings_lua bindings_lua_example
+  foreach(_t bindings_python bindings_python_example bindings_lua bindings_lua_example bindings_lua_multi
              bindings_python_fleet bindings_lua_fleet)
     if(TEST ${_t})
       set_property(TEST ${_t} APPEND PROPERTY ENVIRONMENT

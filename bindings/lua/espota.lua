@@ -403,6 +403,12 @@ local function build_call(o, level)
     if type(o.timeouts) ~= "table" then error("timeouts: expected a table of seconds", level) end
     for k, v in pairs(o.timeouts) do
       if k == "invite_attempts" then call.invite_attempts = v
+      elseif k == "min_rate" then
+        -- bytes per second for the data-phase bound; 0 = no bound (ESPOTA_MIN_RATE_OFF)
+        if math.type(v) ~= "integer" or v < 0 or v >= 0xFFFFFFFF then
+          error("timeouts.min_rate: expected bytes per second (0 = no bound)", level)
+        end
+        call.min_rate = v == 0 and 0xFFFFFFFF or v
       elseif TIMEOUT_KEYS[k] then
         if type(v) ~= "number" or v <= 0 then error("timeouts." .. k .. ": expected positive seconds", level) end
         call[TIMEOUT_KEYS[k]] = tointeger(math.floor(v * 1000 + 0.5))
@@ -431,18 +437,25 @@ end
 
 --- s:upload(image, opts) -> result | nil, message, code, err
 --- `image` is a path (a string), {data = <string>} or an open file.
+-- The options of one upload (s:upload, m:upload) checked and as the C call
+-- table; raises at `level` + 1 for programming errors.
+local function upload_call(o, level)
+  if type(o) ~= "table" then error("upload: options table expected", level + 1) end
+  for k in pairs(o) do
+    if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", level + 1) end
+  end
+  if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", level + 1) end
+  local call, platform = build_call(o, level + 2)
+  call.host = o.host
+  call.port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
+  return call
+end
+
 function Session:upload(image, o)
   local s = handle(self)
   local data, src, rc0 = image_data(image, 2)
-  if type(o) ~= "table" then error("upload: options table expected", 2) end
-  for k in pairs(o) do
-    if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", 2) end
-  local call, platform = build_call(o, 3)
+  local call = upload_call(o, 2)
   if not data then return early(src, rc0) end
-  call.host = o.host
-  call.port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
   local since = since_success_ms(call.host, call.port)
   if self._busy then error("espota session: an upload is already running on it", 2) end
   self._busy = true
@@ -642,15 +655,8 @@ end
 
 function Multi:upload(image, o)
   local data, src, rc0 = image_data(image, 2)
-  if type(o) ~= "table" then error("upload: options table expected", 2) end
-  for k in pairs(o) do
-    if not UPLOAD_KEYS[k] then error("upload: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  if type(o.host) ~= "string" or o.host == "" then error("upload: host (a string) is required", 2) end
+  local call = upload_call(o, 2)
   if not data then return early(src, rc0) end
-  local call, platform = build_call(o, 3)
-  call.host = o.host
-  call.port = o.port or ((platform == PLATFORMS.esp32) and 3232 or 8266)
   local id = self._h:add(data, call)
   self._dev[id] = { host = call.host, port = call.port }
   return id

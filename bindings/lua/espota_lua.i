@@ -322,6 +322,7 @@ static void espota_lua_call_init(lua_State *L, espota_lua_call *c)
 	OPT("transfer", transfer, ESPOTA_TRANSFER_STREAM, espota_transfer_mode);
 	OPT("chunk_size", chunk_size, 0xFFFFFFFF, uint32_t);
 	OPT("window", window, 0xFFFFFFFF, uint32_t);
+	OPT("min_rate", min_rate, 0xFFFFFFFF, uint32_t);
 	OPT("compress", compress, 1, int);
 	OPT("force", force, 1, int);
 	OPT("platform", platform, 2, espota_platform);
@@ -765,20 +766,22 @@ static int espota_lua_multi_register(lua_State *L)
 static int espota_lua_file_read(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
-	unsigned char *buf = NULL;
+	espota_file *f = NULL;
+	const unsigned char *buf;
 	size_t len = 0;
-	char err[512];
 	int rc;
 
-	rc = espota_file_read(&buf, &len, path, ESPOTA_FILE_MAX, err, sizeof(err));
+	rc = espota_file_read(&f, path, ESPOTA_FILE_MAX);
 	if (rc < 0) {
 		lua_pushnil(L);
-		lua_pushstring(L, err);
+		lua_pushstring(L, f != NULL ? espota_file_error(f) : espota_strerror(rc));
 		lua_pushinteger(L, rc);
+		espota_file_free(f);
 		return 3;
 	}
+	buf = espota_file_data(f, &len);
 	lua_pushlstring(L, (const char *)buf, len);
-	espota_file_free(buf);
+	espota_file_free(f);
 	return 1;
 }
 %}

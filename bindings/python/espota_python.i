@@ -364,6 +364,7 @@ static int espota_py_call_init(espota_py_call *c, PyObject *d)
 	GET_UINT("transfer", transfer, ESPOTA_TRANSFER_STREAM, espota_transfer_mode);
 	GET_UINT("chunk_size", chunk_size, 0xFFFFFFFFul, uint32_t);
 	GET_UINT("window", window, 0xFFFFFFFFul, uint32_t);
+	GET_UINT("min_rate", min_rate, 0xFFFFFFFFul, uint32_t);
 	GET_UINT("compress", compress, 1, int);
 	GET_UINT("force", force, 1, int);
 	GET_UINT("platform", platform, 2, espota_platform);
@@ -739,21 +740,25 @@ int py_multi_remove(espota_multi *m, espota_transfer *t)
 PyObject *file_read(PyObject *path)
 {
 	PyObject *fs = NULL, *r;
-	unsigned char *buf = NULL;
+	espota_file *f = NULL;
+	const unsigned char *buf;
 	size_t len = 0;
-	char err[512];
 	int rc;
 
 	if (!PyUnicode_FSConverter(path, &fs))
 		return NULL;
 	Py_BEGIN_ALLOW_THREADS
-	rc = espota_file_read(&buf, &len, PyBytes_AS_STRING(fs), ESPOTA_FILE_MAX, err, sizeof(err));
+	rc = espota_file_read(&f, PyBytes_AS_STRING(fs), ESPOTA_FILE_MAX);
 	Py_END_ALLOW_THREADS
 	Py_DECREF(fs);
-	if (rc < 0)
-		return Py_BuildValue("(is)", rc, err);
+	if (rc < 0) {
+		r = Py_BuildValue("(is)", rc, f != NULL ? espota_file_error(f) : espota_strerror(rc));
+		espota_file_free(f);
+		return r;
+	}
+	buf = espota_file_data(f, &len);
 	r = Py_BuildValue("(iy#)", 0, (const char *)buf, (Py_ssize_t)len);
-	espota_file_free(buf);
+	espota_file_free(f);
 	return r;
 }
 %}

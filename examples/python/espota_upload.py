@@ -50,9 +50,13 @@ def main() -> int:
     except espota.DeviceError as e:
         print(f"\nthe device refused the update: error {e.device_code} ({e.device_name}): {e.device_text}\n"
               f"{e.explanation}", file=sys.stderr)
+        for line in e.advice:
+            print(f"hint: {line}", file=sys.stderr)
         return 1
     except espota.Error as e:
         print(f"\nupload failed ({e.name}, phase {e.phase}): {e}", file=sys.stderr)
+        for line in e.advice:
+            print(f"hint: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "espota/file.h"
 #include "fileio.h"
 
@@ -90,12 +92,14 @@ size_t espota_file_max(void)
 	return ESPOTA_FILE_MAX;
 }
 
-void espota_file_free(void *buf)
-{
-	free(buf);
-}
+struct espota_file {
+	unsigned char *data;
+	size_t len;
+	char detail[512];
+};
 
-int espota_file_read(unsigned char **out, size_t *len, const char *path, size_t max, char *err, size_t errlen)
+/* The reader: into *out and *len, the reason into `err`. */
+static int read_regular(unsigned char **out, size_t *len, const char *path, size_t max, char *err, size_t errlen)
 {
 	char what[64];
 	struct stat st;
@@ -168,4 +172,48 @@ int espota_file_read(unsigned char **out, size_t *len, const char *path, size_t 
 	*out = buf;
 	*len = got;
 	return ESPOTA_OK;
+}
+
+int espota_file_read(espota_file **out, const char *path, size_t max)
+{
+	espota_file *f;
+	int rc;
+
+	if (out == NULL)
+		return ESPOTA_EINVAL;
+	*out = NULL;
+	if (path == NULL)
+		return ESPOTA_EINVAL;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return ESPOTA_ENOMEM;
+	rc = read_regular(&f->data, &f->len, path, max, f->detail, sizeof(f->detail));
+	if (rc == ESPOTA_ENOMEM) {
+		free(f);
+		return rc;
+	}
+	*out = f;
+	return rc;
+}
+
+const unsigned char *espota_file_data(const espota_file *f, size_t *len)
+{
+	if (len != NULL)
+		*len = f != NULL ? f->len : 0;
+	return f != NULL ? f->data : NULL;
+}
+
+const char *espota_file_error(const espota_file *f)
+{
+	return f != NULL ? f->detail : "invalid file object";
+}
+
+void espota_file_free(espota_file *f)
+{
+	if (f == NULL)
+		return;
+	if (f->data != NULL) {
+		sodium_memzero(f->data, f->len);
+		free(f->data);
+	}
+	free(f);
 }

@@ -83,7 +83,10 @@ static void device_error(out *o, const espota_hint_input *in)
 
 	if (d == NULL)
 		return;
-	if (d->code == 4) {
+	/* The numbers mean different things on the two cores (device_errors.c):
+	 * 4 is "no room" only on ESP8266, the magic byte is 10 there and 8 (or
+	 * 13, decrypt) on ESP32. */
+	if (d->code == 4 && d->platform == ESPOTA_PLATFORM_ESP8266) {
 		if (in->target == ESPOTA_TARGET_FS)
 			line(o, "The filesystem image is larger than the filesystem area of the firmware "
 				"running on the device. Build the image for that area (the board's flash "
@@ -95,7 +98,9 @@ static void device_error(out *o, const espota_hint_input *in)
 				"layout leaves more room for updates (a smaller filesystem); %s gives the "
 				"exact limit.", OPT(in, "--compress", "compress=True"),
 				OPT(in, "'espota check --board/--layout'", "check()"));
-	} else if (d->code == 10 && in->target == ESPOTA_TARGET_APP) {
+	} else if (in->target == ESPOTA_TARGET_APP &&
+		((d->code == 10 && d->platform == ESPOTA_PLATFORM_ESP8266) ||
+		 ((d->code == 8 || d->code == 13) && d->platform == ESPOTA_PLATFORM_ESP32))) {
 		line(o, "If this is a filesystem image, send it as one (%s).",
 			OPT(in, "-s", "target=\"fs\""));
 	}
@@ -148,11 +153,11 @@ int espota_hint(char *buf, size_t buflen, const espota_hint_input *in)
 		} else if (st->phase <= ESPOTA_PHASE_INVITE) {
 			rebooting(&o, in);
 			line(&o, "No answer to the invitation from %s port %u. Check the address and the "
-				"port (%s: 8266 on ESP8266, 3232 on ESP32), that the sketch is running and "
+				"port (%s8266 on ESP8266, 3232 on ESP32), that the sketch is running and "
 				"calls ArduinoOTA.handle() often, and that host and device are on the same "
 				"network. A device still waiting for an earlier authentication ignores "
 				"invitations for a while; wait and retry.", in->host ? in->host : "the device",
-				(unsigned)in->port, OPT(in, "-p", "port"));
+				(unsigned)in->port, OPT(in, "-p: ", ""));
 		} else if (st->phase == ESPOTA_PHASE_AUTH) {
 			line(&o, "The device did not answer the authentication. Retry; if it keeps "
 				"happening, restart the device.");
@@ -197,9 +202,9 @@ int espota_hint(char *buf, size_t buflen, const espota_hint_input *in)
 		else if (st->phase == ESPOTA_PHASE_INVITE || st->phase == ESPOTA_PHASE_AUTH) {
 			rebooting(&o, in);
 			line(&o, "The host at %s is up but nothing listens on UDP port %u. Check the port "
-				"(%s: 8266 on ESP8266, 3232 on ESP32) and that the sketch has called "
+				"(%s8266 on ESP8266, 3232 on ESP32) and that the sketch has called "
 				"ArduinoOTA.begin().", in->host ? in->host : "the device's address",
-				(unsigned)in->port, OPT(in, "-p", "port"));
+				(unsigned)in->port, OPT(in, "-p: ", ""));
 		}
 		break;
 	case ESPOTA_EREFUSED:

@@ -152,13 +152,20 @@ int espota_multi_new(espota_multi **out, espota_session *s)
 	return ESPOTA_OK;
 }
 
+/* A handle keeps one freed transfer (wiped) for the next: uploads one after
+ * another on a session reuse their memory instead of churning the heap. */
 static void transfer_free(espota_transfer *t)
 {
+	espota_multi *m = t->m;
+
 	espota__conn_close(&t->c);
 	free(t->packed);
 	free(t->fit_report);
 	sodium_memzero(t, sizeof(*t));
-	free(t);
+	if (m != NULL && m->spare == NULL)
+		m->spare = t;
+	else
+		free(t);
 }
 
 void espota_multi_free(espota_multi *m)
@@ -171,6 +178,7 @@ void espota_multi_free(espota_multi *m)
 		next = t->next;
 		transfer_free(t);
 	}
+	free(m->spare);
 	free(m->wbuf);
 	free(m->pbuf);
 	free(m);
@@ -251,6 +259,32 @@ static void service(espota_transfer *t)
 		finish(t, espota__conn_result(&t->c), espota__conn_error(&t->c));
 }
 
+/* A new running transfer, linked at the tail: one that cannot start is still one to read. */
+static espota_transfer *transfer_new(espota_multi *m, const espota_upload_options *o)
+{
+	espota_transfer *t = m->spare; /* wiped to zero by transfer_free */
+
+	if (t != NULL)
+		m->spare = NULL;
+	else if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->m = m;
+	t->slot_fd[0] = t->slot_fd[1] = t->slot_fd[2] = -1;
+	t->opts = *o;
+	t->start = espota__now_ms();
+	t->stats.struct_size = sizeof(t->stats);
+	t->code = 1;
+	t->running = 1;
+	m->running++;
+	t->prev = m->tail;
+	if (m->tail != NULL)
+		m->tail->next = t;
+	else
+		m->head = t;
+	m->tail = t;
+	return t;
+}
+
 int espota__multi_add(espota_multi *m, espota_transfer **out, const unsigned char *image, size_t len,
 	const espota_upload_options *o, const espota__transfer_hooks *hooks)
 {
@@ -264,29 +298,13 @@ int espota__multi_add(espota_multi *m, espota_transfer **out, const unsigned cha
 		*out = NULL;
 	if (m == NULL || image == NULL || o == NULL)
 		return ESPOTA_EINVAL;
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
+	if ((t = transfer_new(m, o)) == NULL)
 		return ESPOTA_ENOMEM;
-	t->m = m;
-	t->slot_fd[0] = t->slot_fd[1] = t->slot_fd[2] = -1;
 	if (hooks != NULL)
 		t->hooks = *hooks;
 	t->user = t->hooks.user;
-	t->opts = *o;
-	t->start = espota__now_ms();
 	t->original_size = t->hooks.original_size ? t->hooks.original_size : len;
-	t->stats.struct_size = sizeof(t->stats);
 	t->stats.phase = ESPOTA_PHASE_PREFLIGHT;
-	t->code = 1;
-	t->running = 1;
-	m->running++;
-	/* Link first: a transfer that cannot start is still one to read. */
-	t->prev = m->tail;
-	if (m->tail != NULL)
-		m->tail->next = t;
-	else
-		m->head = t;
-	m->tail = t;
 	if (out != NULL)
 		*out = t;
 
@@ -347,23 +365,11 @@ fail:
 espota_transfer *espota__multi_add_failed(espota_multi *m, const espota_upload_options *o, int code,
 	const char *msg)
 {
-	espota_transfer *t = calloc(1, sizeof(*t));
+	espota_transfer *t = transfer_new(m, o);
 
 	if (t == NULL)
 		return NULL;
-	t->m = m;
-	t->opts = *o;
-	t->start = espota__now_ms();
-	t->stats.struct_size = sizeof(t->stats);
 	t->never_started = 1;
-	t->running = 1;
-	m->running++;
-	t->prev = m->tail;
-	if (m->tail != NULL)
-		m->tail->next = t;
-	else
-		m->head = t;
-	m->tail = t;
 	finish(t, code, msg);
 	return t;
 }

@@ -55,6 +55,7 @@ struct espota_multi {
 	size_t running;
 	unsigned int serial;            /* last socket serial handed out */
 	int in_call;                    /* refuse re-entry from callbacks */
+	espota_transfer *spare;         /* a freed transfer kept for the next (zeroed) */
 	espota_waitfd *wbuf;            /* espota__multi_poll()'s arrays */
 	struct pollfd *pbuf;
 	size_t cap;

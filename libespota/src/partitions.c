@@ -447,7 +447,9 @@ static int finish_table(espota_partition_table *t, int rc)
 	return rc;
 }
 
-int espota_partition_table_parse_csv(espota_partition_table **out, const char *text, size_t len)
+/* One entry for both forms: the table object comes back with the parse's
+ * verdict and, after a failure, its reason. */
+static int parse_table(espota_partition_table **out, const void *data, size_t len, int binary)
 {
 	char err[sizeof((*out)->detail)];
 	int rc;
@@ -455,32 +457,25 @@ int espota_partition_table_parse_csv(espota_partition_table **out, const char *t
 	if (espota__isnull(out))
 		return ESPOTA_EINVAL;
 	*out = NULL;
-	if (espota__isnull(text))
+	if (espota__isnull(data))
 		return ESPOTA_EINVAL;
 	if ((rc = new_table(out)) < 0)
 		return rc;
 	err[0] = '\0';
-	rc = espota__partitions_parse_csv(*out, text, len, err, sizeof(err));
+	rc = binary ? espota__partitions_parse_bin(*out, data, len, err, sizeof(err)) :
+		espota__partitions_parse_csv(*out, data, len, err, sizeof(err));
 	snprintf((*out)->detail, sizeof((*out)->detail), "%s", rc == ESPOTA_OK ? "" : err);
 	return finish_table(*out, rc);
 }
 
+int espota_partition_table_parse_csv(espota_partition_table **out, const char *text, size_t len)
+{
+	return parse_table(out, text, len, 0);
+}
+
 int espota_partition_table_parse_bin(espota_partition_table **out, const unsigned char *buf, size_t len)
 {
-	char err[sizeof((*out)->detail)];
-	int rc;
-
-	if (espota__isnull(out))
-		return ESPOTA_EINVAL;
-	*out = NULL;
-	if (espota__isnull(buf))
-		return ESPOTA_EINVAL;
-	if ((rc = new_table(out)) < 0)
-		return rc;
-	err[0] = '\0';
-	rc = espota__partitions_parse_bin(*out, buf, len, err, sizeof(err));
-	snprintf((*out)->detail, sizeof((*out)->detail), "%s", rc == ESPOTA_OK ? "" : err);
-	return finish_table(*out, rc);
+	return parse_table(out, buf, len, 1);
 }
 
 int espota_partition_table_builtin(espota_partition_table **out, const char *name)

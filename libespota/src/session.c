@@ -19,6 +19,7 @@
 #include "session_internal.h"
 #include "fileio.h"
 #include "util.h"
+#include "espota/multi.h"
 
 uint64_t espota__now_ms(void)
 {
@@ -74,6 +75,7 @@ void espota_session_free(espota_session *s)
 {
 	if (s == NULL)
 		return;
+	espota_multi_free(s->multi);
 	close(s->wake[0]);
 	close(s->wake[1]);
 	sodium_memzero(s, sizeof(*s));

@@ -24,6 +24,7 @@ struct espota_session {
 	espota_upload_stats stats;
 	int fit_report_set;
 	espota_fit_report fit_report;  /* the last preflight's report */
+	struct espota_multi *multi;    /* espota_upload()'s handle, kept between uploads */
 };
 
 /* Monotonic milliseconds. */

@@ -101,10 +101,12 @@ int espota_upload(espota_session *s, const unsigned char *image, size_t len,
 
 	if ((rc = espota__begin(s, image, len, o)) < 0)
 		return rc;
-	if ((m = espota__multi_new(s)) == NULL) {
+	/* The session keeps its handle: one upload after another reuses it. */
+	if (s->multi == NULL && (s->multi = espota__multi_new(s)) == NULL) {
 		espota__session_error(s, "out of memory");
 		return ESPOTA_ENOMEM;
 	}
+	m = s->multi;
 	s->running = 1;
 	rc = espota__multi_add(m, &t, image, len, o, NULL);
 	while (rc == ESPOTA_OK && espota_multi_running(m) > 0)
@@ -127,7 +129,8 @@ int espota_upload(espota_session *s, const unsigned char *image, size_t len,
 	} else {
 		espota__session_error(s, "out of memory");
 	}
-	espota_multi_free(m);
+	if (t != NULL)
+		espota_multi_remove(m, t);
 	s->running = 0;
 	return rc;
 }
@@ -135,8 +138,8 @@ int espota_upload(espota_session *s, const unsigned char *image, size_t len,
 int espota_upload_file(espota_session *s, const char *path, const espota_upload_options *o)
 {
 	espota_upload_options copy;
-	unsigned char *buf = NULL;
-	char err[ESPOTA__MSG_SIZE];
+	espota_file *f = NULL;
+	const unsigned char *buf;
 	size_t got = 0;
 	int rc;
 
@@ -144,15 +147,18 @@ int espota_upload_file(espota_session *s, const char *path, const espota_upload_
 		return ESPOTA_EINVAL;
 	if (s->in_callback || s->running)
 		return ESPOTA_EINVAL;
-	rc = espota_file_read(&buf, &got, path, ESPOTA_FILE_MAX, err, sizeof(err));
+	rc = espota_file_read(&f, path, ESPOTA_FILE_MAX);
 	if (rc < 0) {
-		espota__session_error(s, "%s", err);
+		/* The file object's detail becomes the session's. */
+		espota__session_error(s, "%s", f != NULL ? espota_file_error(f) : espota_strerror(rc));
+		espota_file_free(f);
 		return rc;
 	}
+	buf = espota_file_data(f, &got);
 	copy = *o;
 	if (copy.filename == NULL)
 		copy.filename = path;
 	rc = espota_upload(s, buf, got, &copy);
-	espota_file_free(buf);
+	espota_file_free(f);
 	return rc;
 }

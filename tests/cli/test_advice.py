@@ -16,15 +16,25 @@ from images import filesystem  # noqa: E402
 from test_cli import AUTH, FAILED, FAST, OK, REFUSED, RESOLVE, fw, run, sim  # noqa: E402,F401  (fixtures)
 
 
+def have_ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def test_closed_port_fails_at_once(fw):
     # nothing listens on loopback port 9: the kernel answers port unreachable
-    t0 = time.monotonic()
-    r = run("-i", "127.0.0.1", "-p", "9", "-f", fw, "-t", "10")
-    assert time.monotonic() - t0 < 2, "waited instead of failing on ICMP port unreachable"
-    assert r.returncode == FAILED, r.stderr
-    assert "ICMP port unreachable" in r.stderr
-    assert "hint: The host at 127.0.0.1 is up but nothing listens on UDP port 9" in r.stderr
-    assert r.stderr.count("Sending invitation") == 1 and "retrying" not in r.stderr
+    for host in ("127.0.0.1", "::1") if have_ipv6() else ("127.0.0.1",):
+        t0 = time.monotonic()
+        r = run("-i", host, "-p", "9", "-f", fw, "-t", "10")
+        assert time.monotonic() - t0 < 2, "waited instead of failing on ICMP port unreachable"
+        assert r.returncode == FAILED, r.stderr
+        assert "ICMP port unreachable" in r.stderr
+        assert f"hint: The host at {host} is up but nothing listens on UDP port 9" in r.stderr
+        assert r.stderr.count("Sending invitation") == 1 and "retrying" not in r.stderr
 
 
 def test_no_password_is_said_in_the_users_words(sim, fw):

@@ -483,18 +483,20 @@ def pty_run(argv, env=None, answer=None, timeout=30, interrupt_on=None):
         if done:
             status = st
             break
+    # What the child wrote just before it exited is still in the pty: read
+    # it (bounded) whether or not it has exited.
+    try:
+        for _ in range(200):
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if not r:
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            out += chunk
+    except OSError:
+        pass
     if status is None:
-        try:
-            while True:
-                r, _, _ = select.select([fd], [], [], 0.2)
-                if not r:
-                    break
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                out += chunk
-        except OSError:
-            pass
         for _ in range(100):
             done, st = os.waitpid(pid, os.WNOHANG)
             if done:

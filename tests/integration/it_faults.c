@@ -410,9 +410,8 @@ static void write_matrix(const char *path, const row_result *res)
 		"unless the row says otherwise. The device runs with `--fast` (no modelled delays) unless the "
 		"row sets real timing. The devices listen on free ports (not 8266/3232), so every upload "
 		"names its platform (`espota_upload_options.platform`), as a user of a custom "
-		"`ArduinoOTA.setPort()` should: with `ESPOTA_PLATFORM_UNKNOWN`, acknowledgements from an "
-		"ESP32 are read with the looser ESP8266 rules, which can misread a long digit run "
-		"(a known weakness of the library when it has to guess the platform).\n\n", T_INVITE, T_INVITE_ATTEMPTS, T_AUTH, T_CONNECT, T_STALL,
+		"`ArduinoOTA.setPort()` should (with `ESPOTA_PLATFORM_UNKNOWN` the counts must add up "
+		"under either core's limits, docs/protocol.md).\n\n", T_INVITE, T_INVITE_ATTEMPTS, T_AUTH, T_CONNECT, T_STALL,
 		T_RESULT, IMG_LEN);
 	fputs("Columns:\n\n"
 		"* **Phase**: the protocol phase the fault hits.\n"

@@ -62,6 +62,23 @@ static void assert_received(const sim_harness *h, int dev, const unsigned char *
 	free(got);
 }
 
+static void to_poll(struct pollfd *p, const espota_waitfd *w, size_t n)
+{
+	size_t i;
+	for (i = 0; i < n; i++) {
+		p[i].fd = w[i].fd;
+		p[i].events = (short)(((w[i].events & ESPOTA_WAIT_READ) ? POLLIN : 0) |
+			((w[i].events & ESPOTA_WAIT_WRITE) ? POLLOUT : 0));
+		p[i].revents = 0;
+	}
+}
+
+static int from_poll(short revents)
+{
+	return ((revents & POLLIN) ? ESPOTA_WAIT_READ : 0) | ((revents & POLLOUT) ? ESPOTA_WAIT_WRITE : 0) |
+		((revents & (POLLERR | POLLHUP)) ? ESPOTA_WAIT_ERROR : 0);
+}
+
 /* The loop a program with its own poll() writes. */
 static void poll_loop(espota_multi *m)
 {
@@ -79,17 +96,12 @@ static void poll_loop(espota_multi *m)
 		ASSERT(n <= 64);
 		ASSERT_OK(espota_multi_timeout(m, &ms));
 		ASSERT(ms >= 0 && ms <= 1000);
-		for (i = 0; i < n; i++) {
-			p[i].fd = w[i].fd;
-			p[i].events = (short)(((w[i].events & ESPOTA_WAIT_READ) ? POLLIN : 0) |
-				((w[i].events & ESPOTA_WAIT_WRITE) ? POLLOUT : 0));
-			p[i].revents = 0;
-		}
+		for (i = 0; i < n; i++)
+			ASSERT(w[i].fd >= 0 && (w[i].serial != 0 || i == 0)); /* 0: the session's pipe, first */
+		to_poll(p, w, n);
 		ASSERT(poll(p, (nfds_t)n, (int)ms) >= 0);
 		for (i = 0; i < n; i++)
-			w[i].revents = (short)(((p[i].revents & POLLIN) ? ESPOTA_WAIT_READ : 0) |
-				((p[i].revents & POLLOUT) ? ESPOTA_WAIT_WRITE : 0) |
-				((p[i].revents & (POLLERR | POLLHUP)) ? ESPOTA_WAIT_ERROR : 0));
+			w[i].revents = (short)from_poll(p[i].revents);
 		ASSERT_OK(espota_multi_perform(m, w, n));
 	}
 }
@@ -110,20 +122,12 @@ static void action_loop(espota_multi *m)
 		ASSERT(++rounds < LOOP_MAX && ms_now() - start < LOOP_MS);
 		ASSERT_OK(espota_multi_fds(m, w, 64, &n));
 		ASSERT_OK(espota_multi_timeout(m, &ms));
-		for (i = 0; i < n; i++) {
-			p[i].fd = w[i].fd;
-			p[i].events = (short)(((w[i].events & ESPOTA_WAIT_READ) ? POLLIN : 0) |
-				((w[i].events & ESPOTA_WAIT_WRITE) ? POLLOUT : 0));
-			p[i].revents = 0;
-		}
+		to_poll(p, w, n);
 		ready = poll(p, (nfds_t)n, (int)ms);
 		ASSERT(ready >= 0);
 		for (i = 0; i < n; i++)
 			if (p[i].revents)
-				ASSERT_OK(espota_multi_socket_action(m, p[i].fd,
-					((p[i].revents & POLLIN) ? ESPOTA_WAIT_READ : 0) |
-					((p[i].revents & POLLOUT) ? ESPOTA_WAIT_WRITE : 0) |
-					((p[i].revents & (POLLERR | POLLHUP)) ? ESPOTA_WAIT_ERROR : 0)));
+				ASSERT_OK(espota_multi_socket_action(m, p[i].fd, from_poll(p[i].revents)));
 		if (ready == 0)
 			ASSERT_OK(espota_multi_socket_action(m, -1, 0));
 	}

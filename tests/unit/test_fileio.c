@@ -64,14 +64,32 @@ static void teardown(void)
 	rmdir(dir);
 }
 
+/* Read through the file object; its detail copied to `err` (256 bytes). */
+static int read_into(const char *path, size_t max, char *err, size_t *len, char *data, size_t cap)
+{
+	espota_file *f = (espota_file *)1;
+	const unsigned char *d;
+	int rc = espota_file_read(&f, path, max);
+
+	ASSERT(f != NULL && f != (espota_file *)1);
+	snprintf(err, 256, "%s", espota_file_error(f));
+	d = espota_file_data(f, len);
+	ASSERT((rc == ESPOTA_OK) == (d != NULL));
+	ASSERT((rc == ESPOTA_OK) == (err[0] == '\0'));
+	if (d != NULL && data != NULL) {
+		ASSERT(*len < cap);
+		memcpy(data, d, *len + 1); /* NUL-terminated */
+	}
+	espota_file_free(f);
+	return rc;
+}
+
 static void refused(const char *path, int code, const char *what)
 {
-	unsigned char *buf = (unsigned char *)"x";
 	size_t len = 99;
-	char err[512];
+	char err[256];
 
-	ASSERT_EQ(espota_file_read(&buf, &len, path, 0, err, sizeof(err)), code);
-	ASSERT(buf == NULL);
+	ASSERT_EQ(read_into(path, 0, err, &len, NULL, 0), code);
 	ASSERT_EQ(len, 0);
 	ASSERT_CONTAINS(err, what);
 }
@@ -86,22 +104,25 @@ static void test_refuses_non_regular(void)
 	refused(empty, ESPOTA_EINVAL, "is an empty file");
 	refused(big, ESPOTA_EINVAL, "is too large: 67108865 bytes, more than the limit of 67108864");
 	refused("/nonexistent/fw.bin", ESPOTA_EIO, "cannot open /nonexistent/fw.bin: ");
-	ASSERT_EQ(espota_file_read(NULL, NULL, fifo, 0, NULL, 0), ESPOTA_EINVAL);
+	ASSERT_EQ(espota_file_read(NULL, fifo, 0), ESPOTA_EINVAL);
+	{
+		espota_file *f = (espota_file *)1;
+		ASSERT_EQ(espota_file_read(&f, NULL, 0), ESPOTA_EINVAL);
+		ASSERT(f == NULL);
+	}
 }
 
 static void test_reads_and_caps(void)
 {
-	unsigned char *buf = NULL;
 	size_t len = 0;
-	char err[256];
+	char err[256], data[16];
 
 	setup();
 	ASSERT_EQ(espota_file_max(), ESPOTA_FILE_MAX);
-	ASSERT_OK(espota_file_read(&buf, &len, regular, 0, err, sizeof(err)));
+	ASSERT_OK(read_into(regular, 0, err, &len, data, sizeof(data)));
 	ASSERT_EQ(len, 5);
-	ASSERT_STREQ((const char *)buf, "hello");
-	espota_file_free(buf);
-	ASSERT_EQ(espota_file_read(&buf, &len, regular, 4, err, sizeof(err)), ESPOTA_EINVAL);
+	ASSERT_STREQ(data, "hello");
+	ASSERT_EQ(read_into(regular, 4, err, &len, NULL, 0), ESPOTA_EINVAL);
 	ASSERT_CONTAINS(err, "5 bytes, more than the limit of 4");
 	espota_file_free(NULL);
 }
@@ -109,7 +130,6 @@ static void test_reads_and_caps(void)
 static void test_escaped_paths(void)
 {
 	char long_path[2048], err[256], out[32];
-	unsigned char *buf;
 	size_t len, i;
 
 	setup();
@@ -118,7 +138,7 @@ static void test_escaped_paths(void)
 	memset(long_path, 'a', sizeof(long_path) - 1);
 	long_path[0] = '/';
 	long_path[sizeof(long_path) - 1] = '\0';
-	ASSERT(espota_file_read(&buf, &len, long_path, 0, err, sizeof(err)) < 0);
+	ASSERT(read_into(long_path, 0, err, &len, NULL, 0) < 0);
 	ASSERT_CONTAINS(err, "...: ");
 	ASSERT(strlen(err) < 255);
 	for (i = 0; err[i]; i++)

@@ -56,6 +56,7 @@ static hcase *device_error(const char *id, int n, espota_target target)
 
 	c->in.target = target;
 	c->de.platform = ESPOTA_PLATFORM_ESP8266;
+	c->st.platform = ESPOTA_PLATFORM_ESP8266;
 	c->de.code = n;
 	c->has_de = 1;
 	return c;
@@ -90,6 +91,11 @@ static void build_cases(void)
 	device_error("D2", 4, ESPOTA_TARGET_FS);
 	device_error("D3", 10, ESPOTA_TARGET_APP);
 	device_error("D4", 8, ESPOTA_TARGET_APP);
+	device_error("D5", 7, ESPOTA_TARGET_APP);
+	device_error("D6", 4, ESPOTA_TARGET_APP)->de.platform = ESPOTA_PLATFORM_ESP32;
+	device_error("D7", 8, ESPOTA_TARGET_APP)->de.platform = ESPOTA_PLATFORM_ESP32;
+	device_error("D8", 10, ESPOTA_TARGET_APP)->de.platform = ESPOTA_PLATFORM_ESP32;
+	device_error("D9", 5, ESPOTA_TARGET_APP)->de.platform = ESPOTA_PLATFORM_ESP32;
 	c = add("P1", ESPOTA_ENOFIT, ESPOTA_PHASE_PREFLIGHT);
 	c->rep.mistakes = ESPOTA_FIT_MISTAKE_TOO_BIG;
 	c->rep.shrink_by = 100;
@@ -164,53 +170,75 @@ static void check_cell(const char *id, const char *cell, size_t len, const char 
 	}
 }
 
-static void test_advice_table(void)
+/* The rows of the table under "## <section>" in docs/errors.md: each
+ * "| `id` | ... |" line, split into `ncols` cells (cols[i] points after the
+ * i-th '|'; a cell ends at the next one). Calls fn for each; returns the
+ * row count. */
+typedef void (*row_fn)(const char *id, const char *const *cols, void *ctx);
+
+static int table_rows(const char *section, size_t ncols, row_fn fn, void *ctx)
 {
 	FILE *f = fopen(ESPOTA_DOCS "/errors.md", "r");
-	char line[2048], advice[4096];
-	int in_table = 0, rows = 0, seen[MAX_CASES] = { 0 };
-	size_t i;
+	char line[2048];
+	size_t seclen = strlen(section);
+	int in_table = 0, rows = 0;
 
 	ASSERT(f != NULL);
-	build_cases();
 	while (fgets(line, sizeof(line), f) != NULL) {
-		const char *cols[5];
+		const char *cols[8], *p, *idend;
 		size_t ncol = 0;
 		char id[16];
-		const char *p, *idend;
-		const hcase *c;
-		int must = 0, mustnot = 0;
 
-		if (strncmp(line, "## Advice", 9) == 0) {
-			in_table = 1;
+		if (strncmp(line, "## ", 3) == 0) {
+			if (in_table)
+				break;
+			in_table = strncmp(line + 3, section, seclen) == 0 && line[3 + seclen] == '\n';
 			continue;
 		}
-		if (in_table && strncmp(line, "## ", 3) == 0)
-			break;
 		if (!in_table || strncmp(line, "| `", 3) != 0)
 			continue;
 		idend = strchr(line + 3, '`');
 		ASSERT(idend != NULL && (size_t)(idend - line - 3) < sizeof(id));
 		memcpy(id, line + 3, (size_t)(idend - line - 3));
 		id[idend - line - 3] = '\0';
-		c = find(id);
-		if (c == NULL)
-			TEST_FAIL_("docs/errors.md row %s has no case in test_hint.c", id);
-		seen[c - cases] = 1;
-		/* | id | situation | advice says | never says | */
-		for (p = line; *p != '\0' && ncol < 5; p++)
+		for (p = line; *p != '\0' && ncol < ncols && ncol < 8; p++)
 			if (*p == '|')
 				cols[ncol++] = p + 1;
-		ASSERT_EQ(ncol, 5);
-		advice_for(c, advice, sizeof(advice));
-		check_cell(id, cols[2], (size_t)(cols[3] - cols[2] - 1), advice, 1, &must);
-		check_cell(id, cols[3], (size_t)(cols[4] - cols[3] - 1), advice, 0, &mustnot);
-		if (must == 0 && advice[0] != '\0')
-			TEST_FAIL_("row %s expects no advice, got:\n%s", id, advice);
+		if (ncol != ncols)
+			TEST_FAIL_("docs/errors.md row %s: %zu cells, expected %zu", id, ncol, ncols);
+		fn(id, cols, ctx);
 		rows++;
 	}
 	fclose(f);
-	ASSERT(rows > 0);
+	return rows;
+}
+
+#define CELL(cols, i) (cols)[i], (size_t)((cols)[(i) + 1] - (cols)[i] - 1)
+
+/* | id | situation | advice says | never says | */
+static void advice_row(const char *id, const char *const *cols, void *ctx)
+{
+	int *seen = ctx, must = 0, mustnot = 0;
+	const hcase *c = find(id);
+	char advice[4096];
+
+	if (c == NULL)
+		TEST_FAIL_("docs/errors.md row %s has no case in test_hint.c", id);
+	seen[c - cases] = 1;
+	advice_for(c, advice, sizeof(advice));
+	check_cell(id, CELL(cols, 2), advice, 1, &must);
+	check_cell(id, CELL(cols, 3), advice, 0, &mustnot);
+	if (must == 0 && advice[0] != '\0')
+		TEST_FAIL_("row %s expects no advice, got:\n%s", id, advice);
+}
+
+static void test_advice_table(void)
+{
+	int seen[MAX_CASES] = { 0 };
+	size_t i;
+
+	build_cases();
+	ASSERT(table_rows("Advice", 5, advice_row, seen) > 0);
 	for (i = 0; i < ncases; i++)
 		if (!seen[i])
 			TEST_FAIL_("case %s is not a row of the advice table in docs/errors.md", cases[i].id);
@@ -354,67 +382,56 @@ static size_t build_preflight(pcase *pc)
 	return n;
 }
 
-/* "## Preflight advice": | row | situation | mistake | advice says | never says |,
- * checked against the report's summary and advice. */
+/* "## Preflight advice": | row | situation | mistake | advice says | never
+ * says |, checked against the report's summary and advice. */
+typedef struct {
+	pcase *pc;
+	size_t n;
+	int seen[16];
+} ptable;
+
+static void preflight_row(const char *id, const char *const *cols, void *ctx)
+{
+	ptable *t = ctx;
+	const pcase *c = NULL;
+	char text[4096];
+	int must = 0, mustnot = 0;
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->pc[i].id, id) == 0)
+			c = &t->pc[i];
+	if (c == NULL)
+		TEST_FAIL_("docs/errors.md preflight row %s has no case in test_hint.c", id);
+	t->seen[c - t->pc] = 1;
+	/* the mistake column names the flag the situation raises */
+	snprintf(text, sizeof(text), "`%s`", espota_fit_flag_name('m', c->mistake));
+	if (strstr(cols[2], text) == NULL || strstr(cols[2], text) > cols[3])
+		TEST_FAIL_("row %s: the mistake column does not name %s", id, text);
+	snprintf(text, sizeof(text), "%s\n%s", c->r.summary, c->r.advice);
+	check_cell(id, CELL(cols, 3), text, 1, &must);
+	check_cell(id, CELL(cols, 4), text, 0, &mustnot);
+	ASSERT(must > 0);
+}
+
 static void test_preflight_table(void)
 {
 	pcase pc[16];
-	size_t n = build_preflight(pc), i;
-	FILE *f = fopen(ESPOTA_DOCS "/errors.md", "r");
-	char line[2048], text[4096];
-	int in_table = 0, rows = 0, seen[16] = { 0 };
+	ptable t;
+	size_t i;
 
-	ASSERT(f != NULL);
+	memset(&t, 0, sizeof(t));
+	t.pc = pc;
+	t.n = build_preflight(pc);
 	if (getenv("ESPOTA_HINT_PRINT"))
-		for (i = 0; i < n; i++)
+		for (i = 0; i < t.n; i++)
 			fprintf(stderr, "%s: %s\n%s\n", pc[i].id, pc[i].r.summary, pc[i].r.advice);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		const char *cols[6], *p, *idend;
-		size_t ncol = 0;
-		char id[16];
-		const pcase *c = NULL;
-		int must = 0, mustnot = 0, named = 0;
-
-		if (strncmp(line, "## Preflight advice", 19) == 0) {
-			in_table = 1;
-			continue;
-		}
-		if (in_table && strncmp(line, "## ", 3) == 0)
-			break;
-		if (!in_table || strncmp(line, "| `", 3) != 0)
-			continue;
-		idend = strchr(line + 3, '`');
-		ASSERT(idend != NULL && (size_t)(idend - line - 3) < sizeof(id));
-		memcpy(id, line + 3, (size_t)(idend - line - 3));
-		id[idend - line - 3] = '\0';
-		for (i = 0; i < n; i++)
-			if (strcmp(pc[i].id, id) == 0)
-				c = &pc[i];
-		if (c == NULL)
-			TEST_FAIL_("docs/errors.md preflight row %s has no case in test_hint.c", id);
-		seen[c - pc] = 1;
-		for (p = line; *p != '\0' && ncol < 6; p++)
-			if (*p == '|')
-				cols[ncol++] = p + 1;
-		ASSERT_EQ(ncol, 6);
-		/* the mistake column names the flag the situation raises */
-		snprintf(text, sizeof(text), "`%s`", espota_fit_flag_name('m', c->mistake));
-		if (strstr(cols[2], text) == NULL || strstr(cols[2], text) > cols[3])
-			TEST_FAIL_("row %s: the mistake column does not name %s", id, text);
-		named = 1;
-		snprintf(text, sizeof(text), "%s\n%s", c->r.summary, c->r.advice);
-		check_cell(id, cols[3], (size_t)(cols[4] - cols[3] - 1), text, 1, &must);
-		check_cell(id, cols[4], (size_t)(cols[5] - cols[4] - 1), text, 0, &mustnot);
-		ASSERT(must > 0 && named);
-		rows++;
-	}
-	fclose(f);
-	ASSERT_EQ(rows, (int)n);
-	for (i = 0; i < n; i++)
-		if (!seen[i])
+	ASSERT_EQ(table_rows("Preflight advice", 6, preflight_row, &t), (int)t.n);
+	for (i = 0; i < t.n; i++)
+		if (!t.seen[i])
 			TEST_FAIL_("case %s is not a row of the preflight table in docs/errors.md", pc[i].id);
 	/* one row per mistake the fit check knows */
-	ASSERT_EQ(n, 11);
+	ASSERT_EQ(t.n, 11);
 }
 
 TEST_LIST_BEGIN

@@ -910,7 +910,28 @@ out:
  * directories and devices are refused before a byte is read (file.h). */
 static int read_file(const char *path, unsigned char **out, size_t *len, size_t max, char *err, size_t errlen)
 {
-	return espota_file_read(out, len, path, max, err, errlen) < 0 ? -1 : 0;
+	espota_file *f = NULL;
+	const unsigned char *data;
+	int rc = espota_file_read(&f, path, max);
+
+	*out = NULL;
+	*len = 0;
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", f != NULL ? espota_file_error(f) : espota_strerror(rc));
+		espota_file_free(f);
+		return -1;
+	}
+	/* A copy the CLI owns (and frees with free()), NUL-terminated. */
+	data = espota_file_data(f, len);
+	if ((*out = malloc(*len + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory reading %s", path);
+		espota_file_free(f);
+		return -1;
+	}
+	memcpy(*out, data, *len);
+	(*out)[*len] = '\0';
+	espota_file_free(f);
+	return 0;
 }
 
 /* Errors before any upload: printed plainly, or as a JSON "error" event. */

@@ -48,8 +48,8 @@ char *cli_secret_dup(const char *s)
 
 int cli_secret_read_file(const char *path, char **out, int *insecure, char *err, size_t errlen)
 {
-	char ferr[512];
-	unsigned char *buf = NULL;
+	espota_file *f = NULL;
+	const unsigned char *buf;
 	struct stat st;
 	size_t len = 0, i;
 	int rc;
@@ -57,11 +57,13 @@ int cli_secret_read_file(const char *path, char **out, int *insecure, char *err,
 	*out = NULL;
 	if (insecure != NULL)
 		*insecure = 0;
-	rc = espota_file_read(&buf, &len, path, SECRET_FILE_MAX, ferr, sizeof(ferr));
+	rc = espota_file_read(&f, path, SECRET_FILE_MAX);
 	if (rc < 0) {
-		snprintf(err, errlen, "password file: %s", ferr);
+		snprintf(err, errlen, "password file: %s", f != NULL ? espota_file_error(f) : espota_strerror(rc));
+		espota_file_free(f);
 		return -1;
 	}
+	buf = espota_file_data(f, &len);
 	if (insecure != NULL && stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0)
 		*insecure = 1;
 	/* The first line, at most 1023 bytes, as before. */
@@ -73,8 +75,7 @@ int cli_secret_read_file(const char *path, char **out, int *insecure, char *err,
 		memcpy(*out, buf, i);
 		(*out)[i] = '\0';
 	}
-	cli_wipe(buf, len);
-	espota_file_free(buf);
+	espota_file_free(f); /* wipes the bytes */
 	if (*out == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -660,17 +660,20 @@ class Timeouts:
     """Per-phase limits, in seconds (None = the library's default):
     ``invite`` (each invitation), ``invite_attempts`` (how many),
     ``auth``, ``connect`` (the device connecting back), ``stall`` (no
-    acknowledgement during the transfer) and ``result`` (the final OK).
+    acknowledgement during the transfer) and ``result`` (the final OK);
+    ``min_rate`` bounds the whole data phase to 60 s plus 1 s per
+    ``min_rate`` bytes (bytes per second; default 1000, 0 = no such bound).
     Pass as ``timeouts=``; a dict with the same keys also works. The whole
     operation is bounded separately by ``timeout=``."""
 
-    __slots__ = ("invite", "invite_attempts", "auth", "connect", "stall", "result")
+    __slots__ = ("invite", "invite_attempts", "auth", "connect", "stall", "result", "min_rate")
 
     def __init__(self, *, invite: float | None = None, invite_attempts: int | None = None,
                  auth: float | None = None, connect: float | None = None, stall: float | None = None,
-                 result: float | None = None):
+                 result: float | None = None, min_rate: int | None = None):
         self.invite, self.invite_attempts, self.auth = invite, invite_attempts, auth
         self.connect, self.stall, self.result = connect, stall, result
+        self.min_rate = min_rate
 
     def _items(self) -> dict:
         return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
@@ -695,6 +698,10 @@ def _timeouts(timeouts, call: dict) -> None:
             if isinstance(value, bool) or int(value) <= 0:
                 raise InvalidArgument("timeouts['invite_attempts']: must be a positive count")
             call["invite_attempts"] = int(value)
+        elif key == "min_rate":
+            if isinstance(value, bool) or int(value) < 0 or int(value) >= 0xFFFFFFFF:
+                raise InvalidArgument("timeouts['min_rate']: bytes per second, 0 (no bound) or more")
+            call["min_rate"] = int(value) or 0xFFFFFFFF  # 0: ESPOTA_MIN_RATE_OFF
         elif key in _TIMEOUT_KEYS:
             ms = int(round(float(value) * 1000))
             if ms <= 0:
@@ -702,7 +709,7 @@ def _timeouts(timeouts, call: dict) -> None:
             call[_TIMEOUT_KEYS[key]] = ms
         else:
             raise InvalidArgument(f"timeouts: unknown key {key!r} (expected {', '.join(_TIMEOUT_KEYS)}, "
-                                  "invite_attempts)")
+                                  "invite_attempts, min_rate)")
 
 
 # Devices that confirmed an update in this process: (host, port) ->

@@ -181,9 +181,10 @@ class Timeouts:
     connect: float | None
     stall: float | None
     result: float | None
+    min_rate: int | None
     def __init__(self, *, invite: float | None = ..., invite_attempts: int | None = ...,
                  auth: float | None = ..., connect: float | None = ..., stall: float | None = ...,
-                 result: float | None = ...) -> None: ...
+                 result: float | None = ..., min_rate: int | None = ...) -> None: ...
 
 _Timeouts = Union[Timeouts, dict[str, float], None]
 

@@ -25,24 +25,34 @@ ESPOTA_BEGIN_DECL
 /** ESPOTA_FILE_MAX, for bindings. */
 ESPOTA_EXTERN(size_t) espota_file_max(void);
 
+/** A file read into memory (opaque, library-owned). */
+typedef struct espota_file espota_file;
+
 /**
- * Read the whole regular file at `path` into a new buffer.
+ * Read the whole regular file at `path` into a new file object.
  *
  * `max` is the size cap in bytes; 0, or anything above ESPOTA_FILE_MAX,
- * means ESPOTA_FILE_MAX. On success `*out` holds `*len` bytes followed by a
- * NUL byte (not counted); free it with espota_file_free().
+ * means ESPOTA_FILE_MAX. On success espota_file_data() gives the bytes
+ * (followed by a NUL byte, not counted).
  *
  * @return ESPOTA_OK; ESPOTA_EIO when the file cannot be opened or read;
- * ESPOTA_EINVAL for a NULL argument, a path that is not a regular file, an
- * empty file or one larger than the cap; ESPOTA_ENOMEM. On failure `*out`
- * is NULL and, when `err` is not NULL, `err` holds a one-line message that
- * names the path and the reason (cut to `errlen`, reason kept).
+ * ESPOTA_EINVAL for a path that is not a regular file, an empty file or one
+ * larger than the cap, or a NULL argument; ESPOTA_ENOMEM. On ESPOTA_EIO and
+ * ESPOTA_EINVAL `*out` is still an object, holding no data and the
+ * one-line reason (espota_file_error(): it names the path, control bytes
+ * escaped), as espota_image_parse() does; free it. A NULL argument and
+ * ESPOTA_ENOMEM leave `*out` NULL.
  */
-ESPOTA_EXTERN(int) espota_file_read(unsigned char **out, size_t *len, const char *path, size_t max,
-	char *err, size_t errlen);
+ESPOTA_EXTERN(int) espota_file_read(espota_file **out, const char *path, size_t max);
 
-/** Free a buffer from espota_file_read(); NULL is a no-op. */
-ESPOTA_EXTERN(void) espota_file_free(void *buf);
+/** The file's bytes (NULL after a failed read); `len` (may be NULL) gets their count. */
+ESPOTA_EXTERN(const unsigned char *) espota_file_data(const espota_file *file, size_t *len);
+
+/** Why the read failed; "" after a success. Never NULL. */
+ESPOTA_EXTERN(const char *) espota_file_error(const espota_file *file);
+
+/** Wipe the bytes (a file may hold a password) and free the object; NULL is ignored. */
+ESPOTA_EXTERN(void) espota_file_free(espota_file *file);
 
 ESPOTA_END_DECL
 

@@ -101,6 +101,18 @@ test("cancel: progress returns false; s:cancel() in a callback", function()
   eq(code, espota.ECANCELLED, "cancel() code"); ok(os.time() - t0 < 10, "prompt")
 end)
 
+test("timeouts.min_rate: 0 removes the data-phase bound; a bad value is refused by name", function()
+  local dev = H.sim({})
+  local s = espota.session()
+  local res, msg = s:upload({ data = small }, { host = "127.0.0.1", port = dev.port,
+    timeouts = { min_rate = 0 } })
+  ok(res, msg)
+  ok(dev.app_image() == small, "image")
+  local okc, err = pcall(s.upload, s, { data = small }, { host = "127.0.0.1", port = dev.port,
+    timeouts = { min_rate = -1 } })
+  eq(okc, false); ok(tostring(err):find("min_rate", 1, true), tostring(err))
+end)
+
 test("fit report: firmware sent as filesystem", function()
   local r = espota.check({ data = fw }, { layout = "1M256", target = "fs" })
   eq(r.verdict, "refused", "verdict"); eq(r.ok, false)

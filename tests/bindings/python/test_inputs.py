@@ -106,3 +106,11 @@ def test_read_file_in_process(tmp_path, small_firmware):
         espota.read_file(str(tmp_path / "empty"))
     with pytest.raises(ValueError):
         espota.read_file("a\0b")
+
+
+def test_min_rate_timeout_key():
+    # the data-phase bound: a rate, 0 = off; bad values are refused by name
+    t = espota.Timeouts(min_rate=0)
+    assert "min_rate=0" in repr(t)
+    with pytest.raises(espota.InvalidArgument, match="min_rate"):
+        espota.upload(b"\xe9" + bytes(100), "127.0.0.1", 1, timeouts={"min_rate": -1})
