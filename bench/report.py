@@ -67,7 +67,7 @@ def grid():
     files = glob.glob(os.path.join(OUT, "grid_*_pipe.txt"))
     if not files:
         return
-    print("\n## 0. Pacing grid: 256 KiB upload, one device window per row (seconds, 1 run per cell)\n")
+    print("\n## 0. Pacing grid: 256 KiB upload, one device window per row (median seconds of GRID_REPS runs per cell)\n")
     print("adaptive = the pipelined default (learns the window); paced = the fixed 4 × MSS pacing it "
           "replaces (`ESPOTA_TRANSFER_PACED`); stream = no pacing. limit = bench/limit.c (the sim's "
           "model, + the ESP8266's 1 s to its close); closed = bench/closed.c (documented behaviour only). "

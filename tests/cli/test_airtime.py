@@ -57,9 +57,9 @@ def test_shared_air(sim, tmp_path):
 def test_loss_per_device(sim, tmp_path):
     fw = tmp_path / "fw.bin"
     fw.write_bytes(esp8266_arduino(SIZE))
-    sim.start(["--platform", "esp8266", "--count", "2", "--loss", "0.3@1", "--port", "0", "--rtt", "40",
+    sim.start(["--platform", "esp8266", "--count", "2", "--loss", "0.5@1", "--port", "0", "--rtt", "40",
                "--erase-ms", "0", "--program-us", "0", "--lifetime", "60"])
     clean, lossy = upload_all(sim, str(fw), [0]) + upload_all(sim, str(fw), [1])
-    # every third segment of device 1 is resent a round trip later
-    assert lossy > clean * 1.3, (clean, lossy)
+    # every other segment of device 1 is resent a round trip later
+    assert lossy > clean * 1.2, (clean, lossy)
     assert sim.app_image(1) == fw.read_bytes()
