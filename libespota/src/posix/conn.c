@@ -19,9 +19,9 @@
 
 #include <sodium.h>
 
-#include "conn.h"
-#include "mdns_fallback.h"
-#include "tcpinfo.h"
+#include "posix/conn.h"
+#include "posix/mdns_fallback.h"
+#include "posix/tcpinfo.h"
 
 static void close_fd(int *fd)
 {

@@ -3,7 +3,7 @@
  * the sans-I/O querier (mdns.c); and the public espota_discover_* API.
  */
 #define _GNU_SOURCE /* struct in6_pktinfo */
-#include "mdns.h"
+#include "proto/mdns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mdns_fallback.h"
-#include "session_internal.h"
+#include "posix/mdns_fallback.h"
+#include "posix/session_internal.h"
 
 _Static_assert(AF_INET == 2 && AF_INET6 == 10, "mdns.c hard-codes the Linux address family numbers");
 

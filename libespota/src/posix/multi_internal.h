@@ -6,7 +6,7 @@
 #define ESPOTA_SRC_MULTI_INTERNAL_H
 
 #include "espota/multi.h"
-#include "conn.h"
+#include "posix/conn.h"
 
 /* How a driver inside the library customises a transfer. */
 typedef struct espota__transfer_hooks {
