@@ -16,6 +16,7 @@
 #define STEPS 60000             /* 1 ms each: a bound, never reached */
 #define OWD (r->owd < 0 ? 0 : r->owd ? r->owd : 5) /* one-way delay, ms */
 #define FLUSH_MS 56
+#define PACE_LEARN_TEST_BLOCKS 3 /* engine.c PACE_LEARN_BLOCKS */
 
 static unsigned char image[LEN];
 static uint64_t sent_at[STEPS + 1];     /* engine's sent offset after step t */
@@ -30,6 +31,9 @@ typedef struct {
 	uint64_t max_out;            /* the same, once decided */
 	uint64_t max_past_block;     /* sent - next block boundary past provisional, once decided */
 	uint64_t max_past_acked_block; /* block stop-and-wait: sent - provisional */
+	uint64_t max_learn_past_block; /* while learning: sent - next block boundary */
+	uint64_t max_learn_out;        /* while learning: sent - provisional */
+	uint64_t decided_at;           /* provisional when the learning ended (0: never) */
 	int result, done;
 	int state;
 	uint32_t learnt;
@@ -109,6 +113,14 @@ static void simulate(pace_run *r, uint32_t mss, uint32_t peer_window)
 			if (e.pace_state != ESPOTA__PACE_LEARN && e.sent - e.provisional > r->max_out)
 				r->max_out = e.sent - e.provisional;
 			next = (e.provisional / BLOCK + 1) * BLOCK;
+			if (e.pace_state == ESPOTA__PACE_LEARN) {
+				if (e.sent > next && e.sent - next > r->max_learn_past_block)
+					r->max_learn_past_block = e.sent - next;
+				if (e.sent - e.provisional > r->max_learn_out)
+					r->max_learn_out = e.sent - e.provisional;
+			} else if (r->decided_at == 0) {
+				r->decided_at = e.provisional;
+			}
 			if (e.pace_state == ESPOTA__PACE_BLOCKS && e.sent > next &&
 				e.sent - next > r->max_past_block)
 				r->max_past_block = e.sent - next;
@@ -213,6 +225,49 @@ static void test_learns_window(void)
 	}
 }
 
+/* While learning, the lead depends on the MSS: with MSS 536 (lwIP's default
+ * window 4 x 536 paces) a block and two segments past the next boundary;
+ * with MSS 1460 (4 x 1460 is over a block: the common device streams) no
+ * lead but the engine's window, so a device whose drain runs on is never
+ * starved for a round trip. And once the learnt lower bound is past every
+ * window that can pay, the engine streams at once instead of waiting for
+ * the learning blocks; a window that may still pay waits for them. */
+static void test_learning_lead_and_early_decision(void)
+{
+	/* early: 1 before the learning blocks, 0 after them, 2 see below */
+	static const struct { uint32_t mss, window; int early; } cases[] = {
+		{ 536, 2680, 1 }, { 536, 3216, 1 }, { 536, 2144, 0 }, { 536, 1072, 0 },
+		{ 1460, 2920, 1 }, { 1460, 1460, 0 },
+		/* its drain runs on until the engine's window is through, as when
+		 * streaming: decided by the first count, a drain of many blocks */
+		{ 1460, 5840, 2 },
+	};
+	size_t k;
+
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		pace_run r;
+		memset(&r, 0, sizeof(r));
+		r.window = cases[k].window;
+		simulate(&r, cases[k].mss, 0);
+		fprintf(stderr, "   mss %u window %u: decided at %" PRIu64 ", learning lead %" PRIu64
+			" past the block, %" PRIu64 " outstanding\n", cases[k].mss, cases[k].window,
+			r.decided_at, r.max_learn_past_block, r.max_learn_out);
+		ASSERT_EQ(r.done, 1);
+		ASSERT_EQ(r.result, ESPOTA_OK);
+		ASSERT(r.decided_at > 0);
+		if (cases[k].early == 1)
+			ASSERT(r.decided_at < PACE_LEARN_TEST_BLOCKS * BLOCK);
+		else if (cases[k].early == 2)
+			ASSERT_EQ(r.decided_at, 65536);
+		else
+			ASSERT(r.decided_at >= PACE_LEARN_TEST_BLOCKS * BLOCK);
+		if (cases[k].mss == 536)
+			ASSERT(r.max_learn_past_block <= BLOCK + 2 * 536);
+		else
+			ASSERT_EQ(r.max_learn_out, 65536); /* the engine's default window */
+	}
+}
+
 /* A window from TCP_INFO in the pacing range decides at once; a large one
  * (a host kernel's) is not trusted and the acknowledgements decide. */
 static void test_peer_window(void)
@@ -268,6 +323,7 @@ static void test_block_acks_stop_and_wait(void)
 
 TEST_LIST_BEGIN
 TEST_ENTRY(test_learns_window)
+TEST_ENTRY(test_learning_lead_and_early_decision)
 TEST_ENTRY(test_peer_window)
 TEST_ENTRY(test_short_round_trip_streams)
 TEST_ENTRY(test_block_acks_stop_and_wait)

@@ -622,7 +622,8 @@ static void arm_quiet(espota__engine *e, uint64_t now);
  * boundary is what arrived while that block was flashing: a whole window
  * when the sender was far enough ahead, since a flush (45 ms and more)
  * outlasts a LAN round trip. While it sends the first PACE_LEARN_BLOCKS
- * blocks a block and two segments ahead, the largest such part is W. Then:
+ * blocks far enough ahead (pace_learn_lead), the largest such part is W
+ * (decided earlier once no window that large can pay). Then:
  *  - where the windows that refill a block end within one segment past it
  *    (pace_pays), the cut of the segments decides whether the flush waits
  *    another round trip: pace with W;
@@ -662,6 +663,37 @@ static int pace_pays(const espota__engine *e, uint64_t w)
 		return 0;
 	m = (FLASH_BLOCK + 1 + w - 1) / w;
 	return m * w < FLASH_BLOCK + pace_mss(e);
+}
+
+/* Can pacing pay with any window of whole segments from w up? (lwIP
+ * windows are k x MSS.) Once the learnt lower bound is past the last such
+ * window the answer is known: stream at once, without waiting for the
+ * learning blocks. */
+static int pace_may_pay_from(const espota__engine *e, uint64_t w)
+{
+	uint64_t m = pace_mss(e), k;
+
+	for (k = (w + m - 1) / m; k > 0 && k * m < FLASH_BLOCK; k++)
+		if (pace_pays(e, k * m))
+			return 1;
+	return 0;
+}
+
+/*
+ * How far ahead to send while learning (beyond the next block boundary), or
+ * 0 for no limit. A bounded lead starves a device whose drain runs on (it
+ * prints no count until it has taken everything sent) for one round trip,
+ * which streaming does not pay. Where lwIP's default window (4 x MSS) is a
+ * block or more, the common device streams: learn while streaming, and the
+ * rare window that pays (1 x MSS 1460) starts pacing after the data already
+ * queued. Otherwise the common window (4 x 536) paces: lead by a block and
+ * two segments, which shows every window that can pay.
+ */
+static uint64_t pace_learn_lead(const espota__engine *e)
+{
+	uint64_t m = pace_mss(e);
+
+	return 4 * m >= FLASH_BLOCK ? 0 : FLASH_BLOCK + 2 * m;
 }
 
 static void pace_decide(espota__engine *e, uint64_t w, const char *why)
@@ -723,6 +755,11 @@ static void pace_learn(espota__engine *e)
 	} else if ((p - a) % FLASH_BLOCK != 0 && p - a > e->pace_window) {
 		e->pace_window = (uint32_t)(p - a);
 	}
+	if (e->pace_window > 0 && !pace_may_pay_from(e, e->pace_window)) {
+		uint64_t w = e->pace_window, m = pace_mss(e);
+		pace_decide(e, (w + m - 1) / m * m, "no window this large or larger pays");
+		return;
+	}
 	if (p >= (uint64_t)PACE_LEARN_BLOCKS * FLASH_BLOCK) {
 		/* A part is a lower bound (with a round trip longer than the
 		 * flush, some of the window is still on its way), and lwIP
@@ -751,9 +788,7 @@ static uint64_t paced_end(espota__engine *e)
 	pace_learn(e);
 	switch (e->pace_state) {
 	case ESPOTA__PACE_LEARN:
-		/* far enough ahead to show any window where pacing can pay, and
-		 * not so far that the first paced block waits for a long queue */
-		return next + FLASH_BLOCK + 2 * (uint64_t)pace_mss(e);
+		return pace_learn_lead(e) ? next + pace_learn_lead(e) : 0;
 	case ESPOTA__PACE_BLOCKS:
 		return next + e->pace_window;
 	case ESPOTA__PACE_BLOCK_SAW:
