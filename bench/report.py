@@ -275,7 +275,7 @@ def air():
         return
     print("\n## 2b. One access point: every device shares the air (espota-sim --airtime), 256 KiB each\n")
     print("all = every device at once (max_concurrent = N, the old default); chosen = the fleet's policy "
-          "(max_concurrent 0, libespota/src/fleet_policy.c). ideal = N × 256 KiB / airtime.\n")
+          "(max_concurrent 0, libespota/src/proto/fleet_policy.c). ideal = N × 256 KiB / airtime.\n")
     print("| device | N | ideal s | all: wall s | all: ok | chosen: wall s | chosen: ok | chosen concurrency: mean over the first half (peak) |"
           " chosen / all | chosen / ideal | s per device (chosen) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

@@ -60,7 +60,7 @@ if [ "$tidy" = 1 ]; then
   cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
     -DESPOTA_BINDINGS=OFF -DESPOTA_FUZZ=OFF >"$out/configure.log" 2>&1 ||
     { cat "$out/configure.log"; exit 1; }
-  mapfile -t files < <(cd "$root" && ls libespota/src/*.c tools/*/*.c 2>/dev/null)
+  mapfile -t files < <(cd "$root" && ls libespota/src/*/*.c tools/*/*.c 2>/dev/null)
   echo "== clang-tidy ($($tidy_bin --version | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -n1)) on ${#files[@]} files"
   printf '%s\n' "${files[@]}" | (cd "$root" && xargs -P "$jobs" -n 1 \
     "$tidy_bin" -p "$build" --quiet) >"$out/tidy.log" 2>&1 || true
@@ -74,11 +74,11 @@ fi
 if [ "$gcc_an" = 1 ]; then
   echo "== gcc -fanalyzer ($(gcc -dumpversion)) on libespota/src"
   cflags=(-std=c11 -O1 -fanalyzer -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
-    -DESPOTA_BUILDING -I"$root/libespota/include" -I"$root/libespota/src")
+    -DESPOTA_BUILDING -I"$root/libespota/include" -I"$root/libespota/src" -I"$root/libespota")
   # shellcheck disable=SC2207
   cflags+=($(pkg-config --cflags libsodium 2>/dev/null || true))
   : >"$out/gcc.log"
-  for f in "$root"/libespota/src/*.c; do
+  for f in "$root"/libespota/src/*/*.c; do
     if ! gcc "${cflags[@]}" -c "$f" -o /dev/null >>"$out/gcc.log" 2>&1; then
       echo "   gcc could not compile ${f#"$root"/} (see $out/gcc.log)"
       status=1

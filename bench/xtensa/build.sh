@@ -19,15 +19,15 @@ command -v "$CC" >/dev/null || { echo "$CC not found: apt-get install gcc-xtensa
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 # the sources that need nothing beyond a C library (no sockets, no libsodium)
-SOURCES="libespota/src/acks.c libespota/src/boards.c libespota/src/device_errors.c
-libespota/src/errors.c libespota/src/flashfit.c libespota/src/hint.c libespota/src/layouts.c
-libespota/src/partitions.c tools/espota/args.c tools/espota/hosts.c tools/espota/output.c"
+SOURCES="libespota/src/proto/acks.c libespota/src/analysis/boards.c libespota/src/analysis/device_errors.c
+libespota/src/util/errors.c libespota/src/analysis/flashfit.c libespota/src/proto/hint.c libespota/src/analysis/layouts.c
+libespota/src/analysis/partitions.c tools/espota/args.c tools/espota/hosts.c tools/espota/output.c"
 : >"$TMP/code"
 : >"$TMP/rodata"
 for s in $SOURCES; do
 	o="$TMP/$(echo "$s" | tr / _).o"
 	"$CC" --specs="$SPECS" -std=c11 -Os -mlongcalls -I"$SRC/libespota/include" \
-		-I"$SRC/libespota/src" -c "$SRC/$s" -o "$o"
+		-I"$SRC/libespota/src" -I"$SRC/libespota" -c "$SRC/$s" -o "$o"
 	for sec in .literal .text; do
 		"$OBJCOPY" -O binary --only-section="$sec" "$o" "$TMP/part" && cat "$TMP/part" >>"$TMP/code"
 	done

@@ -7,7 +7,7 @@
 
 #include "fuzz.h"
 
-#include "engine.h"
+#include "proto/engine.h"
 
 /* Distinctive, so a leak into a log line or datagram is unmistakable. */
 #define FUZZ_PASSWORD "Pw-s3cr3t-z9"

@@ -10,7 +10,7 @@
  */
 #include "fuzz.h"
 
-#include "acks.h"
+#include "proto/acks.h"
 
 static espota__acks a;
 

@@ -6,7 +6,7 @@
 #include "fuzz.h"
 
 #include "espota/errors.h"
-#include "device_errors.h"
+#include "analysis/device_errors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,12 +1,12 @@
 /*
- * The mDNS input path (libespota/src/mdns.c over ldns): the input is a
+ * The mDNS input path (libespota/src/proto/mdns.c over ldns): the input is a
  * series of datagrams, each prefixed by a 2-byte big-endian length, fed to
  * a browse and a resolve engine. Invariants: bounded state, terminated
  * strings, queries that fit their buffer.
  */
 #include "fuzz.h"
 
-#include "mdns.h"
+#include "proto/mdns.h"
 
 static void check_info(const espota_device_info *d)
 {

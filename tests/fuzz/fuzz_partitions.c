@@ -7,7 +7,7 @@
 
 #include "espota/errors.h"
 #include "espota/flashfit.h"
-#include "image_internal.h"
+#include "analysis/image_internal.h"
 
 static void check_table(const espota_partition_table *t, int rc, const char *err, size_t errlen)
 {

@@ -4,7 +4,7 @@
  * honest and lying devices of every platform through it.
  */
 #include "test.h"
-#include "acks.h"
+#include "proto/acks.h"
 
 /* The sanitizer builds run a fifth of the streams (they are 3x slower);
  * the plain build runs all 10,000. */

@@ -1,6 +1,6 @@
 /* Auth schemes against the protocol spec's test vectors (protocol.md 10). */
 #include "test.h"
-#include "auth.h"
+#include "proto/auth.h"
 
 #define SEED_FILE "firmware.bin"
 #define SEED_SIZE 329008

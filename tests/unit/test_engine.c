@@ -3,8 +3,8 @@
  * and check what it answers and decides.
  */
 #include "test.h"
-#include "auth.h"
-#include "engine.h"
+#include "proto/auth.h"
+#include "proto/engine.h"
 
 static unsigned char image[50000];
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "espota.h"
-#include "fileio.h"
+#include "posix/fileio.h"
 #include "test.h"
 
 static char dir[64];

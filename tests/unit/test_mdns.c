@@ -1,5 +1,5 @@
 /*
- * The sans-I/O mDNS querier (libespota/src/mdns.c): answers in any order
+ * The sans-I/O mDNS querier (libespota/src/proto/mdns.c): answers in any order
  * and section, compressed names, TXT edge cases, follow-up questions for
  * what an answer left out, known-answer suppression, resolve, and hostile
  * packets (compression loops, pointers out of range, truncation, long
@@ -9,10 +9,10 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "session_internal.h"
+#include "posix/session_internal.h"
 
 #include "test.h"
-#include "mdns.h"
+#include "proto/mdns.h"
 
 /* ---- a tiny DNS response writer (independent of ldns) ---- */
 typedef struct pkt { unsigned char b[9000]; size_t n; } pkt;

@@ -9,7 +9,7 @@
  * drain. Its counts reach the engine one one-way delay later.
  */
 #include "test.h"
-#include "engine.h"
+#include "proto/engine.h"
 
 #define BLOCK 4096u
 #define LEN (48u * BLOCK)       /* 192 KiB: 48 flash blocks */

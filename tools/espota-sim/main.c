@@ -18,7 +18,7 @@ struct layout { const char *name, *ld; uint32_t flash, fs_start, fs_end, fs_bloc
 
 static const struct layout layouts[] = {
 #define ESPOTA_LAYOUT(name, ld, flash, fss, fse, blk, irom) {name, ld, flash, fss, fse, blk, irom},
-#include "../../libespota/src/layouts.def"
+#include "../../libespota/data/layouts.def"
 #undef ESPOTA_LAYOUT
 };
 

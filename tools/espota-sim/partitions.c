@@ -15,7 +15,7 @@ struct builtin { const char *name; uint32_t chip; const char *csv; };
  * tools/gen-boards): the sim and the library cannot drift apart. */
 static const struct builtin builtins[] = {
 #define ESPOTA_SCHEME(name, chip, csv) { name, chip, csv },
-#include "../../libespota/src/schemes.def"
+#include "../../libespota/data/schemes.def"
 #undef ESPOTA_SCHEME
 };
 

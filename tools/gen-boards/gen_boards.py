@@ -7,7 +7,7 @@ Inputs (each a git directory, bare or not, read at --rev, or a plain tree):
   --esp32 DIR       espressif/arduino-esp32: boards.txt, tools/partitions/*.csv
   --pio8266 DIR     platformio/platform-espressif8266: boards/*.json
   --pio32 DIR       platformio/platform-espressif32: boards/*.json
-Outputs (in --out, default libespota/src): layouts.def, schemes.def,
+Outputs (in --out, default libespota/data): layouts.def, schemes.def,
 boards.def, and the revisions read in tools/gen-boards/SOURCES.
 
 The data is committed; the build never runs this script.
@@ -391,7 +391,7 @@ def main():
     ap.add_argument("--pio8266", required=True)
     ap.add_argument("--pio32", required=True)
     ap.add_argument("--rev", default="HEAD")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "..", "libespota", "src"))
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "..", "libespota", "data"))
     ap.add_argument("--sources", default=os.path.join(os.path.dirname(__file__), "SOURCES"),
                     help="where to record the revisions read")
     a = ap.parse_args()

@@ -6,8 +6,8 @@
 #define ESPOTA_SRC_MULTI_INTERNAL_H
 
 #include "espota/multi.h"
-#include "conn.h"
-#include "mdns_fallback.h"
+#include "posix/conn.h"
+#include "posix/mdns_fallback.h"
 
 /* How a driver inside the library customises a transfer. */
 typedef struct espota__transfer_hooks {

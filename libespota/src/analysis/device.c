@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "espota/device.h"
-#include "image_internal.h"
+#include "analysis/image_internal.h"
 
 #define MB (1024u * 1024u)
 

@@ -14,11 +14,11 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "device_errors.h"
+#include "analysis/device_errors.h"
 #include "espota/errors.h"
 #include "espota/flashfit.h"
-#include "image_internal.h"
-#include "util.h"
+#include "analysis/image_internal.h"
+#include "util/util.h"
 
 #if defined(__GNUC__)
 # define FORMAT(a, b) __attribute__((format(printf, a, b)))

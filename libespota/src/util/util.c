@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "espota/errors.h"
-#include "util.h"
+#include "util/util.h"
 
 int espota__strcaseeq(const char *a, const char *b)
 {

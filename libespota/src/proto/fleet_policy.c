@@ -17,7 +17,7 @@
  * up to POLICY_START runs at once; beyond, devices with their own air lose
  * 2.5 s per doubling to the search.
  */
-#include "fleet_policy.h"
+#include "proto/fleet_policy.h"
 
 #include <stdlib.h>
 

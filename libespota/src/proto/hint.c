@@ -12,7 +12,7 @@
 
 #include "espota/errors.h"
 #include "espota/hint.h"
-#include "util.h"
+#include "util/util.h"
 
 int espota_hint_input_init(espota_hint_input *in, unsigned int version)
 {

@@ -10,9 +10,9 @@
 
 #include <sodium.h>
 
-#include "auth.h"
-#include "device_errors.h"
-#include "engine.h"
+#include "proto/auth.h"
+#include "analysis/device_errors.h"
+#include "proto/engine.h"
 
 #define NO_DEADLINE UINT64_MAX
 

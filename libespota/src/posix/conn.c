@@ -19,8 +19,8 @@
 
 #include <sodium.h>
 
-#include "conn.h"
-#include "tcpinfo.h"
+#include "posix/conn.h"
+#include "posix/tcpinfo.h"
 
 static void close_fd(int *fd)
 {

@@ -9,8 +9,8 @@
 
 #include "espota/errors.h"
 #include "espota/flashfit.h"
-#include "image_internal.h"
-#include "util.h"
+#include "analysis/image_internal.h"
+#include "util/util.h"
 
 /* gen_esp32part.py: the table lives at 0x8000 and is one sector long, so
  * the first free offset is 0x9000; app partitions align to 64 KiB, data
@@ -361,7 +361,7 @@ typedef struct {
 /* Generated from arduino-esp32 tools/partitions/ (tools/gen-boards). */
 static const scheme schemes[] = {
 #define ESPOTA_SCHEME(name, chip, csv) { name, chip, csv },
-#include "schemes.def"
+#include "data/schemes.def"
 #undef ESPOTA_SCHEME
 };
 

@@ -9,7 +9,7 @@
 
 #include "espota/flashfit.h"
 #include "espota/image.h"
-#include "util.h"
+#include "util/util.h"
 
 /* Segments an ESP image header can count (a 4-bit field in practice;
  * esptool writes at most 16). */

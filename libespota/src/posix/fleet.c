@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "proto/auth.h"
 #include "espota/fleet.h"
-#include "fleet_policy.h"
-#include "multi_internal.h"
+#include "proto/fleet_policy.h"
+#include "posix/multi_internal.h"
 
 /* One device's state across its attempts. */
 typedef struct {

@@ -4,7 +4,7 @@
  * older struct tcp_info without the field, and it cannot be mixed with
  * <linux/tcp.h> in one file.
  */
-#include "tcpinfo.h"
+#include "posix/tcpinfo.h"
 
 #if defined(__linux__)
 #include <netinet/in.h>

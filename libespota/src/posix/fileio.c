@@ -14,7 +14,7 @@
 #include <sodium.h>
 
 #include "espota/file.h"
-#include "fileio.h"
+#include "posix/fileio.h"
 
 /* Paths in messages are cut here, so the reason after them always fits. */
 #define PATH_SHOWN 160

@@ -5,7 +5,7 @@
  * multi handle with one transfer, as espota_upload() is.
  */
 #define _GNU_SOURCE /* struct in6_pktinfo */
-#include "mdns.h"
+#include "proto/mdns.h"
 
 #include <errno.h>
 #include <ifaddrs.h>
@@ -21,8 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mdns_fallback.h"
-#include "multi_internal.h"
+#include "posix/mdns_fallback.h"
+#include "posix/multi_internal.h"
 
 _Static_assert(AF_INET == 2 && AF_INET6 == 10, "mdns.c hard-codes the Linux address family numbers");
 

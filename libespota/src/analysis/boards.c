@@ -8,14 +8,14 @@
 #include <string.h>
 
 #include "espota/flashfit.h"
-#include "image_internal.h"
-#include "util.h"
+#include "analysis/image_internal.h"
+#include "util/util.h"
 
 static const espota_board boards[] = {
 #define ESPOTA_BOARD(id, desc, plat, chip, flash, layout, mode, origin, offered) \
 	{ id, desc, plat, flash, layout, mode, chip, origin, offered },
 #define ESPOTA_ALIAS(alias, id)
-#include "boards.def"
+#include "data/boards.def"
 #undef ESPOTA_BOARD
 #undef ESPOTA_ALIAS
 };
@@ -23,7 +23,7 @@ static const espota_board boards[] = {
 static const struct alias { const char *alias, *id; } aliases[] = {
 #define ESPOTA_BOARD(id, desc, plat, chip, flash, layout, mode, origin, offered)
 #define ESPOTA_ALIAS(alias, id) { alias, id },
-#include "boards.def"
+#include "data/boards.def"
 #undef ESPOTA_BOARD
 #undef ESPOTA_ALIAS
 };

@@ -7,7 +7,7 @@
  * its last count, at most three times in a row (a read resets that).
  * A device of unknown platform may be either. Counts never start with 0.
  */
-#include "acks.h"
+#include "proto/acks.h"
 
 #include <stdlib.h>
 #include <string.h>

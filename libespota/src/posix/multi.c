@@ -15,9 +15,9 @@
 
 #include "espota/flashfit.h"
 #include "espota/device.h"
-#include "image_internal.h"
-#include "multi_internal.h"
-#include "util.h"
+#include "analysis/image_internal.h"
+#include "posix/multi_internal.h"
+#include "util/util.h"
 
 /* ---- options and preparation ---------------------------------------------- */
 

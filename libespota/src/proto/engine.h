@@ -25,7 +25,7 @@
 
 #include "espota/errors.h"
 #include "espota/upload.h"
-#include "acks.h"
+#include "proto/acks.h"
 
 #define ESPOTA__MSG_SIZE 256
 #define ESPOTA__PASSWORD_MAX 256

@@ -7,7 +7,7 @@
 
 #include <poll.h>
 
-#include "session_internal.h"
+#include "posix/session_internal.h"
 
 struct espota_auth_request {
 	char password[ESPOTA__PASSWORD_MAX];

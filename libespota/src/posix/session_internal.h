@@ -9,7 +9,7 @@
 
 #include "espota/session.h"
 #include "espota/upload.h"
-#include "engine.h"
+#include "proto/engine.h"
 #include "espota/flashfit.h"
 
 struct espota_session {

@@ -8,7 +8,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
-#include "auth.h"
+#include "proto/auth.h"
 
 static void to_hex(char *out, const unsigned char *in, size_t n)
 {

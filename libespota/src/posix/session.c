@@ -16,9 +16,9 @@
 #include <sodium.h>
 #include <zlib.h>
 
-#include "session_internal.h"
-#include "fileio.h"
-#include "util.h"
+#include "posix/session_internal.h"
+#include "posix/fileio.h"
+#include "util/util.h"
 #include "espota/multi.h"
 
 uint64_t espota__now_ms(void)

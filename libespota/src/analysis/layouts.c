@@ -5,13 +5,13 @@
 #include <string.h>
 
 #include "espota/flashfit.h"
-#include "image_internal.h"
-#include "util.h"
+#include "analysis/image_internal.h"
+#include "util/util.h"
 
 static const espota_layout layouts[] = {
 #define ESPOTA_LAYOUT(name, ld, flash, fs_start, fs_end, block, irom0) \
 	{ name, ld, flash, fs_start, fs_end, block, irom0 },
-#include "layouts.def"
+#include "data/layouts.def"
 #undef ESPOTA_LAYOUT
 };
 

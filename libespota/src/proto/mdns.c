@@ -3,7 +3,7 @@
  * parsed and written by ldns (docs/discovery.md says why ldns and not
  * c-ares); this file only walks the records and keeps bounded state.
  */
-#include "mdns.h"
+#include "proto/mdns.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -21,7 +21,7 @@
 #include "espota/errors.h"
 #include "espota/flashfit.h"
 #include "espota/image.h"
-#include "image_internal.h"
+#include "analysis/image_internal.h"
 
 /* Arduino .bin: the app image starts after eboot, at 0x1000 (APP_START_OFFSET). */
 #define APP_START 0x1000u

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "device_errors.h"
+#include "analysis/device_errors.h"
 
 typedef struct {
 	int code;

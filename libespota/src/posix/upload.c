@@ -8,7 +8,7 @@
 
 #include "espota/file.h"
 #include "espota/flashfit.h"
-#include "multi_internal.h"
+#include "posix/multi_internal.h"
 
 int espota_auth_request_set_password(espota_auth_request *req, const char *password)
 {
