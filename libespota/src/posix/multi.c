@@ -286,7 +286,7 @@ static void lookup_done(espota_transfer *t, int rc)
 		espota__session_log(t->m->s, ESPOTA_LOG_INFO, "%sthe system resolver does not know %s; "
 			"mDNS resolved it to %s", t->c.prefix, t->opts.host, t->address);
 	} else {
-		snprintf(err, sizeof(err), "%s; %s", t->resolve_error, espota__mdns_run_error(t->mdns));
+		snprintf(err, sizeof(err), "%.150s; %.100s", t->resolve_error, espota__mdns_run_error(t->mdns));
 	}
 	espota__mdns_run_free(t->mdns);
 	t->mdns = NULL;
