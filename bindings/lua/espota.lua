@@ -49,6 +49,8 @@ for _, n in ipairs(CODES) do M[n] = int(C["ESPOTA_" .. n]) end
 
 function M.strerror(code) return C.espota_strerror(code) end
 function M.error_name(code) return C.espota_error_name(code) end
+--- True when trying the same upload again may succeed (the library's rule).
+function M.error_retryable(code) return C.espota_error_retryable(code) ~= 0 end
 
 -- Names are the library's (espota_platform_name, espota_auth_scheme_name).
 local PLATFORMS, PLATFORM_NAMES = {}, {}

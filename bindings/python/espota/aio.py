@@ -264,9 +264,6 @@ async def upload_async(image, host: str, port: int | None = None, **kwargs) -> U
         return await m.upload(image, host, port, **kwargs)
 
 
-# What the blocking fleet retries (libespota/src/posix/fleet.c, retryable()):
-# a timeout, an I/O error, a lost connection; never a refusal or a wrong password.
-_RETRYABLE = (_c.ESPOTA_ETIMEOUT, _c.ESPOTA_EIO, _c.ESPOTA_ECLOSED)
 
 
 async def upload_many_async(image, devices, *, port: int | None = None, max_concurrent: int | None = None,
@@ -326,7 +323,7 @@ async def upload_many_async(image, devices, *, port: int | None = None, max_conc
                     call["host"], call["port"] = host, dport
                     raw = await attempt(call, deadline)
                     code = raw[0]
-                    if (code in _RETRYABLE and tries <= retries and
+                    if (_c.espota_error_retryable(code) and tries <= retries and
                             (deadline is None or loop.time() < deadline)):
                         continue
                     break

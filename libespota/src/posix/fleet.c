@@ -53,11 +53,6 @@ static int fleet_progress(espota_transfer *t, const espota_progress *p, void *pa
 	return f->fo->progress ? f->fo->progress(index, p, f->fo->payload) : 0;
 }
 
-static int retryable(int code)
-{
-	return code == ESPOTA_ETIMEOUT || code == ESPOTA_ECLOSED || code == ESPOTA_EIO;
-}
-
 static int start(fleet *f, size_t index, uint64_t now)
 {
 	device *d = &f->dv[index];
@@ -212,7 +207,7 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 
 			now = espota__now_ms();
 			d->t = NULL;
-			if (code < 0 && retryable(code) && d->attempts <= fo->retries &&
+			if (code < 0 && espota_error_retryable(code) && d->attempts <= fo->retries &&
 				!atomic_load(&s->cancelled) &&
 				(fo->device_deadline_ms == 0 || now - d->first_start < fo->device_deadline_ms)) {
 				espota__session_log(s, ESPOTA_LOG_WARN, "[%s] attempt %u failed (%s); retrying",
