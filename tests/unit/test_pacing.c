@@ -191,6 +191,16 @@ static void simulate(pace_run *r, uint32_t mss, uint32_t peer_window)
 	espota__engine_clear(&e);
 }
 
+/* One upload to a device with this window (no TCP_INFO), which succeeds. */
+static void run_window(pace_run *r, uint32_t mss, uint32_t window)
+{
+	memset(r, 0, sizeof(*r));
+	r->window = window;
+	simulate(r, mss, 0);
+	ASSERT_EQ(r->done, 1);
+	ASSERT_EQ(r->result, ESPOTA_OK);
+}
+
 /* Learns the window and, where pacing pays, holds at most one device window
  * past the flash block the device is on. */
 static void test_learns_window(void)
@@ -204,14 +214,10 @@ static void test_learns_window(void)
 
 	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		pace_run r;
-		memset(&r, 0, sizeof(r));
-		r.window = cases[k].window;
-		simulate(&r, cases[k].mss, 0);
+		run_window(&r, cases[k].mss, cases[k].window);
 		fprintf(stderr, "   mss %u window %u: state %d learnt %u, max %" PRIu64 " past the block, "
 			"%" PRIu64 " outstanding\n", cases[k].mss, cases[k].window, r.state, r.learnt,
 			r.max_past_block, r.max_out_all);
-		ASSERT_EQ(r.done, 1);
-		ASSERT_EQ(r.result, ESPOTA_OK);
 		ASSERT_EQ(r.state, cases[k].paced ? ESPOTA__PACE_BLOCKS : ESPOTA__PACE_STREAM);
 		if (cases[k].window < BLOCK) /* from a block up only a lower bound */
 			ASSERT_EQ(r.learnt, cases[k].window);
@@ -246,14 +252,10 @@ static void test_learning_lead_and_early_decision(void)
 
 	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		pace_run r;
-		memset(&r, 0, sizeof(r));
-		r.window = cases[k].window;
-		simulate(&r, cases[k].mss, 0);
+		run_window(&r, cases[k].mss, cases[k].window);
 		fprintf(stderr, "   mss %u window %u: decided at %" PRIu64 ", learning lead %" PRIu64
 			" past the block, %" PRIu64 " outstanding\n", cases[k].mss, cases[k].window,
 			r.decided_at, r.max_learn_past_block, r.max_learn_out);
-		ASSERT_EQ(r.done, 1);
-		ASSERT_EQ(r.result, ESPOTA_OK);
 		ASSERT(r.decided_at > 0);
 		if (cases[k].early == 1)
 			ASSERT(r.decided_at < PACE_LEARN_TEST_BLOCKS * BLOCK);
