@@ -162,6 +162,9 @@
 %ignore espota_multi_new;
 %ignore espota_multi_free;
 %ignore espota_multi_add_upload;
+%ignore espota_multi_add_browse;
+%ignore espota_multi_add_resolve;
+%ignore espota_transfer_device_at;
 %ignore espota_multi_fds;
 %ignore espota_multi_perform;
 %ignore espota_multi_socket_action;

@@ -49,6 +49,8 @@ for _, n in ipairs(CODES) do M[n] = int(C["ESPOTA_" .. n]) end
 
 function M.strerror(code) return C.espota_strerror(code) end
 function M.error_name(code) return C.espota_error_name(code) end
+--- True when trying the same upload again may succeed (the library's rule).
+function M.error_retryable(code) return C.espota_error_retryable(code) ~= 0 end
 
 -- Names are the library's (espota_platform_name, espota_auth_scheme_name).
 local PLATFORMS, PLATFORM_NAMES = {}, {}
@@ -654,8 +656,12 @@ M.WAIT_READ, M.WAIT_WRITE, M.WAIT_ERROR = int(C.ESPOTA_WAIT_READ), int(C.ESPOTA_
 ---             the same fd with a new serial is a new socket)
 ---   m:timeout() -> ms             call m:action() after at most this (-1: nothing runs)
 ---   m:action(fd, events)          fd became ready; m:action() runs the timers
+---   m:discover(opts) -> id        an mDNS browse (opts as for espota.discover)
+---   m:resolve(name, opts) -> id   an mDNS resolve of NAME.local
 ---   m:done() -> id, result | nil  a finished upload: result as an upload_many
----             device result; result.callback_error is a callback's error object
+---             device result; result.callback_error is a callback's error object;
+---             a finished browse/resolve: {kind, ok, code, name, message,
+---             devices (browse), address (resolve)}
 ---   m:running() -> n, m:remove(id), m:close()
 function M.multi(session)
   local s = session or M.session()
@@ -679,6 +685,7 @@ function Multi:action(fd, events) self._h:action(fd or -1, events or 0) end
 function Multi:done()
   local id, raw = self._h:info_read()
   if id == nil then return nil end
+  if raw.kind then return id, self._discover_result(raw) end -- discover.lua
   local dev = self._dev[id] or {}
   self._dev[id] = nil
   local r = device_result(id, dev, raw)

@@ -34,7 +34,7 @@ from typing import NamedTuple
 from . import _espota as _c
 
 __all__ = [
-    "Session", "upload", "inspect", "check", "layouts", "boards", "strerror", "error_name", "Timeouts",
+    "Session", "upload", "inspect", "check", "layouts", "boards", "strerror", "error_name", "error_retryable", "Timeouts",
     "upload_many", "DeviceResult",
     "FitDevice", "FitReport", "ImageInfo", "Segment", "Progress", "UploadResult", "Layout", "Board",
     "Error", "InvalidArgument", "OutOfMemoryError", "NetworkError", "TimeoutError", "DeviceError",
@@ -59,6 +59,11 @@ def strerror(code: int) -> str:
 def error_name(code: int) -> str:
     """Symbolic name of a libespota error code ("ESPOTA_ETIMEOUT")."""
     return _c.espota_error_name(int(code))
+
+
+def error_retryable(code: int) -> bool:
+    """True when trying the same upload again may succeed (the fleet's retry rule)."""
+    return bool(_c.espota_error_retryable(int(code)))
 
 
 # --------------------------------------------------------------------------

@@ -59,6 +59,8 @@ test("wrong password: nil, message, EAUTH", function()
   local res, msg, code, err = s:upload({ data = small }, { host = "127.0.0.1", port = dev.port, password = "wrong" })
   eq(res, nil, "result"); eq(code, espota.EAUTH, "code"); ok(type(msg) == "string" and #msg > 0, "message")
   eq(err.name, "ESPOTA_EAUTH", "name"); ok(err.phase, "phase")
+  eq(espota.error_retryable(code), false, "a wrong password is not worth retrying")
+  eq(espota.error_retryable(espota.ETIMEOUT), true, "a time-out is")
   -- auth callback
   local asked
   res = s:upload({ data = small }, { host = "127.0.0.1", port = dev.port,
@@ -335,7 +337,7 @@ end)
 -- Module hygiene (docs/bindings.md, "Lua"): require sets no global, and the
 -- module table holds exactly the documented API.
 local DOCUMENTED = {
-  "version", "strerror", "error_name", "read_file", "FILE_MAX", "layouts", "boards", "inspect", "check",
+  "version", "strerror", "error_name", "error_retryable", "read_file", "FILE_MAX", "layouts", "boards", "inspect", "check",
   "session", "upload", "upload_many", "Session", "discover", "resolve_local", "multi", "WAIT_READ", "WAIT_WRITE", "WAIT_ERROR",
   "OK", "ERROR", "EINVAL", "ENOMEM", "EIO", "ETIMEOUT", "EREFUSED", "EAUTH", "EPROTO", "EIMAGE", "ENOFIT",
   "EUSER", "ECANCELLED", "ERESOLVE", "ECLOSED",

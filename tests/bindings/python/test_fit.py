@@ -93,4 +93,5 @@ def test_tables():
     boards = espota.boards()
     assert any(b.name == "esp01_1m" for b in boards)
     assert espota.strerror(-7) and espota.error_name(-7) == "ESPOTA_EAUTH"
+    assert espota.error_retryable(-5) and not espota.error_retryable(-7)  # a timeout, a wrong password
     assert espota.__version__ == "%d.%d.%d" % espota.version()
