@@ -214,7 +214,7 @@ def test_facts_still_refuse(sim, tmp_path):
     assert r.returncode == IMAGE, r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("board", ["esp12e", "d1_mini", "d1_mini_pro", "esp32doit-devkit-v1",
+@pytest.mark.parametrize("board", ["esp12e", "d1_mini", "d1_mini_pro", "esp32doit-devkit-v1", "esp32", "esp32s3",
                                    "esp32-s3-devkitc-1", "sonoff_basic", "esp01_1m"])
 def test_platformio_recipe_any_board(sim, board, tmp_path):
     # README: upload_command = espota -i $UPLOAD_PORT -f $SOURCE --board $BOARD
