@@ -573,12 +573,12 @@ static int exact_run(const espota__acks *a, size_t from, uint64_t base, uint64_t
 
 	if (a->log_full || from > a->log_n)
 		return -1;
+	if (from == a->log_n) /* no digits (the log may be unallocated) */
+		return total == 0;
 	p.d = a->log_d + from;
 	p.sent = a->log_sent + from;
 	p.base = base;
 	p.n = a->log_n - from;
-	if (p.n == 0)
-		return total == 0;
 	if (a->platform != ESPOTA_PLATFORM_ESP32) {
 		p.maxc = total ? total : 1;
 		p.tmax = decimal_digits(p.maxc);
