@@ -162,6 +162,9 @@
 %ignore espota_multi_new;
 %ignore espota_multi_free;
 %ignore espota_multi_add_upload;
+%ignore espota_multi_add_browse;
+%ignore espota_multi_add_resolve;
+%ignore espota_transfer_device_at;
 %ignore espota_multi_fds;
 %ignore espota_multi_perform;
 %ignore espota_multi_socket_action;
@@ -388,8 +391,8 @@ char *espota_swig_device_describe(espota_device *out, const char *board, const c
 	spec.strict = strict;
 	if (espota_device_describe(out, &spec, err, sizeof(err)) != ESPOTA_OK)
 		return strdup(err[0] ? err : "invalid device description");
-	if (out->fit.assumed & ESPOTA_DEVICE_UNKNOWN_BOARD)
-		return strdup(out->note);
+	/* An unknown board is not an error: out->note (ESPOTA_DEVICE_UNKNOWN_BOARD)
+	 * is the warning each language gives; the check goes on with the image. */
 	return NULL;
 }
 

@@ -25,4 +25,23 @@ do
   function M.resolve_local(name, o)
     return C._resolve_local(opts(o), name)
   end
+  -- The step API: a browse or resolve is a transfer of the multi handle,
+  -- driven by the same fds()/timeout()/action() as the uploads.
+  function Multi:discover(o)
+    return self._h:add_browse(opts(o))
+  end
+  function Multi:resolve(name, o)
+    if type(name) ~= "string" then error("name: expected a string", 2) end
+    return self._h:add_resolve(opts(o), name)
+  end
+  function Multi._discover_result(raw)
+    local code = math.tointeger(raw.code) or raw.code
+    local r = { kind = raw.kind, ok = code == 0, code = code, sent = raw.sent }
+    if raw.kind == "browse" then r.devices = raw.devices else r.address = raw.address ~= "" and raw.address or nil end
+    if not r.ok then
+      r.name = C.espota_error_name(code)
+      r.message = raw.message ~= "" and raw.message or C.espota_strerror(code)
+    end
+    return r
+  end
 end

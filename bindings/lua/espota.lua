@@ -49,6 +49,8 @@ for _, n in ipairs(CODES) do M[n] = int(C["ESPOTA_" .. n]) end
 
 function M.strerror(code) return C.espota_strerror(code) end
 function M.error_name(code) return C.espota_error_name(code) end
+--- True when trying the same upload again may succeed (the library's rule).
+function M.error_retryable(code) return C.espota_error_retryable(code) ~= 0 end
 
 -- Names are the library's (espota_platform_name, espota_auth_scheme_name).
 local PLATFORMS, PLATFORM_NAMES = {}, {}
@@ -246,11 +248,20 @@ end
 
 -- Flash-fit ----------------------------------------------------------------
 
+-- Lua's warning channel (warn(), shown with `lua -W` or warn("@on")); looked
+-- up at call time so that an application can route it.
+local function warning(msg)
+  local w = rawget(_G, "warn")
+  if w then w("espota: ", msg) end
+end
+
 -- Build an espota_fit_device from {layout, board, target, platform, chip_size,
 -- device_header_size, running_size, partitions, flash_map, atomic_fs,
--- signing_len, gzip_support}. Raises on unknown names. Returns the device
--- and the partition table it points to (keep both alive).
-local function fit_device(o, level)
+-- signing_len, gzip_support, strict}. Raises on unknown layouts and bad
+-- sizes; an unknown board is a warning (the check goes on with what the image
+-- tells; strict = true refuses instead). Returns the device and the partition
+-- table it points to (keep both alive).
+local function fit_device(o, level, quiet)
   level = (level or 1) + 1
   o = o or {}
   if type(o) ~= "table" then error("fit: expected a table", level) end
@@ -261,8 +272,10 @@ local function fit_device(o, level)
   local holder = C.espota_device()
   local err = C.espota_swig_device_describe(holder, opt_str(o.board), opt_str(o.layout), o.partitions or "",
     opt_str(o.platform), choice("target", o.target, TARGETS, TARGETS.app), size_arg("chip_size", o.chip_size, level),
-    size_arg("device_header_size", o.device_header_size, level), size_arg("running_size", o.running_size, level), 0)
+    size_arg("device_header_size", o.device_header_size, level), size_arg("running_size", o.running_size, level),
+    o.strict and 1 or 0)
   if err then error(err, level) end
+  if not quiet and int(holder.fit.assumed) & int(C.ESPOTA_DEVICE_UNKNOWN_BOARD) ~= 0 then warning(holder.note) end
   local dev = holder.fit
   dev.flash_map = o.flash_map and 1 or 0
   dev.atomic_fs = o.atomic_fs and 1 or 0
@@ -275,18 +288,16 @@ local Report = {}
 Report.__index = Report
 Report.__tostring = function(r) return r.text end
 
---- check(image, device) -> report (table; tostring(report) is the full
---- text). Raises on bad arguments; returns nil, message, code for a broken image.
-function M.check(image, o)
-  local dev, tbl = fit_device(o, 2)
-  local data, src, rc0 = image_data(image, 2)
+local function check(image, o, quiet)
+  local dev, tbl = fit_device(o, 3, quiet)
+  local data, src, rc0 = image_data(image, 3)
   if not data then return nil, src, rc0 end
   local info, raw, code = parse(data)
   if not info then return nil, raw, code end
   info.source = src
   local pre = C.espota_preflight()
   local rc = int(C.espota_preflight_run(pre, raw.info, dev))
-  if rc ~= 0 then error(C.espota_strerror(rc), 2) end
+  if rc ~= 0 then error(C.espota_strerror(rc), 3) end
   local r = pre.report
   local verdict = int(r.verdict)
   local rep = setmetatable({
@@ -306,6 +317,14 @@ function M.check(image, o)
   rep.text = C.espota_swig_fit_format(raw.info, dev, r) or rep.summary
   local _ = { tbl, pre } -- the partition table and the report stayed alive up to here
   return rep
+end
+
+--- check(image, device) -> report (table; tostring(report) is the full
+--- text). Raises on bad arguments; returns nil, message, code for a broken image.
+--- An unknown device.board is a warning (warn()), not an error.
+function M.check(image, o)
+  local rep, msg, code = check(image, o) -- not a tail call: error levels count this frame
+  return rep, msg, code
 end
 
 -- Sessions -----------------------------------------------------------------
@@ -474,7 +493,7 @@ function Session:upload(image, o)
       explanation = d.explanation, raw = d.raw }
   end
   if rc == int(C.ESPOTA_ENOFIT) and o.fit ~= nil then
-    err.report = M.check({ data = data }, o.fit)
+    err.report = check({ data = data }, o.fit, true) -- warned when the call was built
   end
   return nil, msg, rc, err
 end
@@ -589,7 +608,7 @@ function Session:upload_many(image, devices, o)
   local err = { code = rc, name = C.espota_error_name(rc), message = msg,
     advice = advice(rc, s, call, nil, 0, 0) }
   if rc == int(C.ESPOTA_ENOFIT) and o.fit ~= nil then
-    err.report = M.check({ data = data }, o.fit)
+    err.report = check({ data = data }, o.fit, true) -- warned when the call was built
   end
   return nil, msg, rc, err
 end
@@ -637,8 +656,12 @@ M.WAIT_READ, M.WAIT_WRITE, M.WAIT_ERROR = int(C.ESPOTA_WAIT_READ), int(C.ESPOTA_
 ---             the same fd with a new serial is a new socket)
 ---   m:timeout() -> ms             call m:action() after at most this (-1: nothing runs)
 ---   m:action(fd, events)          fd became ready; m:action() runs the timers
+---   m:discover(opts) -> id        an mDNS browse (opts as for espota.discover)
+---   m:resolve(name, opts) -> id   an mDNS resolve of NAME.local
 ---   m:done() -> id, result | nil  a finished upload: result as an upload_many
----             device result; result.callback_error is a callback's error object
+---             device result; result.callback_error is a callback's error object;
+---             a finished browse/resolve: {kind, ok, code, name, message,
+---             devices (browse), address (resolve)}
 ---   m:running() -> n, m:remove(id), m:close()
 function M.multi(session)
   local s = session or M.session()
@@ -662,6 +685,7 @@ function Multi:action(fd, events) self._h:action(fd or -1, events or 0) end
 function Multi:done()
   local id, raw = self._h:info_read()
   if id == nil then return nil end
+  if raw.kind then return id, self._discover_result(raw) end -- discover.lua
   local dev = self._dev[id] or {}
   self._dev[id] = nil
   local r = device_result(id, dev, raw)

@@ -488,10 +488,13 @@ static int espota_lua_upload_many(lua_State *L)
  * The multi interface as a step API, for any Lua event loop (luv, copas, a
  * select loop): espota._multi(session) -> handle with methods
  *   add(image, call) -> id          start an upload (call as for _upload)
+ *   add_browse(opts) -> id          start an mDNS browse (opts as for _discover)
+ *   add_resolve(opts, name) -> id   start an mDNS resolve of NAME.local
  *   fds() -> { {fd=, events=, serial=}, ... }   what to watch now
  *   timeout() -> ms                 call action(-1, 0) after at most this (-1: idle)
  *   action(fd, events)              fd became ready (events: ESPOTA_WAIT_* bits)
- *   info_read() -> id, raw | nil    a finished upload (raw as upload_many's)
+ *   info_read() -> id, raw | nil    a finished upload (raw as upload_many's), or a
+ *                                   browse/resolve (raw.kind; discover_lua.i)
  *   running() -> n, remove(id), close()
  * Callbacks run inside add/action on the Lua state that made that call.
  */
@@ -500,8 +503,14 @@ typedef struct espota_lua_async {
 	espota_transfer *t;
 	lua_Integer id;
 	int image_ref, call_ref;
+	espota_discover *disc;          /* a browse or resolve: its handle (else NULL) */
 	struct espota_lua_async *next;
 } espota_lua_async;
+
+/* discover_lua.i: a browse or resolve on the multi, and its raw result. */
+static int espota_lua_multi_add_browse(lua_State *L);
+static int espota_lua_multi_add_resolve(lua_State *L);
+static void espota_lua_push_discover_result(lua_State *L, espota_transfer *t);
 
 typedef struct espota_lua_multi {
 	espota_multi *m;
@@ -537,6 +546,7 @@ static void espota_lua_async_free(lua_State *L, espota_lua_async *a)
 	luaL_unref(L, LUA_REGISTRYINDEX, a->image_ref);
 	luaL_unref(L, LUA_REGISTRYINDEX, a->call_ref);
 	memset(a->call.password, 0, sizeof(a->call.password));
+	espota_discover_free(a->disc); /* after its transfer was removed */
 	free(a);
 }
 
@@ -711,7 +721,10 @@ static int espota_lua_multi_info_read(lua_State *L)
 	}
 	a = (espota_lua_async *)espota_transfer_user(t);
 	lua_pushinteger(L, a->id);
-	espota_lua_push_result(L, t);
+	if (a->disc != NULL)
+		espota_lua_push_discover_result(L, t);
+	else
+		espota_lua_push_result(L, t);
 	if (a->call.has_err) {
 		lua_rawgeti(L, LUA_REGISTRYINDEX, a->call.err_ref);
 		lua_setfield(L, -2, "error");
@@ -742,6 +755,7 @@ static int espota_lua_multi_register(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{ "add", espota_lua_multi_add }, { "fds", espota_lua_multi_fds },
+		{ "add_browse", espota_lua_multi_add_browse }, { "add_resolve", espota_lua_multi_add_resolve },
 		{ "timeout", espota_lua_multi_timeout }, { "action", espota_lua_multi_action },
 		{ "info_read", espota_lua_multi_info_read }, { "remove", espota_lua_multi_remove },
 		{ "running", espota_lua_multi_running }, { "close", espota_lua_multi_close },

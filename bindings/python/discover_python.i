@@ -12,6 +12,14 @@
  * exception raised by the callback stops the browse and is re-raised.
  *
  *   _espota.discover_resolve(opts, name) -> (rc, address, error)
+ *
+ * On a multi handle (espota.aio.discover_async / resolve_async), no thread:
+ *
+ *   _espota.py_multi_add_browse(multi, opts) -> transfer
+ *   _espota.py_multi_add_resolve(multi, opts, name) -> transfer
+ *   _espota.py_discover_result(transfer) -> (rc, error, [raw, ...], address)
+ *
+ * The transfer owns its discover handle (freed by py_multi_remove()).
  */
 %{
 typedef struct espota_py_disc {
@@ -26,26 +34,35 @@ static PyObject *espota_py_str(const char *s)
 	return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
 }
 
-static int espota_py_disc_cb(const espota_device_info *d, void *payload)
+/* A device as the tuple DiscoveredDevice() takes; NULL with an exception set. */
+static PyObject *espota_py_device_raw(const espota_device_info *d)
 {
-	espota_py_disc *c = payload;
-	PyGILState_STATE g = PyGILState_Ensure();
 	PyObject *addrs = PyTuple_New((Py_ssize_t)d->naddrs);
 	PyObject *txt = PyTuple_New((Py_ssize_t)d->ntxt);
-	PyObject *raw = NULL, *r = NULL;
-	int stop = -1;
 
-	if (addrs == NULL || txt == NULL)
-		goto out;
+	if (addrs == NULL || txt == NULL) {
+		Py_XDECREF(addrs);
+		Py_XDECREF(txt);
+		return NULL;
+	}
 	for (size_t i = 0; i < d->naddrs; i++)
 		PyTuple_SET_ITEM(addrs, (Py_ssize_t)i, Py_BuildValue("(NN)", espota_py_str(d->addrs[i].address),
 			espota_py_str(d->addrs[i].interface)));
 	for (size_t i = 0; i < d->ntxt; i++)
 		PyTuple_SET_ITEM(txt, (Py_ssize_t)i, Py_BuildValue("(NNO)", espota_py_str(d->txt[i].key),
 			espota_py_str(d->txt[i].value), d->txt[i].has_value ? Py_True : Py_False));
-	raw = Py_BuildValue("(NNiOONiiK)", espota_py_str(d->instance), espota_py_str(d->hostname),
+	return Py_BuildValue("(NNiNNNiiK)", espota_py_str(d->instance), espota_py_str(d->hostname),
 		(int)d->port, addrs, txt, espota_py_str(d->board), d->auth_upload, (int)d->platform,
 		(unsigned long long)d->elapsed_ms);
+}
+
+static int espota_py_disc_cb(const espota_device_info *d, void *payload)
+{
+	espota_py_disc *c = payload;
+	PyGILState_STATE g = PyGILState_Ensure();
+	PyObject *raw = espota_py_device_raw(d), *r = NULL;
+	int stop = -1;
+
 	if (raw == NULL)
 		goto out;
 	r = PyObject_CallFunctionObjArgs(c->cb, raw, NULL);
@@ -59,8 +76,6 @@ out:
 		PyErr_Clear();
 	Py_XDECREF(r);
 	Py_XDECREF(raw);
-	Py_XDECREF(addrs);
-	Py_XDECREF(txt);
 	PyGILState_Release(g);
 	return stop;
 }
@@ -139,5 +154,60 @@ static PyObject *discover_resolve(PyObject *opts, const char *name)
 	res = Py_BuildValue("(isN)", rc, rc == 0 ? addr : "", espota_py_str(espota_discover_last_error(d)));
 	espota_discover_free(d);
 	return res;
+}
+%}
+
+%inline %{
+/* A browse (name NULL) or resolve as a transfer of `m`; it owns its handle. */
+static PyObject *espota_py_multi_add_mdns(espota_multi *m, PyObject *opts, const char *name)
+{
+	espota_discover_options o;
+	espota_discover *d = NULL;
+	espota_transfer *t = NULL;
+	int rc;
+
+	if (espota_py_disc_opts(opts, &o) < 0)
+		return NULL;
+	if ((rc = espota_discover_new(&d, &o)) < 0)
+		return PyErr_Format(PyExc_RuntimeError, "espota_discover_new: %s", espota_strerror(rc));
+	rc = name != NULL ? espota_multi_add_resolve(m, &t, d, name) : espota_multi_add_browse(m, &t, d, NULL, NULL);
+	if (rc < 0 || t == NULL) {
+		espota_discover_free(d);
+		return PyErr_Format(PyExc_RuntimeError, "espota_multi_add_%s: %s", name ? "resolve" : "browse",
+			espota_strerror(rc));
+	}
+	espota_transfer_set_user(t, d);
+	return SWIG_NewPointerObj(t, SWIGTYPE_p_espota_transfer, 0);
+}
+
+PyObject *py_multi_add_browse(espota_multi *m, PyObject *opts)
+{
+	return espota_py_multi_add_mdns(m, opts, NULL);
+}
+
+PyObject *py_multi_add_resolve(espota_multi *m, PyObject *opts, const char *name)
+{
+	return espota_py_multi_add_mdns(m, opts, name);
+}
+
+/* (code, error, [device raw, ...] from index `first`, address) of a browse or resolve. */
+PyObject *py_discover_result(espota_transfer *t, size_t first)
+{
+	size_t n = espota_transfer_device_count(t);
+	PyObject *list = PyList_New(0);
+
+	if (list == NULL)
+		return NULL;
+	for (size_t i = first; i < n; i++) {
+		PyObject *raw = espota_py_device_raw(espota_transfer_device_at(t, i));
+		if (raw == NULL || PyList_Append(list, raw) < 0) {
+			Py_XDECREF(raw);
+			Py_DECREF(list);
+			return NULL;
+		}
+		Py_DECREF(raw);
+	}
+	return Py_BuildValue("(iNNN)", espota_transfer_result(t), espota_py_str(espota_transfer_error(t)), list,
+		espota_py_str(espota_transfer_address(t)));
 }
 %}

@@ -725,10 +725,14 @@ PyObject *py_transfer_result(espota_transfer *t)
 
 int py_multi_remove(espota_multi *m, espota_transfer *t)
 {
-	espota_py_async *a = (espota_py_async *)espota_transfer_user(t);
+	void *user = espota_transfer_user(t);
+	int upload = espota_transfer_kind(t) == ESPOTA_KIND_UPLOAD;
 	int rc = espota_multi_remove(m, t);
-	if (rc == ESPOTA_OK)
-		espota_py_async_free(a);
+	/* an upload owns its call; a browse or resolve its discover handle */
+	if (rc == ESPOTA_OK && upload)
+		espota_py_async_free((espota_py_async *)user);
+	else if (rc == ESPOTA_OK)
+		espota_discover_free((espota_discover *)user);
 	return rc;
 }
 %}

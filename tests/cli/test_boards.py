@@ -65,6 +65,33 @@ PINNED = {
     # Arduino IDE, ESP32 (boards.txt build.partitions)
     "esp32": ("esp32", 4 * M, "default"), "esp32wrover": ("esp32", 4 * M, "default"),
     "pico32@ide": ("esp32", 4 * M, "default"), "tinypico@ide": ("esp32", 4 * M, "default"),
+    # (boards.txt: the first PartitionScheme/FlashSize entry over build.*; <id>@ide where
+    # PlatformIO has the same id)
+    "esp32s3": ("esp32", 4 * M, "default"), "esp32c3": ("esp32", 4 * M, "default"),
+    "esp32s2": ("esp32", 4 * M, "default"), "esp32da": ("esp32", 4 * M, "default"),
+    "esp32wroverkit": ("esp32", 4 * M, "default"), "lolin32@ide": ("esp32", 4 * M, "default"),
+    "nodemcu-32s@ide": ("esp32", 4 * M, "default"), "featheresp32@ide": ("esp32", 4 * M, "default"),
+    "ttgo-t1@ide": ("esp32", 4 * M, "default"), "esp32doit-devkit-v1@ide": ("esp32", 4 * M, "default"),
+    "esp32cam@ide": ("esp32", 4 * M, "huge_app"), "m5stack-core-esp32@ide": ("esp32", 4 * M, "default"),
+    "d1_mini32": ("esp32", 4 * M, "default"), "lolin_s2_mini@ide": ("esp32", 4 * M, "default"),
+    "lolin_c3_mini@ide": ("esp32", 4 * M, "default"), "XIAO_ESP32C3": ("esp32", 4 * M, "default"),
+    "m5stack-fire@ide": ("esp32", 16 * M, "default_16MB"), "m5stack-core2@ide": ("esp32", 16 * M, "default_16MB"),
+    "esp32thing_plus@ide": ("esp32", 16 * M, "default_16MB"),
+    "heltec_wifi_lora_32_V2@ide": ("esp32", 8 * M, "default_8MB"), "nina_w10@ide": ("esp32", 2 * M, "minimal"),
+    "feathers2": ("esp32", 16 * M, "ffat"), "tinys3": ("esp32", 8 * M, "default_8MB"),
+    "lolin_s3@ide": ("esp32", 16 * M, "ffat"), "watchy@ide": ("esp32", 4 * M, "huge_app"),
+    "sonoff_dualr3": ("esp32", 4 * M, "rainmaker"), "m5stack-timer-cam@ide": ("esp32", 4 * M, "huge_app"),
+    "adafruit_feather_esp32s3@ide": ("esp32", 4 * M, "partitions-4MB-tinyuf2"),
+}
+
+# IDE ESP32 boards: the schemes their menu offers that have a built-in table, in menu order
+IDE_SCHEMES = {
+    "esp32": "default default_ffat default_8MB minimal no_ota noota_3g noota_ffat noota_3gffat huge_app "
+             "min_spiffs ffat app3M_fat9M_16MB rainmaker",
+    "lolin32@ide": "default no_ota min_spiffs",
+    "m5stack-fire@ide": "default_16MB large_spiffs_16MB",
+    "nina_w10@ide": "minimal default default_ffat default_8MB min_spiffs no_ota noota_3g noota_ffat "
+                    "noota_3gffat huge_app rainmaker",
 }
 
 # mDNS TXT "board" values a device announces -> the board they name
@@ -90,6 +117,14 @@ def test_pinned_list_resolves_to_upstream_defaults(table):
         assert b["flash_size"] == flash, bid
         assert b.get("layout", b.get("scheme")) == default, bid
         assert b["offered"][0] == default, bid
+
+
+def test_ide_esp32_boards_offer_their_menu_schemes(table):
+    ide32 = [b for b in table.values() if b["platform"] == "esp32" and b["origin"] == "ide"]
+    assert len(ide32) >= 170
+    assert {b["chip"] for b in ide32} >= {"esp32", "esp32s2", "esp32s3", "esp32c3"}
+    for bid, schemes in IDE_SCHEMES.items():
+        assert " ".join(table[bid]["offered"]) == schemes, bid
 
 
 def test_lookup_by_alias_any_case(tmp_path):
@@ -179,7 +214,7 @@ def test_facts_still_refuse(sim, tmp_path):
     assert r.returncode == IMAGE, r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("board", ["esp12e", "d1_mini", "d1_mini_pro", "esp32doit-devkit-v1",
+@pytest.mark.parametrize("board", ["esp12e", "d1_mini", "d1_mini_pro", "esp32doit-devkit-v1", "esp32", "esp32s3",
                                    "esp32-s3-devkitc-1", "sonoff_basic", "esp01_1m"])
 def test_platformio_recipe_any_board(sim, board, tmp_path):
     # README: upload_command = espota -i $UPLOAD_PORT -f $SOURCE --board $BOARD

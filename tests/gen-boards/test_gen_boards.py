@@ -104,3 +104,25 @@ def test_generated_tables(tmp_path):
     assert 'ESPOTA_SCHEME("big", 0x800000,' in schemes and 'ESPOTA_SCHEME("default", 0x400000,' in schemes
     assert "relative" not in schemes
     assert (tmp_path / "SOURCES").read_text().startswith("esp8266/Arduino plain tree")
+
+
+def test_committed_tables_match_the_arduino_esp32_extract(tmp_path):
+    # The ESP32 IDE rows and every scheme of libespota/data come from the facts-only
+    # extract in tools/gen-boards/upstream/arduino-esp32: regenerating them from it
+    # gives the committed tables (no hand edit, no drift between extract and data).
+    sys.path.insert(0, os.path.dirname(GEN))
+    import gen_boards as g
+    up = os.path.join(os.path.dirname(GEN), "upstream", "arduino-esp32")
+    data = os.path.join(HERE, "..", "..", "libespota", "data")
+    schemes, ide = g.esp32_data(g.Tree(up))
+    g.write_schemes(str(tmp_path / "schemes.def"), schemes, "espressif/arduino-esp32 " + g.Tree(up).commit)
+    with open(os.path.join(data, "schemes.def")) as f:
+        assert f.read() == (tmp_path / "schemes.def").read_text()
+    with open(os.path.join(data, "boards.def")) as f:
+        rows = f.read()
+    assert len(ide) == 170 and {b["chip"] for b in ide} == {"esp32", "esp32s2", "esp32s3", "esp32c3"}
+    for b in ide:
+        tail = (f'{g.c_str(b["chip"])}, {b["flash"]:#x}, {g.c_str(b["layout"])}, {g.MODES[b["mode"]]}, '
+                f'"ide", {g.c_str(" ".join(b["offered"]))})')
+        assert (f'ESPOTA_BOARD({g.c_str(b["id"])}, ' in rows or f'ESPOTA_BOARD({g.c_str(b["id"] + "@ide")}, ' in rows), b["id"]
+        assert tail in rows, b["id"]

@@ -4,7 +4,9 @@
  * espota_multi_fds/timeout/perform, and through per-descriptor
  * espota_multi_socket_action calls (the shape of an asyncio or libuv
  * driver), all byte-exact; many transfers in one loop; cancel; remove;
- * re-entry from a callback refused.
+ * re-entry from a callback refused; mDNS browses and resolves (against
+ * espota-sim --mdns in the loopback test mode: no multicast) as transfers
+ * of the same handle as an upload.
  */
 #include <poll.h>
 #include <time.h>
@@ -319,6 +321,143 @@ static void test_cancel_and_remove(void)
 	free(img);
 }
 
+static int browse_seen;
+
+static int stop_at_three(const espota_device_info *dev, void *payload)
+{
+	(void)payload;
+	ASSERT(dev->struct_size == sizeof(*dev) && dev->naddrs >= 1);
+	/* The handle is busy inside its own callbacks. */
+	ASSERT_EQ(espota_multi_socket_action(reentry_multi, -1, 0), ESPOTA_EINVAL);
+	return ++browse_seen == 3 ? 1 : 0;
+}
+
+static int port_of_sim(const sim_harness *h, unsigned int port)
+{
+	for (int i = 0; i < h->count; i++)
+		if ((unsigned int)h->ports[i] == port)
+			return 1;
+	return 0;
+}
+
+/* A browse and an upload in one hand-written poll() loop, then a resolve
+ * of what the browse found (per-descriptor loop), a cancel through the
+ * discover handle, a name nobody answers. */
+static void test_discovery_on_the_multi(void)
+{
+	const char *a[] = { "--platform", "esp8266", "--fast", "--port", "0", "--count", "3",
+		"--mdns", "--mdns-port", "0", "--hostname", "itmulti", NULL };
+	const size_t len = 60000;
+	unsigned char *img = make_image(len);
+	espota_discover_options dop = ESPOTA_DISCOVER_OPTIONS_INIT;
+	espota_transfer *b, *u, *r, *f;
+	espota_upload_options o;
+	espota_discover *d;
+	espota_session *s;
+	espota_multi *m;
+	sim_harness h;
+	char uni[64], host[256];
+	uint64_t t0;
+	int fds, seen = 0;
+
+	ASSERT_OK(sim_start(&h, a));
+	ASSERT(h.mdns_port > 0);
+	snprintf(uni, sizeof(uni), "127.0.0.1:%d", h.mdns_port);
+	dop.unicast = uni;
+	dop.timeout_ms = 5000;
+	ASSERT_OK(espota_session_new(&s, NULL));
+	fds = count_fds();
+	ASSERT_OK(espota_discover_new(&d, &dop));
+	ASSERT_OK(espota_multi_new(&m, s));
+	reentry_multi = m;
+
+	ASSERT_OK(espota_multi_add_browse(m, &b, d, stop_at_three, NULL));
+	ASSERT_EQ(espota_transfer_kind(b), ESPOTA_KIND_BROWSE);
+	ASSERT_EQ(espota_transfer_result(b), 1);
+	/* one browse or resolve per discover handle at a time */
+	ASSERT_EQ(espota_multi_add_resolve(m, &f, d, "x.local"), ESPOTA_EINVAL);
+	ASSERT(f == NULL);
+	o = opts_for(&h, 0);
+	ASSERT_OK(espota_multi_add_upload(m, &u, img, len, &o));
+	ASSERT_EQ(espota_transfer_kind(u), ESPOTA_KIND_UPLOAD);
+	ASSERT_EQ(espota_multi_running(m), 2);
+	t0 = ms_now();
+	poll_loop(m);
+	ASSERT(ms_now() - t0 < 4000); /* the callback ended the browse, not its timeout */
+	while ((f = espota_multi_info_read(m)) != NULL) {
+		ASSERT(f == b || f == u);
+		seen++;
+	}
+	ASSERT_EQ(seen, 2);
+	ASSERT_EQ(espota_transfer_result(b), ESPOTA_OK);
+	ASSERT_EQ(browse_seen, 3);
+	ASSERT_EQ(espota_transfer_device_count(b), 3);
+	ASSERT_EQ(espota_discover_found(d), 3);
+	ASSERT(espota_transfer_packets_sent(b) >= 1);
+	ASSERT_EQ(espota_discover_packets_sent(d), espota_transfer_packets_sent(b));
+	for (size_t i = 0; i < 3; i++) {
+		const espota_device_info *dev = espota_transfer_device_at(b, i);
+		ASSERT(dev != NULL);
+		ASSERT(port_of_sim(&h, dev->port));
+		ASSERT_STREQ(dev->addrs[0].address, "127.0.0.1");
+		ASSERT_CONTAINS(dev->hostname, ".local");
+	}
+	ASSERT(espota_transfer_device_at(b, 3) == NULL);
+	ASSERT_EQ(espota_transfer_device_count(u), 0);
+	ASSERT_EQ(espota_transfer_result(u), ESPOTA_OK);
+	assert_received(&h, 0, img, len);
+	snprintf(host, sizeof(host), "%s", espota_transfer_device_at(b, 1)->hostname);
+	ASSERT_OK(espota_multi_remove(m, b));
+	ASSERT_OK(espota_multi_remove(m, u));
+
+	/* resolve what the browse found, one callback per ready descriptor */
+	ASSERT_OK(espota_multi_add_resolve(m, &r, d, host));
+	ASSERT_EQ(espota_transfer_kind(r), ESPOTA_KIND_RESOLVE);
+	ASSERT_STREQ(espota_transfer_host(r), host);
+	ASSERT_STREQ(espota_transfer_address(r), "");
+	action_loop(m);
+	ASSERT(espota_multi_info_read(m) == r);
+	ASSERT_EQ(espota_transfer_result(r), ESPOTA_OK);
+	ASSERT_STREQ(espota_transfer_address(r), "127.0.0.1");
+	ASSERT_OK(espota_multi_remove(m, r));
+
+	/* espota_discover_cancel() reaches a browse on another session's handle */
+	ASSERT_OK(espota_multi_add_browse(m, &b, d, NULL, NULL));
+	t0 = ms_now();
+	{
+		espota_waitfd w[8];
+		size_t n = 0;
+		ASSERT_OK(espota_multi_fds(m, w, 8, &n));
+		ASSERT(n >= 3); /* the session's pipe, the mDNS socket, the discover handle's pipe */
+		ASSERT_OK(espota_multi_perform(m, w, 0));
+	}
+	ASSERT_OK(espota_discover_cancel(d));
+	poll_loop(m);
+	ASSERT(ms_now() - t0 < 2000);
+	ASSERT_EQ(espota_transfer_result(b), ESPOTA_ECANCELLED);
+	ASSERT_STREQ(espota_discover_last_error(d), "cancelled");
+	ASSERT_OK(espota_multi_remove(m, b));
+	espota_discover_free(d);
+
+	/* nobody answers: ERESOLVE at the handle's timeout, with the name */
+	dop.timeout_ms = 300;
+	ASSERT_OK(espota_discover_new(&d, &dop));
+	ASSERT_OK(espota_multi_add_resolve(m, &r, d, "nobody"));
+	t0 = ms_now();
+	poll_loop(m);
+	ASSERT(ms_now() - t0 >= 250 && ms_now() - t0 < 2000);
+	ASSERT_EQ(espota_transfer_result(r), ESPOTA_ERESOLVE);
+	ASSERT_CONTAINS(espota_transfer_error(r), "nobody.local");
+	ASSERT_CONTAINS(espota_discover_last_error(d), "nobody.local");
+	/* freed with its handle, before the discover handle */
+	espota_multi_free(m);
+	espota_discover_free(d);
+	ASSERT_EQ(count_fds(), fds);
+	espota_session_free(s);
+	sim_stop(&h);
+	free(img);
+}
+
 static void test_arguments(void)
 {
 	espota_session *s;
@@ -356,4 +495,5 @@ TEST_ENTRY(test_arguments)
 TEST_ENTRY(test_same_upload_three_ways)
 TEST_ENTRY(test_many_in_one_loop)
 TEST_ENTRY(test_cancel_and_remove)
+TEST_ENTRY(test_discovery_on_the_multi)
 TEST_LIST_END

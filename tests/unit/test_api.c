@@ -30,6 +30,10 @@ static void test_errors(void)
 	}
 	ASSERT_STREQ(espota_strerror(-999), "unknown error");
 	ASSERT_STREQ(espota_error_name(ESPOTA_ETIMEOUT), "ESPOTA_ETIMEOUT");
+	/* what the fleet retries: the network or the device gave out, nothing else */
+	for (c = ESPOTA_ECLOSED - 1; c <= 1; c++)
+		ASSERT_EQ(espota_error_retryable(c),
+			c == ESPOTA_ETIMEOUT || c == ESPOTA_ECLOSED || c == ESPOTA_EIO);
 }
 
 static void test_version(void)

@@ -45,9 +45,13 @@ static void test_lookup(void)
 	ASSERT_STREQ(espota_board_find("ARDUINO_ESP8266_WEMOS_D1MINI")->name, "d1_mini@ide");
 	ASSERT_STREQ(espota_board_find("esp32_dev")->name, "esp32");
 	/* ESP32 devices announce their variant (ESPmDNS: STR(ARDUINO_VARIANT)) */
-	ASSERT_STREQ(espota_board_find("d1_mini32")->name, "wemos_d1_mini32");
-	/* a variant shared by boards with different facts names none of them */
-	ASSERT(espota_board_find("esp32s3") == NULL);
+	ASSERT_STREQ(espota_board_find("doitESP32devkitV1")->name, "esp32doit-devkit-v1@ide");
+	/* the IDE ids of arduino-esp32's boards.txt */
+	ASSERT_STREQ(espota_board_find("d1_mini32")->origin, "ide");
+	ASSERT_STREQ(espota_board_find("esp32s3")->layout, "default");
+	ASSERT_STREQ(espota_board_find("esp32s3")->chip, "esp32s3");
+	/* a shared build.board names the first board of boards.txt with it */
+	ASSERT_STREQ(espota_board_find("ESP32_DEV")->name, "esp32");
 	ASSERT(espota_board_find("no_such_board") == NULL);
 	ASSERT(espota_board_count() > 300);
 	ASSERT(espota_board_alias_count() > 100);

@@ -242,17 +242,88 @@ def esp32_data(tree):
             continue  # offsets left to the tool: not a fixed table
         name = os.path.basename(path)[:-4]
         schemes[name] = {"rows": rows, "chip": csv_end(rows)}
-    ide = []
-    text = tree.read("boards.txt") or ""
-    for bid, kv in parse_boards_txt(text).items():
-        part = kv.get("build.partitions", "default")
-        offered = [kv[f"menu.PartitionScheme.{o}.build.partitions"] for o in menu_entries(kv, "PartitionScheme")
-                   if f"menu.PartitionScheme.{o}.build.partitions" in kv]
-        ide.append({"id": bid, "name": kv["name"], "platform": "ESP32", "chip": kv.get("build.mcu", "esp32"),
-                    "flash": size_of_name(kv.get("build.flash_size", "4MB")), "layout": part,
-                    "offered": offered or [part], "mode": kv.get("build.flash_mode", "dio"), "source": "ide",
-                    "aliases": [kv.get("build.board", ""), kv.get("build.variant", "")]})
+    facts = tree.read("boards.facts")
+    if facts is not None:
+        ide = [b for b in esp32_facts(facts) if b]
+    else:
+        ide = esp32_boards_txt(tree.read("boards.txt") or "")
+    for b in ide:
+        check_max(b, schemes)
+        # Every scheme of the board's menus that has a built-in table, the
+        # default first (kept even without a table: it is what the board builds).
+        b["offered"] = list(dict.fromkeys([b["layout"]] + [p for p in b.pop("menu") if p in schemes]))
     return schemes, ide
+
+
+def expand(field, macros):
+    out = []
+    for tok in field.split():
+        out += macros[tok[1:]].split() if tok.startswith("@") else [tok]
+    return out
+
+
+def esp32_facts(text):
+    """tools/gen-boards/upstream/arduino-esp32/boards.facts (format in its header)."""
+    macros = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("@"):
+            name, _, value = line[1:].partition("=")
+            macros[name] = value
+            continue
+        bid, name, mcu, variant, board, flash, part, mode, maxsize, fsm, psm = line.split("|")
+        menu, maxes = [], {}
+        for tok in expand(psm, macros):
+            _, _, val = tok.partition("=")
+            pname, _, mx = val.partition(":")
+            if pname and not pname.startswith("*"):
+                menu.append(pname)
+                if mx:
+                    maxes[pname] = int(mx)
+        for tok in expand(fsm, macros):
+            _, _, val = tok.partition("=")
+            _, _, pname = val.partition(":")
+            if pname:
+                menu.append(pname)
+        yield {"id": bid, "name": name, "platform": "ESP32", "chip": mcu, "flash": size_of_name(flash),
+               "layout": part, "menu": menu, "max": int(maxsize), "maxes": maxes, "mode": mode,
+               "source": "ide", "aliases": [board, variant]}
+
+
+def esp32_boards_txt(text):
+    """A full boards.txt (when a checkout is at hand): the same facts."""
+    out = []
+    for bid, kv in parse_boards_txt(text).items():
+        def first(menu, key, default):
+            opts = menu_entries(kv, menu)
+            return kv.get(f"menu.{menu}.{opts[0]}.{key}", default) if opts else default
+        part = first("FlashSize", "build.partitions", kv.get("build.partitions", "default"))
+        part = first("PartitionScheme", "build.partitions", part)
+        menu = [kv[f"menu.PartitionScheme.{o}.build.partitions"] for o in menu_entries(kv, "PartitionScheme")
+                if f"menu.PartitionScheme.{o}.build.partitions" in kv]
+        menu += [kv[f"menu.FlashSize.{o}.build.partitions"] for o in menu_entries(kv, "FlashSize")
+                 if f"menu.FlashSize.{o}.build.partitions" in kv]
+        out.append({"id": bid, "name": kv["name"], "platform": "ESP32", "chip": kv.get("build.mcu", "esp32"),
+                    "flash": size_of_name(first("FlashSize", "build.flash_size", kv.get("build.flash_size", "4MB"))),
+                    "layout": part, "menu": menu, "max": int(first("PartitionScheme", "upload.maximum_size",
+                                                                   kv.get("upload.maximum_size", "0"))),
+                    "maxes": {}, "mode": first("FlashMode", "build.flash_mode", kv.get("build.flash_mode", "dio")),
+                    "source": "ide", "aliases": [kv.get("build.board", ""), kv.get("build.variant", "")]})
+    return out
+
+
+def app_max(rows):
+    return max((num(r[4]) for r in rows if r[1] == "app" and r[4]), default=0)
+
+
+def check_max(b, schemes):
+    """upload.maximum_size should be the largest app partition of the scheme:
+    report where boards.txt and the CSV disagree (the CSV is what the device has)."""
+    for pname, mx in [(b["layout"], b["max"])] + list(b["maxes"].items()):
+        if pname in schemes and mx and app_max(schemes[pname]["rows"]) != mx:
+            print(f"note: {b['id']}: {pname} upload.maximum_size {mx} != app partition "
+                  f"{app_max(schemes[pname]['rows'])}", file=sys.stderr)
 
 
 def pio32_data(tree, schemes, ide):
@@ -369,14 +440,17 @@ def write_boards(path, boards, src):
         for bid, b in rows:
             for a in b["aliases"]:
                 if a and a.lower() not in seen:
-                    alias.setdefault(a.lower(), (a, set()))[1].add(bid)
+                    ids = alias.setdefault(a.lower(), (a, []))[1]
+                    if bid not in ids:
+                        ids.append(bid)
         for key in sorted(alias):
             a, ids = alias[key]
-            # An alias shared by several boards names the first of them that
-            # is an IDE board (ESP8266_GENERIC -> generic), or the first of
-            # boards that all have the same facts; else it is left out (an
-            # unknown board: a warning, never a guess).
-            ide_ids = sorted(i for i in ids if seen[i.lower()]["source"] == "ide")
+            # An alias shared by several boards names the first of them in
+            # boards.txt order that is an IDE board (ESP8266_GENERIC ->
+            # generic, ESP32_DEV -> esp32: the core's own dev module comes
+            # first), or the first of boards that all have the same facts;
+            # else it is left out (an unknown board: a warning, never a guess).
+            ide_ids = [i for i in ids if seen[i.lower()]["source"] == "ide"]
             facts = {tuple(seen[i.lower()][k] if k != "offered" else tuple(seen[i.lower()][k])
                            for k in ("platform", "flash", "layout", "offered")) for i in ids}
             if len(ids) == 1 or ide_ids or len(facts) == 1:

@@ -28,12 +28,13 @@ import builtins
 import os
 import threading
 import time
+import warnings
 from typing import NamedTuple
 
 from . import _espota as _c
 
 __all__ = [
-    "Session", "upload", "inspect", "check", "layouts", "boards", "strerror", "error_name", "Timeouts",
+    "Session", "upload", "inspect", "check", "layouts", "boards", "strerror", "error_name", "error_retryable", "Timeouts",
     "upload_many", "DeviceResult",
     "FitDevice", "FitReport", "ImageInfo", "Segment", "Progress", "UploadResult", "Layout", "Board",
     "Error", "InvalidArgument", "OutOfMemoryError", "NetworkError", "TimeoutError", "DeviceError",
@@ -58,6 +59,11 @@ def strerror(code: int) -> str:
 def error_name(code: int) -> str:
     """Symbolic name of a libespota error code ("ESPOTA_ETIMEOUT")."""
     return _c.espota_error_name(int(code))
+
+
+def error_retryable(code: int) -> bool:
+    """True when trying the same upload again may succeed (the fleet's retry rule)."""
+    return bool(_c.espota_error_retryable(int(code)))
 
 
 # --------------------------------------------------------------------------
@@ -475,8 +481,9 @@ class FitDevice:
 
     layout      ESP8266 layout of the RUNNING firmware ("1M64", "4M2M", or
                 an ld script name)
-    board       board alias ("nodemcuv2", "esp01_1m", "esp32dev", ...):
-                supplies platform, chip_size and layout/partition scheme
+    board       board id or alias ("nodemcuv2", "esp01_1m", "esp32dev", the
+                mDNS "board" value, ...): supplies platform, chip_size and
+                layout/partition scheme; an unknown board is a UserWarning
     target      "app" or "fs"
     platform    "esp8266" / "esp32" / None (from the image)
     chip_size, device_header_size, running_size   bytes or "1M"-style; None = unknown
@@ -484,12 +491,15 @@ class FitDevice:
                 CSV text (str containing a newline or comma), or a binary
                 table (bytes); None = unknown
     flash_map, atomic_fs, signing_len, gzip_support (None = unknown)
+    strict      refuse (NoFitError / decision "refuse") when the check rests
+                on an assumption, e.g. an unknown board (a UserWarning
+                otherwise: the upload goes on with what the image tells)
     """
 
     def __init__(self, *, layout: str | None = None, board: str | None = None, target: str = "app",
                  platform: str | None = None, chip_size=None, device_header_size=None, running_size=None,
                  partitions=None, flash_map: bool = False, atomic_fs: bool = False, signing_len: int = 0,
-                 gzip_support: bool | None = None):
+                 gzip_support: bool | None = None, strict: bool = False):
         if isinstance(partitions, (bytes, bytearray, memoryview)):
             part = bytes(partitions)
         elif isinstance(partitions, str):
@@ -504,9 +514,13 @@ class FitDevice:
             holder, None if board is None else str(board), None if layout is None else str(layout), part,
             None if platform is None else str(platform), _choice("target", target, _TARGETS),
             _size_arg("chip_size", chip_size), _size_arg("device_header_size", device_header_size),
-            _size_arg("running_size", running_size), 0)
+            _size_arg("running_size", running_size), int(bool(strict)))
         if err:
             raise InvalidArgument(err)
+        if holder.fit.assumed & _c.ESPOTA_DEVICE_UNKNOWN_BOARD:
+            # not an error: the check and the upload go on with what the image
+            # and the device tell (strict=True refuses instead)
+            warnings.warn(holder.note, UserWarning, stacklevel=2)
         self._holder = holder  # owns the partition table _dev points at
         dev = self._dev = holder.fit
         dev.flash_map = int(bool(flash_map))
@@ -601,7 +615,8 @@ def _lines(text: str) -> list[str]:
 def check(image, *, layout: str | None = None, board: str | None = None, target: str = "app",
           platform: str | None = None, chip_size=None, device_header_size=None, running_size=None,
           partitions=None, flash_map: bool = False, atomic_fs: bool = False, signing_len: int = 0,
-          gzip_support: bool | None = None, fit=None, device: FitDevice | None = None) -> FitReport:
+          gzip_support: bool | None = None, strict: bool = False, fit=None,
+          device: FitDevice | None = None) -> FitReport:
     """Predict what the device's Updater will do with `image` (see FitDevice
     for the device facts; pass `fit=` -- a FitDevice or a dict of its
     keyword arguments, as upload() takes it -- to reuse one; `device=` is
@@ -614,7 +629,8 @@ def check(image, *, layout: str | None = None, board: str | None = None, target:
     dev = device if device is not None else FitDevice(
         layout=layout, board=board, target=target, platform=platform, chip_size=chip_size,
         device_header_size=device_header_size, running_size=running_size, partitions=partitions,
-        flash_map=flash_map, atomic_fs=atomic_fs, signing_len=signing_len, gzip_support=gzip_support)
+        flash_map=flash_map, atomic_fs=atomic_fs, signing_len=signing_len, gzip_support=gzip_support,
+        strict=strict)
     pre = _c.espota_preflight()
     rc = _c.espota_preflight_run(pre, info._raw, dev._dev)
     if rc != _c.ESPOTA_OK:

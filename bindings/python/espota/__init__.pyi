@@ -12,6 +12,7 @@ __version__: str
 def version() -> tuple[int, int, int]: ...
 def strerror(code: int) -> str: ...
 def error_name(code: int) -> str: ...
+def error_retryable(code: int) -> bool: ...
 
 class Error(Exception):
     code: int
@@ -147,7 +148,8 @@ class FitDevice:
     def __init__(self, *, layout: str | None = ..., board: str | None = ..., target: _Target = ...,
                  platform: _Platform = ..., chip_size: _Size = ..., device_header_size: _Size = ...,
                  running_size: _Size = ..., partitions: str | bytes | None = ..., flash_map: bool = ...,
-                 atomic_fs: bool = ..., signing_len: int = ..., gzip_support: bool | None = ...) -> None: ...
+                 atomic_fs: bool = ..., signing_len: int = ..., gzip_support: bool | None = ...,
+                 strict: bool = ...) -> None: ...
 
 class FitReport:
     verdict: Literal["fits", "warning", "refused", "unknown"]
@@ -175,7 +177,8 @@ def check(image: _Image, *, layout: str | None = ..., board: str | None = ..., t
           platform: _Platform = ..., chip_size: _Size = ..., device_header_size: _Size = ...,
           running_size: _Size = ..., partitions: str | bytes | None = ..., flash_map: bool = ...,
           atomic_fs: bool = ..., signing_len: int = ..., gzip_support: bool | None = ...,
-          fit: FitDevice | dict[str, Any] | None = ..., device: FitDevice | None = ...) -> FitReport: ...
+          strict: bool = ..., fit: FitDevice | dict[str, Any] | None = ...,
+          device: FitDevice | None = ...) -> FitReport: ...
 
 class Timeouts:
     invite: float | None

@@ -4,7 +4,9 @@
 
     async def main():
         result = await espota.aio.upload_async("firmware.bin", "192.168.1.50")
-        results = await espota.aio.upload_many_async("firmware.bin", hosts)
+        results = await espota.aio.upload_many_async("firmware.bin", hosts, retries=1)
+        devices = await espota.aio.discover_async(2.0)   # mDNS, same loop
+        address = await espota.aio.resolve_async("esp-garage.local")
 
     asyncio.run(main())
 
@@ -14,7 +16,10 @@ selector whose descriptor the loop watches with ``loop.add_reader``), the
 next deadline is a ``loop.call_later`` timer, and whatever became ready is
 handed to espota_multi_socket_action(). Callbacks (progress, auth) run on
 the loop's thread, inside that call. Cancelling the task that awaits an
-upload removes its transfer, which closes its sockets at once.
+upload, a browse or a resolve removes its transfer, which closes its
+sockets at once. An mDNS browse or resolve is a transfer of the same
+handle as the uploads (espota_multi_add_browse/_resolve), so discovery and
+uploads share one loop and one set of descriptors.
 
 Why a private selector rather than one ``add_reader``/``add_writer`` per
 descriptor: libespota closes a finished transfer's sockets inside the call
@@ -31,8 +36,9 @@ import selectors
 
 from . import (_build_call, _c, _device_error_dict, _device_tuple, _error_class, _upload_result,
                DeviceResult, InvalidArgument, Session, UploadResult)
+from .discover import DiscoveredDevice, _opts as _discover_opts
 
-__all__ = ["Multi", "upload_async", "upload_many_async"]
+__all__ = ["Multi", "upload_async", "upload_many_async", "discover_async", "resolve_async"]
 
 _READ, _WRITE, _ERROR = _c.ESPOTA_WAIT_READ, _c.ESPOTA_WAIT_WRITE, _c.ESPOTA_WAIT_ERROR
 
@@ -49,7 +55,7 @@ class Multi:
         self._m = _c.py_multi_new(self._session._handle())
         self._sel = selectors.DefaultSelector()
         self._watched: dict[int, tuple[int, int]] = {}  # fd -> (serial, selector events)
-        self._futures: dict = {}               # int(transfer pointer) -> (transfer, future)
+        self._futures: dict = {}               # int(transfer pointer) -> (transfer, future, result reader)
         self._timer: asyncio.TimerHandle | None = None
         self._loop.add_reader(self._sel.fileno(), self._on_ready)
         self._closed = False
@@ -65,7 +71,7 @@ class Multi:
         if self._closed:
             return
         self._closed = True
-        for t, fut in list(self._futures.values()):
+        for t, fut, _ in list(self._futures.values()):
             _c.py_multi_remove(self._m, t)
             if not fut.done():
                 fut.cancel()
@@ -81,9 +87,12 @@ class Multi:
     def _start(self, call: dict) -> asyncio.Future:
         if self._closed:
             raise RuntimeError("espota.aio.Multi: closed")
+        return self._track(_c.py_multi_add(self._m, call), _c.py_transfer_result)
+
+    def _track(self, t, read) -> asyncio.Future:
+        """A future for transfer `t`, resolved with read(t) when it finishes."""
         fut = self._loop.create_future()
-        t = _c.py_multi_add(self._m, call)
-        self._futures[int(t)] = (t, fut)
+        self._futures[int(t)] = (t, fut, read)
         fut.add_done_callback(lambda f, key=int(t): self._on_future_done(key, f))
         self._collect()
         self._update()
@@ -107,14 +116,58 @@ class Multi:
         raise _error_class(code)(message or _c.espota_strerror(code), code, phase=result.phase,
                                  result=result, device_error=_device_error_dict(de))
 
+    async def discover(self, timeout: float = 2.0, *, interface: str | None = None, family: int = 0,
+                       unicast: str | None = None, max_devices: int = 0) -> "list[DiscoveredDevice]":
+        """Browse for ArduinoOTA devices by mDNS for `timeout` seconds, as
+        :func:`espota.discover` does (same arguments), and return every
+        device that answered, in order; a transfer of this Multi."""
+        if self._closed:
+            raise RuntimeError("espota.aio.Multi: closed")
+        opts = _discover_opts(timeout, interface, family, unicast, max_devices)
+        code, detail, raws, _ = await self._track(_c.py_multi_add_browse(self._m, opts), _read_discover)
+        if code != _c.ESPOTA_OK:
+            raise _error_class(code)(detail or _c.espota_strerror(code), code)
+        return [DiscoveredDevice(raw) for raw in raws]
+
+    async def resolve(self, name: str, timeout: float = 2.0, *, interface: str | None = None,
+                      family: int = 0, unicast: str | None = None) -> str:
+        """The address of `name` ("dev" or "dev.local") by mDNS, as
+        :func:`espota.resolve_local` does; raises ResolveError when nothing
+        answers within `timeout`."""
+        if self._closed:
+            raise RuntimeError("espota.aio.Multi: closed")
+        opts = _discover_opts(timeout, interface, family, unicast, 0)
+        code, detail, _, address = await self._track(_c.py_multi_add_resolve(self._m, opts, str(name)),
+                                                     _read_discover)
+        if code != _c.ESPOTA_OK:
+            raise _error_class(code)(detail or _c.espota_strerror(code), code)
+        return address
+
     # ---- driving -----------------------------------------------------------
 
     def _on_future_done(self, key: int, fut: asyncio.Future) -> None:
         # A cancelled await: stop that transfer now (its sockets close).
         if fut.cancelled() and key in self._futures and not self._closed:
-            t, _ = self._futures.pop(key)
+            t, _, _ = self._futures.pop(key)
             _c.py_multi_remove(self._m, t)
             self._update()
+
+    def _expire(self, fut: asyncio.Future, code: int, message: str) -> None:
+        """End the transfer behind `fut` now with `code`: its stats so far
+        and `message` become the result (a deadline of the caller's)."""
+        for key, (t, f, read) in list(self._futures.items()):
+            if f is not fut:
+                continue
+            del self._futures[key]
+            try:
+                _, attempts, _, de, st = read(t)
+            except BaseException:  # a callback's exception: the deadline decides now
+                attempts, de, st = 1, None, _c.espota_upload_stats()
+            _c.py_multi_remove(self._m, t)
+            if not fut.done():
+                fut.set_result((code, attempts, message, de, st))
+            self._update()
+            return
 
     def _on_ready(self) -> None:
         for key, mask in self._sel.select(0):
@@ -138,9 +191,9 @@ class Multi:
             t = _c.py_multi_info_read(self._m)
             if t is None:
                 return
-            _, fut = self._futures.pop(int(t), (None, None))
+            _, fut, read = self._futures.pop(int(t), (None, None, _c.py_transfer_result))
             try:
-                raw = _c.py_transfer_result(t)
+                raw = read(t)
             except BaseException as exc:  # a callback raised: hand it to the awaiting task
                 raw, err = None, exc
             else:
@@ -189,6 +242,10 @@ class Multi:
         self._watched[fd] = entry
 
 
+def _read_discover(t):
+    return _c.py_discover_result(t, 0)
+
+
 def _defaults(kwargs: dict) -> dict:
     """Session.upload()'s keyword arguments with its defaults filled in."""
     known = {"target": "app", "password": None, "auth": None, "progress": None, "timeouts": None,
@@ -207,39 +264,92 @@ async def upload_async(image, host: str, port: int | None = None, **kwargs) -> U
         return await m.upload(image, host, port, **kwargs)
 
 
+
+
 async def upload_many_async(image, devices, *, port: int | None = None, max_concurrent: int | None = None,
+                            retries: int = 0, device_timeout: float | None = None,
                             **kwargs) -> "list[DeviceResult]":
     """Upload `image` to every device (host strings, (host, port) tuples or
     {"host", "port", "password"} dicts) from the running loop, at most
     `max_concurrent` at once (None: all), and return one DeviceResult per
-    device in order. A device's failure never disturbs the others."""
+    device in order. A device's failure never disturbs the others.
+    `retries` and `device_timeout` work as in :func:`espota.upload_many`:
+    extra attempts after a timeout, an I/O error or a lost connection, and
+    seconds per device with its retries (then ESPOTA_ETIMEOUT)."""
     plat = kwargs.get("platform")
     default_port = port if port is not None else (
         _c.ESPOTA_PORT_ESP32 if plat == "esp32" else _c.ESPOTA_PORT_ESP8266)
     devs = [_device_tuple(i, d, default_port) for i, d in enumerate(devices)]
     if not devs:
         raise InvalidArgument("devices: expected at least one device")
+    if retries is None or isinstance(retries, bool) or int(retries) < 0:
+        raise InvalidArgument("retries: must be >= 0")
+    budget = None
+    if device_timeout is not None:
+        budget = float(device_timeout)
+        if not budget > 0:
+            raise InvalidArgument("device_timeout: must be positive (seconds)")
     limit = asyncio.Semaphore(max_concurrent or len(devs))
     data = None
 
     async with Multi() as m:
+        loop = asyncio.get_running_loop()
+
+        async def attempt(call: dict, deadline: float | None) -> tuple:
+            fut = m._start(call)
+            timer = None
+            if deadline is not None:
+                # worded as the blocking fleet's per-device deadline
+                msg = f"the device's deadline of {int(round(budget * 1000))} ms passed"
+                timer = loop.call_later(max(0.0, deadline - loop.time()), m._expire, fut,
+                                        _c.ESPOTA_ETIMEOUT, msg)
+            try:
+                return await fut
+            finally:
+                if timer is not None:
+                    timer.cancel()
+
         async def one(i: int, dev: tuple) -> DeviceResult:
             host, dport, password = dev
             kw = dict(kwargs)
             if password is not None:
                 kw["password"] = password
+            tries = 0
             async with limit:
-                call, _, _, _ = _build_call(data, **_defaults(kw))
-                call["host"], call["port"] = host, dport
-                raw = await m._start(call)
-            code, attempts, message, de, st = raw
+                deadline = None if budget is None else loop.time() + budget
+                while True:
+                    tries += 1
+                    call, _, _, _ = _build_call(data, **_defaults(kw))
+                    call["host"], call["port"] = host, dport
+                    raw = await attempt(call, deadline)
+                    code = raw[0]
+                    if (_c.espota_error_retryable(code) and tries <= retries and
+                            (deadline is None or loop.time() < deadline)):
+                        continue
+                    break
+            code, _, message, de, st = raw
             ok = code == _c.ESPOTA_OK
             return DeviceResult(index=i, host=host, port=dport, ok=ok, code=code,
                                 error=None if ok else _c.espota_error_name(code),
                                 message="" if ok else (message or _c.espota_strerror(code)),
-                                attempts=attempts, device_error=_device_error_dict(de),
+                                attempts=tries, device_error=_device_error_dict(de),
                                 stats=_upload_result(st))
 
         from . import _image_bytes
         data = _image_bytes(image)
         return list(await asyncio.gather(*(one(i, d) for i, d in enumerate(devs))))
+
+
+async def discover_async(timeout: float = 2.0, *, interface: str | None = None, family: int = 0,
+                         unicast: str | None = None, max_devices: int = 0) -> "list[DiscoveredDevice]":
+    """``await`` an mDNS browse on the running loop (see Multi.discover)."""
+    async with Multi() as m:
+        return await m.discover(timeout, interface=interface, family=family, unicast=unicast,
+                                max_devices=max_devices)
+
+
+async def resolve_async(name: str, timeout: float = 2.0, *, interface: str | None = None, family: int = 0,
+                        unicast: str | None = None) -> str:
+    """``await`` an mDNS resolve of NAME.local on the running loop (see Multi.resolve)."""
+    async with Multi() as m:
+        return await m.resolve(name, timeout, interface=interface, family=family, unicast=unicast)

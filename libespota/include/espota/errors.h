@@ -39,6 +39,14 @@ ESPOTA_EXTERN(const char *) espota_strerror(int code);
 /** Symbolic name of an error code ("ESPOTA_ETIMEOUT"), or "ESPOTA_UNKNOWN". */
 ESPOTA_EXTERN(const char *) espota_error_name(int code);
 
+/**
+ * 1 when the same upload may succeed if tried again (ESPOTA_ETIMEOUT,
+ * ESPOTA_ECLOSED, ESPOTA_EIO: the network or the device gave out), else 0
+ * (a refusal, a wrong password, a bad image or argument, a cancel: trying
+ * again gives the same answer). The fleet's `retries` follow this rule.
+ */
+ESPOTA_EXTERN(int) espota_error_retryable(int code);
+
 /** Length of espota_device_error.raw including the terminating NUL. */
 #define ESPOTA_DEVICE_ERROR_RAW_SIZE 256
 

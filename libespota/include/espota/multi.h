@@ -1,7 +1,8 @@
 /*
  * libespota - the multi interface: many transfers, the caller's event loop.
  *
- * Modelled on curl's multi interface. Add transfers to a multi handle, ask
+ * Modelled on curl's multi interface. Add transfers (uploads, and mDNS
+ * browses or resolves: espota_multi_add_browse/_resolve) to a multi handle, ask
  * it which descriptors to watch and how long to wait, tell it what became
  * ready, and read the transfers that finished. Nothing here blocks: an
  * asyncio, libuv, GLib or Qt program drives uploads from its own loop, and
@@ -31,12 +32,20 @@
 #include "errors.h"
 #include "session.h"
 #include "upload.h"
+#include "discover.h"
 
 ESPOTA_BEGIN_DECL
 
 typedef struct espota_multi espota_multi;
-/** One upload on a multi handle; owned by the handle (library-owned). */
+/** One upload, browse or resolve on a multi handle; owned by the handle (library-owned). */
 typedef struct espota_transfer espota_transfer;
+
+/** What a transfer does (espota_transfer_kind()). */
+typedef enum espota_kind {
+	ESPOTA_KIND_UPLOAD = 1,  /**< espota_multi_add_upload() */
+	ESPOTA_KIND_BROWSE = 2,  /**< espota_multi_add_browse() */
+	ESPOTA_KIND_RESOLVE = 3  /**< espota_multi_add_resolve() */
+} espota_kind;
 
 /** Descriptor readiness flags (espota_waitfd.events / revents). */
 #define ESPOTA_WAIT_READ  0x1
@@ -83,6 +92,36 @@ ESPOTA_EXTERN(void) espota_multi_free(espota_multi *multi);
  */
 ESPOTA_EXTERN(int) espota_multi_add_upload(espota_multi *multi, espota_transfer **out,
 	const unsigned char *image, size_t len, const espota_upload_options *opts) ESPOTA_NONNULL(1, 3, 5);
+
+/**
+ * Browse for _arduino._tcp devices by mDNS with the options of `d`
+ * (discover.h) as a transfer of this handle: its sockets are among
+ * espota_multi_fds(), it ends at d's timeout, on cancel, or when `cb`
+ * asks (cb may be NULL). `cb` runs inside espota_multi_perform() /
+ * espota_multi_socket_action() once per device, with a device that stays
+ * readable through espota_transfer_device_at() until the transfer is
+ * removed. The result is ESPOTA_OK (also when nothing answered),
+ * ESPOTA_EUSER (cb returned a negative value), ESPOTA_ECANCELLED,
+ * ESPOTA_EIO (no socket or interface); espota_discover_found(),
+ * _packets_sent() and _last_error() of `d` also tell it once it ends.
+ * `d` runs one browse or resolve at a time and must outlive the transfer.
+ * espota_discover_cancel(d) and espota_session_cancel() on the handle's
+ * session both stop it. A browse that cannot start is added finished.
+ * @return ESPOTA_OK when added, ESPOTA_EINVAL (bad arguments, or `d` runs
+ * already: nothing added), ESPOTA_ENOMEM.
+ */
+ESPOTA_EXTERN(int) espota_multi_add_browse(espota_multi *multi, espota_transfer **out, espota_discover *d,
+	espota_discover_cb cb, void *payload) ESPOTA_NONNULL(1, 3);
+
+/**
+ * Resolve `name` ("dev.local" or "dev") to one address by mDNS, as a
+ * transfer (see espota_multi_add_browse()). The answer is
+ * espota_transfer_address(); the result ESPOTA_OK, ESPOTA_ERESOLVE (no
+ * answer before d's timeout), ESPOTA_ECANCELLED, ESPOTA_EIO, ESPOTA_EINVAL
+ * (not a host name).
+ */
+ESPOTA_EXTERN(int) espota_multi_add_resolve(espota_multi *multi, espota_transfer **out, espota_discover *d,
+	const char *name) ESPOTA_NONNULL(1, 3, 4);
 
 /** Transfers added and not yet finished. */
 ESPOTA_EXTERN(size_t) espota_multi_running(const espota_multi *multi);
@@ -137,9 +176,26 @@ ESPOTA_EXTERN(const espota_device_error *) espota_transfer_device_error(const es
 /** Statistics (so far, or final), filling at most `out->struct_size` bytes (upload.h). */
 ESPOTA_EXTERN(int) espota_transfer_stats(const espota_transfer *transfer, espota_upload_stats *out)
 	ESPOTA_NONNULL(1, 2);
+/** What the transfer does: ESPOTA_KIND_UPLOAD, _BROWSE or _RESOLVE (0 for NULL). */
+ESPOTA_EXTERN(espota_kind) espota_transfer_kind(const espota_transfer *transfer);
+/** Browse: devices reported so far (or in all, once finished); others: 0. */
+ESPOTA_EXTERN(size_t) espota_transfer_device_count(const espota_transfer *transfer);
+/**
+ * Browse: the i-th device reported (0-based), library-owned and valid
+ * until the transfer is removed; NULL when i is out of range.
+ */
+ESPOTA_EXTERN(const espota_device_info *) espota_transfer_device_at(const espota_transfer *transfer, size_t i);
+/**
+ * Resolve: the numeric address found ("" before). Upload: the address the
+ * host name was resolved to by mDNS when the system resolver did not know
+ * a NAME.local (else ""). Never NULL.
+ */
+ESPOTA_EXTERN(const char *) espota_transfer_address(const espota_transfer *transfer);
+/** Browse and resolve: mDNS packets sent so far; upload: 0. */
+ESPOTA_EXTERN(size_t) espota_transfer_packets_sent(const espota_transfer *transfer);
 /** Uploads tried for this device (1 + retries used; fleet). */
 ESPOTA_EXTERN(unsigned int) espota_transfer_attempts(const espota_transfer *transfer);
-/** The device address as given in the options. */
+/** The device address as given in the options (resolve: the full name; browse: ""). */
 ESPOTA_EXTERN(const char *) espota_transfer_host(const espota_transfer *transfer);
 /** Caller data attached to the transfer (NULL by default). */
 ESPOTA_EXTERN(void) espota_transfer_set_user(espota_transfer *transfer, void *user);

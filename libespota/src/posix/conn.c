@@ -20,7 +20,6 @@
 #include <sodium.h>
 
 #include "posix/conn.h"
-#include "posix/mdns_fallback.h"
 #include "posix/tcpinfo.h"
 
 static void close_fd(int *fd)
@@ -417,7 +416,7 @@ static void read_udp(espota__conn *d, uint64_t now)
 	}
 }
 
-int espota__conn_start(espota__conn *d, const unsigned char *data, size_t len,
+int espota__conn_start(espota__conn *d, const unsigned char *data, size_t len, const char *addr,
 	char *err, size_t errlen)
 {
 	espota__engine_config cfg;
@@ -427,17 +426,8 @@ int espota__conn_start(espota__conn *d, const unsigned char *data, size_t len,
 	d->udp = d->lsn = d->tcp = -1;
 	d->open = 1;
 	d->start = d->last_progress = espota__now_ms();
-	rc = espota__resolve(&d->dev, &d->devlen, o->host, espota__default_port(o),
+	rc = espota__resolve(&d->dev, &d->devlen, addr != NULL ? addr : o->host, espota__default_port(o),
 		err, errlen);
-	if (rc == ESPOTA_ERESOLVE) {
-		/* no nss-mdns on this host: ask the .local name ourselves */
-		char addr[64], why[ESPOTA__MSG_SIZE];
-		if (espota__mdns_fallback(o->host, addr, sizeof(addr), why, sizeof(why)) == ESPOTA_OK) {
-			espota__session_log(d->s, ESPOTA_LOG_INFO, "%sthe system resolver does not know %s; "
-				"mDNS resolved it to %s", d->prefix, o->host, addr);
-			rc = espota__resolve(&d->dev, &d->devlen, addr, espota__default_port(o), err, errlen);
-		}
-	}
 	if (rc < 0)
 		goto fail;
 	if ((rc = open_sockets(d, err, errlen)) < 0)

@@ -40,9 +40,12 @@ struct espota__conn {
 	uint64_t udp_ignored_logged;       /* when the last summary of them was logged */
 };
 
-/* Resolve, open sockets and start the engine. On failure returns a code
- * and writes the reason to `err`; the connection is closed. */
-int espota__conn_start(espota__conn *c, const unsigned char *data, size_t len,
+/* Resolve (the options' host, or `addr` when not NULL: a numeric address
+ * found for it), open sockets and start the engine. On failure returns a
+ * code and writes the reason to `err`; the connection is closed. A
+ * NAME.local the system resolver does not know gives ESPOTA_ERESOLVE:
+ * multi.c then asks mDNS (mdns_fallback.h) and starts again with `addr`. */
+int espota__conn_start(espota__conn *c, const unsigned char *data, size_t len, const char *addr,
 	char *err, size_t errlen);
 
 /* Process queued engine events and write what may be written. */

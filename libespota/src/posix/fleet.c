@@ -53,32 +53,21 @@ static int fleet_progress(espota_transfer *t, const espota_progress *p, void *pa
 	return f->fo->progress ? f->fo->progress(index, p, f->fo->payload) : 0;
 }
 
-static int retryable(int code)
-{
-	return code == ESPOTA_ETIMEOUT || code == ESPOTA_ECLOSED || code == ESPOTA_EIO;
-}
-
 static int start(fleet *f, size_t index, uint64_t now)
 {
 	device *d = &f->dv[index];
-	espota__transfer_hooks h;
 	char prefix[80];
+	espota__transfer_hooks h;
 
-	memset(&h, 0, sizeof(h));
 	d->attempts++;
 	if (d->attempts == 1)
 		d->first_start = now;
 	snprintf(prefix, sizeof(prefix), "[%zu %s:%u] ", index, d->opts.host,
 		(unsigned)espota__default_port(&d->opts));
-	h.progress = fleet_progress;
-	h.payload = f;
-	h.prefix = prefix;
-	h.md5 = f->md5;
-	h.attempts = d->attempts;
-	h.origin_ms = d->first_start;
-	h.original_size = f->original_len;
-	h.prepared = 1;
-	h.user = (void *)(uintptr_t)index;
+	/* The data is compressed and preflighted once for every device. */
+	h = (espota__transfer_hooks){ .progress = fleet_progress, .payload = f, .prefix = prefix,
+		.md5 = f->md5, .attempts = d->attempts, .origin_ms = d->first_start,
+		.original_size = f->original_len, .prepared = 1, .user = (void *)(uintptr_t)index };
 	return espota__multi_add(f->m, &d->t, f->data, f->dlen, &d->opts, &h);
 }
 
@@ -218,7 +207,7 @@ int espota_fleet_upload(espota_session *s, const unsigned char *image, size_t le
 
 			now = espota__now_ms();
 			d->t = NULL;
-			if (code < 0 && retryable(code) && d->attempts <= fo->retries &&
+			if (code < 0 && espota_error_retryable(code) && d->attempts <= fo->retries &&
 				!atomic_load(&s->cancelled) &&
 				(fo->device_deadline_ms == 0 || now - d->first_start < fo->device_deadline_ms)) {
 				espota__session_log(s, ESPOTA_LOG_WARN, "[%s] attempt %u failed (%s); retrying",

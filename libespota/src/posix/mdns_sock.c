@@ -1,18 +1,18 @@
 /*
- * The mDNS socket driver: sockets, interfaces, poll and the clock around
- * the sans-I/O querier (mdns.c); and the public espota_discover_* API.
+ * The mDNS socket driver: sockets, interfaces and the clock around the
+ * sans-I/O querier (mdns.c), run as a transfer of a multi handle (multi.c
+ * polls); and the public espota_discover_* API, whose blocking calls are a
+ * multi handle with one transfer, as espota_upload() is.
  */
 #define _GNU_SOURCE /* struct in6_pktinfo */
 #include "proto/mdns.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "posix/mdns_fallback.h"
-#include "posix/session_internal.h"
+#include "posix/multi_internal.h"
 
 _Static_assert(AF_INET == 2 && AF_INET6 == 10, "mdns.c hard-codes the Linux address family numbers");
 
@@ -34,9 +34,8 @@ struct espota_discover {
 	espota_discover_options opts;
 	char interface[IF_NAMESIZE];
 	char unicast[400];
-	int wake[2];
-	atomic_int cancelled;
-	int running;
+	espota_session *s;           /* its cancel channel and log (the options' callback) */
+	int running;                 /* a browse or resolve of this handle is under way */
 	size_t found, sent;
 	char error[ESPOTA__MSG_SIZE];
 };
@@ -55,35 +54,28 @@ typedef struct mdns_io {
 	int n4, n6;
 } mdns_io;
 
-static void set_error(espota_discover *d, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 2, 3)))
-#endif
-	;
-static void set_error(espota_discover *d, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(d->error, sizeof(d->error), fmt, ap);
-	va_end(ap);
-}
+/* One browse or resolve on a multi handle (mdns_fallback.h). */
+struct espota__mdns_run {
+	espota_session *log;              /* logs through this session */
+	char prefix[80];
+	espota_discover *d;               /* the handle it runs for, until it ends; NULL: an upload's */
+	espota_discover_options opts;     /* the handle's, or the defaults */
+	espota_session *cancel;           /* a cancel channel to watch besides the multi's, or NULL */
+	espota_discover_cb cb;
+	void *payload;
+	espota__mdns m;
+	mdns_io io;
+	int engine_ready, finished, code;
+	char name[260];                   /* resolve: the full name; browse: "" */
+	char address[80];                 /* resolve: the answer */
+	char error[ESPOTA__MSG_SIZE];
+	espota_device_info *devs;         /* every device reported (pointers into the engine's) */
+	size_t ndevs, devs_cap;
+	size_t sent;
+};
 
-static void dlog(const espota_discover *d, espota_log_level level, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 3, 4)))
-#endif
-	;
-static void dlog(const espota_discover *d, espota_log_level level, const char *fmt, ...)
-{
-	char msg[ESPOTA__MSG_SIZE];
-	va_list ap;
-	if (d->opts.log == NULL || level > d->opts.log_level)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	d->opts.log(level, msg, d->opts.log_payload);
-}
+#define RLOG(r, level, fmt, ...) espota__session_log((r)->log, level, "%s" fmt, (r)->prefix, __VA_ARGS__)
+#define RERR(r, ...) snprintf((r)->error, sizeof((r)->error), __VA_ARGS__)
 
 int espota_discover_options_init(espota_discover_options *opts, unsigned int version)
 {
@@ -99,7 +91,9 @@ int espota_discover_options_init(espota_discover_options *opts, unsigned int ver
 int espota_discover_new(espota_discover **out, const espota_discover_options *opts)
 {
 	espota_discover_options def = ESPOTA_DISCOVER_OPTIONS_INIT;
+	espota_session_options so = ESPOTA_SESSION_OPTIONS_INIT;
 	espota_discover *d;
+	int rc;
 
 	if (out == NULL)
 		return ESPOTA_EINVAL;
@@ -122,13 +116,14 @@ int espota_discover_new(espota_discover **out, const espota_discover_options *op
 		snprintf(d->unicast, sizeof(d->unicast), "%s", opts->unicast);
 		d->opts.unicast = d->unicast;
 	}
-	if (pipe(d->wake) != 0) {
+	/* A session of its own: the one cancel pipe and log of the library,
+	 * and what the blocking browse's multi handle runs on. */
+	so.log_level = opts->log_level;
+	so.log = opts->log;
+	so.log_payload = opts->log_payload;
+	if ((rc = espota_session_new(&d->s, &so)) < 0) {
 		free(d);
-		return ESPOTA_EIO;
-	}
-	for (int i = 0; i < 2; i++) {
-		fcntl(d->wake[i], F_SETFL, fcntl(d->wake[i], F_GETFL) | O_NONBLOCK);
-		fcntl(d->wake[i], F_SETFD, FD_CLOEXEC);
+		return rc;
 	}
 	*out = d;
 	return ESPOTA_OK;
@@ -138,8 +133,7 @@ void espota_discover_free(espota_discover *d)
 {
 	if (d == NULL)
 		return;
-	close(d->wake[0]);
-	close(d->wake[1]);
+	espota_session_free(d->s);
 	free(d);
 }
 
@@ -147,11 +141,12 @@ int espota_discover_cancel(espota_discover *d)
 {
 	if (d == NULL)
 		return ESPOTA_EINVAL;
-	atomic_store(&d->cancelled, 1);
-	/* a full pipe already wakes the loop */
-	if (write(d->wake[1], "x", 1) < 0 && errno != EAGAIN)
-		return ESPOTA_EIO;
-	return ESPOTA_OK;
+	return espota_session_cancel(d->s);
+}
+
+espota_session *espota__discover_session(const espota_discover *d)
+{
+	return d->s;
 }
 
 size_t espota_discover_found(const espota_discover *d)
@@ -238,9 +233,9 @@ static void io_close(mdns_io *io)
 
 /* One-shot querier sockets (RFC 6762 5.1): ephemeral source port, so
  * answers come back unicast; one socket per family. */
-static int io_open(espota_discover *d, mdns_io *io)
+static int io_open(espota__mdns_run *r, mdns_io *io)
 {
-	const char *uni = d->opts.unicast ? d->opts.unicast : getenv("ESPOTA_MDNS_UNICAST");
+	const char *uni = r->opts.unicast ? r->opts.unicast : getenv("ESPOTA_MDNS_UNICAST");
 	const char *envport = getenv("ESPOTA_MDNS_PORT");
 	uint16_t port = ESPOTA__MDNS_PORT;
 	struct ifaddrs *ifa = NULL;
@@ -250,47 +245,47 @@ static int io_open(espota_discover *d, mdns_io *io)
 		port = (uint16_t)strtoul(envport, NULL, 10);
 	if (uni && *uni) {
 		/* "ADDR:PORT[,ADDR:PORT...]", one family */
-		char list[sizeof(d->unicast)], *save = NULL;
+		char list[sizeof(((espota_discover *)0)->unicast)], *save = NULL;
 		int fd;
 		snprintf(list, sizeof(list), "%s", uni);
 		for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 			if (io->ndst == MAX_UNICAST ||
 			    parse_hostport(t, &io->dst[io->ndst], &io->dstlen[io->ndst]) != 0 ||
 			    io->dst[io->ndst].ss_family != io->dst[0].ss_family) {
-				set_error(d, "test unicast target is not ADDR:PORT[,ADDR:PORT...]: \"%.60s\"", uni);
+				RERR(r, "test unicast target is not ADDR:PORT[,ADDR:PORT...]: \"%.60s\"", uni);
 				return ESPOTA_EINVAL;
 			}
 			io->ndst++;
 		}
 		if (io->ndst == 0) {
-			set_error(d, "empty test unicast target");
+			RERR(r, "empty test unicast target");
 			return ESPOTA_EINVAL;
 		}
 		if ((fd = open_sock(io->dst[0].ss_family)) < 0) {
-			set_error(d, "cannot open a UDP socket: %s", strerror(errno));
+			RERR(r, "cannot open a UDP socket: %s", strerror(errno));
 			return ESPOTA_EIO;
 		}
 		io->fd[0] = fd;
 		io->family[0] = io->dst[0].ss_family;
 		io->nfd = 1;
 		io->unicast = 1;
-		dlog(d, ESPOTA_LOG_DEBUG, "mDNS test mode: queries go unicast to %s", uni);
+		RLOG(r, ESPOTA_LOG_DEBUG, "mDNS test mode: queries go unicast to %s", uni);
 		return ESPOTA_OK;
 	}
 	io->src_port = port;
 	if (getifaddrs(&ifa) != 0) {
-		set_error(d, "cannot list the network interfaces: %s", strerror(errno));
+		RERR(r, "cannot list the network interfaces: %s", strerror(errno));
 		return ESPOTA_EIO;
 	}
 	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
 		unsigned int idx;
 		if (i->ifa_addr == NULL || !(i->ifa_flags & IFF_UP) || !(i->ifa_flags & IFF_MULTICAST))
 			continue;
-		if (d->opts.interface ? strcmp(i->ifa_name, d->opts.interface) != 0
+		if (r->opts.interface ? strcmp(i->ifa_name, r->opts.interface) != 0
 		                      : (i->ifa_flags & IFF_LOOPBACK) != 0)
 			continue;
 		idx = if_nametoindex(i->ifa_name);
-		if (i->ifa_addr->sa_family == AF_INET && d->opts.family != 6 && io->n4 < MAX_IFS) {
+		if (i->ifa_addr->sa_family == AF_INET && r->opts.family != 6 && io->n4 < MAX_IFS) {
 			int dup = 0;
 			for (int k = 0; k < io->n4; k++)
 				dup |= io->ifidx4[k] == idx;
@@ -298,7 +293,7 @@ static int io_open(espota_discover *d, mdns_io *io)
 				io->ifaddr4[io->n4] = ((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr;
 				io->ifidx4[io->n4++] = idx;
 			}
-		} else if (i->ifa_addr->sa_family == AF_INET6 && d->opts.family != 4 && io->n6 < MAX_IFS) {
+		} else if (i->ifa_addr->sa_family == AF_INET6 && r->opts.family != 4 && io->n6 < MAX_IFS) {
 			int dup = 0;
 			for (int k = 0; k < io->n6; k++)
 				dup |= io->ifidx6[k] == idx;
@@ -308,8 +303,8 @@ static int io_open(espota_discover *d, mdns_io *io)
 	}
 	freeifaddrs(ifa);
 	if (io->n4 + io->n6 == 0) {
-		set_error(d, d->opts.interface ? "interface \"%s\" is not up or cannot multicast"
-			: "no interface is up and multicast-capable%s", d->opts.interface ? d->opts.interface : "");
+		RERR(r, r->opts.interface ? "interface \"%s\" is not up or cannot multicast"
+			: "no interface is up and multicast-capable%s", r->opts.interface ? r->opts.interface : "");
 		return ESPOTA_EIO;
 	}
 	if (io->n4) {
@@ -334,18 +329,18 @@ static int io_open(espota_discover *d, mdns_io *io)
 		}
 	}
 	if (io->nfd == 0) {
-		set_error(d, "cannot open a UDP socket: %s", strerror(errno));
+		RERR(r, "cannot open a UDP socket: %s", strerror(errno));
 		return ESPOTA_EIO;
 	}
 	return ESPOTA_OK;
 }
 
-static void io_send(espota_discover *d, mdns_io *io, const unsigned char *pkt, size_t len)
+static void io_send(espota__mdns_run *r, mdns_io *io, const unsigned char *pkt, size_t len)
 {
 	if (io->unicast) {
 		for (int i = 0; i < io->ndst; i++)
 			if (sendto(io->fd[0], pkt, len, 0, (struct sockaddr *)&io->dst[i], io->dstlen[i]) == (ssize_t)len)
-				d->sent++;
+				r->sent++;
 		return;
 	}
 	for (int s = 0; s < io->nfd; s++) {
@@ -362,7 +357,7 @@ static void io_send(espota_discover *d, mdns_io *io, const unsigned char *pkt, s
 				to.sin_addr.s_addr = htonl(0xe00000fbu); /* 224.0.0.251 */
 				if (setsockopt(io->fd[s], IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr)) == 0 &&
 				    sendto(io->fd[s], pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) == (ssize_t)len)
-					d->sent++;
+					r->sent++;
 			}
 		} else {
 			for (int k = 0; k < io->n6; k++) {
@@ -375,7 +370,7 @@ static void io_send(espota_discover *d, mdns_io *io, const unsigned char *pkt, s
 				to.sin6_scope_id = idx;
 				if (setsockopt(io->fd[s], IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof(idx)) == 0 &&
 				    sendto(io->fd[s], pkt, len, 0, (struct sockaddr *)&to, sizeof(to)) == (ssize_t)len)
-					d->sent++;
+					r->sent++;
 			}
 		}
 	}
@@ -452,177 +447,302 @@ static void io_recv(espota__mdns *m, mdns_io *io, int s, uint64_t now)
 	}
 }
 
-static int drain_wake(espota_discover *d)
+/* ---- one browse or resolve, driven by a multi handle ------------------------- */
+
+int espota__mdns_is_local(const char *host)
 {
-	char b[16];
-	while (read(d->wake[0], b, sizeof(b)) > 0)
-		;
-	return atomic_load(&d->cancelled);
+	size_t n = strlen(host);
+
+	while (n > 0 && host[n - 1] == '.')
+		n--;
+	return n > 6 && strncasecmp(host + n - 6, ".local", 6) == 0;
 }
 
-/* The loop shared by browse and resolve. */
-static int run(espota_discover *d, espota__mdns *m, espota_discover_cb cb, void *payload)
+/* The run is over: close its sockets and leave the outcome on its handle. */
+static void run_end(espota__mdns_run *r, int code, const char *msg)
 {
-	mdns_io io;
-	unsigned char pkt[ESPOTA__MDNS_QUERY_MAX];
+	espota_discover *d = r->d;
+
+	if (r->finished)
+		return;
+	r->finished = 1;
+	r->code = code;
+	if (msg != NULL && msg != r->error)
+		snprintf(r->error, sizeof(r->error), "%s", msg);
+	if (code == ESPOTA_OK)
+		r->error[0] = '\0';
+	if (r->engine_ready)
+		RLOG(r, ESPOTA_LOG_DEBUG, "mDNS: %zu packets in (%zu ignored), %zu sent",
+			r->m.packets_in, r->m.packets_bad, r->sent);
+	io_close(&r->io);
+	if (d != NULL) {
+		/* The handle may run again (or be freed) while this run's devices are still read. */
+		d->found = r->ndevs;
+		d->sent = r->sent;
+		snprintf(d->error, sizeof(d->error), "%s", r->error);
+		d->running = 0;
+		r->d = NULL;
+	}
+}
+
+int espota__mdns_run_new(espota__mdns_run **out, espota_session *log, const char *prefix,
+	espota_discover *d, int watch_cancel, const char *resolve, espota_discover_cb cb, void *payload)
+{
+	espota_discover_options def = ESPOTA_DISCOVER_OPTIONS_INIT;
+	espota__mdns_run *r;
 	int rc;
 
-	if ((rc = io_open(d, &io)) < 0)
-		return rc;
-	for (;;) {
-		uint64_t now = espota__now_ms(), next, wait;
-		struct pollfd pfd[MAX_SOCKS + 1];
-		espota_device_info info;
-		int n;
-
-		if (drain_wake(d)) {
-			set_error(d, "cancelled");
-			rc = ESPOTA_ECANCELLED;
-			break;
-		}
-		while ((n = espota__mdns_build_query(m, now, pkt, sizeof(pkt))) > 0)
-			io_send(d, &io, pkt, (size_t)n);
-		if (n < 0) {
-			set_error(d, "cannot build an mDNS query");
-			rc = n;
-			break;
-		}
-		while (espota__mdns_take_ready(m, &info, now) != NULL) {
-			int r = 0;
-			d->found++;
-			dlog(d, ESPOTA_LOG_DEBUG, "mDNS: %s at %s:%u (%s)", info.instance,
-				info.naddrs ? info.addrs[0].address : "?", info.port, info.hostname);
-			if (cb != NULL)
-				r = cb(&info, payload);
-			if (r != 0) {
-				rc = r > 0 ? ESPOTA_OK : ESPOTA_EUSER;
-				if (r < 0)
-					set_error(d, "the discover callback returned %d", r);
-				goto out;
-			}
-		}
-		if (espota__mdns_resolved(m)) {
-			rc = ESPOTA_OK;
-			break;
-		}
-		if (now >= m->deadline) {
-			rc = ESPOTA_OK;
-			break;
-		}
-		next = espota__mdns_next_send(m);
-		if (next > m->deadline)
-			next = m->deadline;
-		wait = next > now ? next - now : 0;
-		for (int i = 0; i < io.nfd; i++)
-			pfd[i] = (struct pollfd){ io.fd[i], POLLIN, 0 };
-		pfd[io.nfd] = (struct pollfd){ d->wake[0], POLLIN, 0 };
-		n = poll(pfd, (nfds_t)io.nfd + 1, (int)(wait > 60000 ? 60000 : wait));
-		if (n < 0 && errno != EINTR) {
-			set_error(d, "poll: %s", strerror(errno));
-			rc = ESPOTA_EIO;
-			break;
-		}
-		now = espota__now_ms();
-		for (int i = 0; n > 0 && i < io.nfd; i++)
-			if (pfd[i].revents & POLLIN)
-				io_recv(m, &io, i, now);
+	*out = NULL;
+	if (d != NULL && d->running)
+		return ESPOTA_EINVAL;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return ESPOTA_ENOMEM;
+	r->log = d != NULL ? d->s : log;
+	snprintf(r->prefix, sizeof(r->prefix), "%s", prefix != NULL ? prefix : "");
+	r->opts = d != NULL ? d->opts : def;
+	r->cb = cb;
+	r->payload = payload;
+	r->code = 1;
+	r->io.nfd = 0;
+	*out = r;
+	if (d != NULL) {
+		/* A cancel before the run existed was meant for earlier work. */
+		espota__session_reset_cancel(d->s);
+		d->found = d->sent = 0;
+		d->error[0] = '\0';
+		d->running = 1;
+		r->d = d;
+		r->cancel = watch_cancel ? d->s : NULL;
 	}
-out:
-	dlog(d, ESPOTA_LOG_DEBUG, "mDNS: %zu packets in (%zu ignored), %zu sent",
-		m->packets_in, m->packets_bad, d->sent);
-	io_close(&io);
-	return rc;
+	if (resolve != NULL) {
+		size_t n = strlen(resolve);
+		while (n > 0 && resolve[n - 1] == '.')
+			n--;
+		if (n == 0 || n > 250) {
+			run_end(r, ESPOTA_EINVAL, "not a host name");
+			return ESPOTA_OK;
+		}
+		/* "dev" and "dev.local" both mean dev.local */
+		if (espota__mdns_is_local(resolve))
+			snprintf(r->name, sizeof(r->name), "%.*s", (int)n, resolve);
+		else
+			snprintf(r->name, sizeof(r->name), "%.*s.local", (int)n, resolve);
+		rc = espota__mdns_init(&r->m, ESPOTA__MDNS_RESOLVE, r->name, r->opts.family, 1,
+			espota__now_ms(), r->opts.timeout_ms);
+	} else {
+		rc = espota__mdns_init(&r->m, ESPOTA__MDNS_BROWSE, "_arduino._tcp.local", r->opts.family,
+			r->opts.max_devices, espota__now_ms(), r->opts.timeout_ms);
+	}
+	if (rc < 0) {
+		run_end(r, rc, resolve != NULL ? "not a host name" : "cannot start the mDNS querier");
+		return ESPOTA_OK;
+	}
+	r->engine_ready = 1;
+	if ((rc = io_open(r, &r->io)) < 0)
+		run_end(r, rc, r->error);
+	return ESPOTA_OK;
 }
 
-static int begin(espota_discover *d)
+void espota__mdns_run_free(espota__mdns_run *r)
 {
+	if (r == NULL)
+		return;
+	run_end(r, ESPOTA_ECANCELLED, "removed");
+	if (r->engine_ready)
+		espota__mdns_free(&r->m);
+	free(r->devs);
+	free(r);
+}
+
+void espota__mdns_run_stop(espota__mdns_run *r, int code, const char *msg)
+{
+	run_end(r, code, msg);
+}
+
+int espota__mdns_run_pollfds(espota__mdns_run *r, struct pollfd *p)
+{
+	int n = 0;
+
+	if (r->finished)
+		return 0;
+	for (int i = 0; i < r->io.nfd; i++)
+		p[n++] = (struct pollfd){ r->io.fd[i], POLLIN, 0 };
+	if (r->cancel != NULL)
+		p[n++] = (struct pollfd){ r->cancel->wake[0], POLLIN, 0 };
+	return n;
+}
+
+int espota__mdns_run_cancelled(const espota__mdns_run *r)
+{
+	return !r->finished && r->cancel != NULL && atomic_load(&r->cancel->cancelled);
+}
+
+uint64_t espota__mdns_run_deadline(const espota__mdns_run *r)
+{
+	uint64_t next;
+
+	if (r->finished || espota__mdns_run_cancelled(r))
+		return 0;
+	next = espota__mdns_next_send(&r->m);
+	return next < r->m.deadline ? next : r->m.deadline;
+}
+
+int espota__mdns_run_ready(espota__mdns_run *r, int fd, short revents, uint64_t now)
+{
+	if (r->finished)
+		return 0;
+	for (int i = 0; i < r->io.nfd; i++) {
+		if (r->io.fd[i] == fd) {
+			if (revents & (POLLIN | POLLERR))
+				io_recv(&r->m, &r->io, i, now);
+			return 1;
+		}
+	}
+	/* the cancel pipe: espota__mdns_run_cancelled() says it */
+	return r->cancel != NULL && fd == r->cancel->wake[0];
+}
+
+/* Keep a reported device: its strings live in the engine until the run is freed. */
+static const espota_device_info *keep(espota__mdns_run *r, const espota_device_info *info)
+{
+	if (r->ndevs == r->devs_cap) {
+		size_t cap = r->devs_cap ? r->devs_cap * 2 : 16;
+		espota_device_info *n = realloc(r->devs, cap * sizeof(*n));
+		if (n == NULL)
+			return NULL;
+		r->devs = n;
+		r->devs_cap = cap;
+	}
+	r->devs[r->ndevs] = *info;
+	if (r->d != NULL)
+		r->d->found = r->ndevs + 1;
+	return &r->devs[r->ndevs++];
+}
+
+int espota__mdns_run_service(espota__mdns_run *r, uint64_t now)
+{
+	unsigned char pkt[ESPOTA__MDNS_QUERY_MAX];
+	espota_device_info info;
+	int n;
+
+	if (r->finished)
+		return r->code;
+	while ((n = espota__mdns_build_query(&r->m, now, pkt, sizeof(pkt))) > 0)
+		io_send(r, &r->io, pkt, (size_t)n);
+	if (r->d != NULL)
+		r->d->sent = r->sent;
+	if (n < 0) {
+		run_end(r, n, "cannot build an mDNS query");
+		return r->code;
+	}
+	while (espota__mdns_take_ready(&r->m, &info, now) != NULL) {
+		const espota_device_info *kept = keep(r, &info);
+		int stop = 0;
+
+		if (kept == NULL) {
+			run_end(r, ESPOTA_ENOMEM, "out of memory");
+			return r->code;
+		}
+		RLOG(r, ESPOTA_LOG_DEBUG, "mDNS: %s at %s:%u (%s)", info.instance,
+			info.naddrs ? info.addrs[0].address : "?", info.port, info.hostname);
+		if (r->cb != NULL)
+			stop = r->cb(kept, r->payload);
+		if (stop != 0) {
+			char msg[64];
+			snprintf(msg, sizeof(msg), "the discover callback returned %d", stop);
+			run_end(r, stop > 0 ? ESPOTA_OK : ESPOTA_EUSER, msg);
+			return r->code;
+		}
+	}
+	if (espota__mdns_resolved(&r->m)) {
+		const espota_discover_addr *a = &r->m.result;
+		snprintf(r->address, sizeof(r->address), "%s", a->address);
+		if (a->family == AF_INET6 && a->ifindex && strncmp(a->address, "fe80", 4) == 0 && a->interface[0])
+			snprintf(r->address, sizeof(r->address), "%s%%%s", a->address, a->interface);
+		run_end(r, ESPOTA_OK, NULL);
+	} else if (now >= r->m.deadline) {
+		if (r->name[0] != '\0') {
+			RERR(r, "no mDNS answer for %.200s within %u ms", r->name,
+				r->opts.timeout_ms ? r->opts.timeout_ms : 2000);
+			run_end(r, ESPOTA_ERESOLVE, r->error);
+		} else {
+			run_end(r, ESPOTA_OK, NULL);
+		}
+	}
+	return r->finished ? r->code : 1;
+}
+
+int espota__mdns_run_finished(const espota__mdns_run *r)
+{
+	return r->finished;
+}
+
+const char *espota__mdns_run_error(const espota__mdns_run *r)
+{
+	return r->error;
+}
+
+const char *espota__mdns_run_address(const espota__mdns_run *r)
+{
+	return r->address;
+}
+
+const char *espota__mdns_run_name(const espota__mdns_run *r)
+{
+	return r->name;
+}
+
+size_t espota__mdns_run_sent(const espota__mdns_run *r)
+{
+	return r->sent;
+}
+
+size_t espota__mdns_run_count(const espota__mdns_run *r)
+{
+	return r->ndevs;
+}
+
+const espota_device_info *espota__mdns_run_device(const espota__mdns_run *r, size_t i)
+{
+	return i < r->ndevs ? &r->devs[i] : NULL;
+}
+
+/* ---- the blocking calls: a multi handle with one transfer ------------------- */
+
+static int run_blocking(espota_discover *d, const char *name, espota_discover_cb cb, void *payload,
+	char *out, size_t outlen)
+{
+	espota_multi *m;
+	espota_transfer *t = NULL;
+	int rc;
+
 	if (d->running)
 		return ESPOTA_EINVAL;
-	drain_wake(d);
-	atomic_store(&d->cancelled, 0);
-	d->found = d->sent = 0;
-	d->error[0] = '\0';
-	return ESPOTA_OK;
+	/* On the handle's own session: its cancel pipe is the multi's. */
+	if ((m = espota__multi_new(d->s)) == NULL)
+		return ESPOTA_ENOMEM;
+	rc = name != NULL ? espota_multi_add_resolve(m, &t, d, name) : espota_multi_add_browse(m, &t, d, cb, payload);
+	while (rc == ESPOTA_OK && espota_multi_running(m) > 0)
+		rc = espota__multi_poll(m, -1);
+	if (rc == ESPOTA_OK)
+		rc = espota_transfer_result(t);
+	if (rc == ESPOTA_OK && out != NULL)
+		snprintf(out, outlen, "%s", espota_transfer_address(t));
+	espota_multi_free(m);
+	return rc;
 }
 
 int espota_discover_browse(espota_discover *d, espota_discover_cb cb, void *payload)
 {
-	espota__mdns m;
-	int rc;
-
-	if (d == NULL || begin(d) < 0)
+	if (d == NULL)
 		return ESPOTA_EINVAL;
-	rc = espota__mdns_init(&m, ESPOTA__MDNS_BROWSE, "_arduino._tcp.local", d->opts.family,
-		d->opts.max_devices, espota__now_ms(), d->opts.timeout_ms);
-	if (rc < 0)
-		return rc;
-	d->running = 1;
-	rc = run(d, &m, cb, payload);
-	d->running = 0;
-	espota__mdns_free(&m);
-	return rc;
+	return run_blocking(d, NULL, cb, payload, NULL, 0);
 }
 
 int espota_discover_resolve(espota_discover *d, const char *name, char *out, size_t outlen)
 {
-	char full[260];
-	size_t n;
-	espota__mdns m;
-	int rc;
-
-	if (d == NULL || name == NULL || out == NULL || outlen == 0 || begin(d) < 0)
+	if (d == NULL || name == NULL || out == NULL || outlen == 0)
 		return ESPOTA_EINVAL;
 	out[0] = '\0';
-	n = strlen(name);
-	while (n > 0 && name[n - 1] == '.')
-		n--;
-	if (n == 0 || n > 250) {
-		set_error(d, "not a host name");
-		return ESPOTA_EINVAL;
-	}
-	/* "dev" and "dev.local" both mean dev.local */
-	if (n > 6 && strncasecmp(name + n - 6, ".local", 6) == 0)
-		snprintf(full, sizeof(full), "%.*s", (int)n, name);
-	else
-		snprintf(full, sizeof(full), "%.*s.local", (int)n, name);
-	rc = espota__mdns_init(&m, ESPOTA__MDNS_RESOLVE, full, d->opts.family, 1,
-		espota__now_ms(), d->opts.timeout_ms);
-	if (rc < 0) {
-		set_error(d, "not a host name");
-		return rc;
-	}
-	d->running = 1;
-	rc = run(d, &m, NULL, NULL);
-	d->running = 0;
-	if (rc == ESPOTA_OK && !m.resolved) {
-		set_error(d, "no mDNS answer for %.200s within %u ms", full,
-			d->opts.timeout_ms ? d->opts.timeout_ms : 2000);
-		rc = ESPOTA_ERESOLVE;
-	} else if (rc == ESPOTA_OK) {
-		snprintf(out, outlen, "%s", m.result.address);
-		if (m.result.family == AF_INET6 && m.result.ifindex &&
-		    strncmp(m.result.address, "fe80", 4) == 0 && m.result.interface[0])
-			snprintf(out, outlen, "%s%%%s", m.result.address, m.result.interface);
-	}
-	espota__mdns_free(&m);
-	return rc;
-}
-
-int espota__mdns_fallback(const char *host, char *out, size_t outlen, char *err, size_t errlen)
-{
-	espota_discover *d = NULL;
-	size_t n = strlen(host);
-	int rc;
-
-	while (n > 0 && host[n - 1] == '.')
-		n--;
-	if (n <= 6 || strncasecmp(host + n - 6, ".local", 6) != 0)
-		return ESPOTA_ERESOLVE;
-	if ((rc = espota_discover_new(&d, NULL)) < 0)
-		return rc;
-	rc = espota_discover_resolve(d, host, out, outlen);
-	if (rc < 0)
-		snprintf(err, errlen, "%s", espota_discover_last_error(d));
-	espota_discover_free(d);
-	return rc;
+	return run_blocking(d, name, NULL, NULL, out, outlen);
 }

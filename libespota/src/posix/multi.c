@@ -177,6 +177,7 @@ static void transfer_free(espota_transfer *t)
 	espota_multi *m = t->m;
 
 	espota__conn_close(&t->c);
+	espota__mdns_run_free(t->mdns);
 	free(t->packed);
 	free(t->fit_report);
 	sodium_memzero(t, sizeof(*t));
@@ -267,11 +268,55 @@ static int on_auth(espota__conn *c, espota_auth_request *req, espota_auth_scheme
 	return t->opts.auth(req, t->opts.host, scheme, t->opts.payload);
 }
 
-/* Act on the engine's output; finish the transfer when the engine did. */
+/* The slots' descriptors change wholesale (an upload's mDNS lookup ended):
+ * every slot gets a new serial, even for a number the kernel hands out again. */
+static void new_slots(espota_transfer *t)
+{
+	t->slot_fd[0] = t->slot_fd[1] = t->slot_fd[2] = -1;
+}
+
+/* An upload's NAME.local lookup ended by itself: connect to what it found,
+ * or fail with the system resolver's word and mDNS's. */
+static void lookup_done(espota_transfer *t, int rc)
+{
+	char err[ESPOTA__MSG_SIZE];
+
+	if (rc == ESPOTA_OK) {
+		snprintf(t->address, sizeof(t->address), "%s", espota__mdns_run_address(t->mdns));
+		espota__session_log(t->m->s, ESPOTA_LOG_INFO, "%sthe system resolver does not know %s; "
+			"mDNS resolved it to %s", t->c.prefix, t->opts.host, t->address);
+	} else {
+		snprintf(err, sizeof(err), "%.150s; %.100s", t->resolve_error, espota__mdns_run_error(t->mdns));
+	}
+	espota__mdns_run_free(t->mdns);
+	t->mdns = NULL;
+	new_slots(t);
+	if (rc != ESPOTA_OK) {
+		finish(t, ESPOTA_ERESOLVE, err);
+		return;
+	}
+	if ((rc = espota__conn_start(&t->c, t->data, t->dlen, t->address, err, sizeof(err))) < 0)
+		finish(t, rc, err);
+}
+
+/* Act on the engine's (or the mDNS querier's) output; finish the transfer
+ * when it is over. */
 static void service(espota_transfer *t)
 {
 	if (!t->running)
 		return;
+	if (t->mdns != NULL) {
+		int rc = espota__mdns_run_service(t->mdns, espota__now_ms());
+		if (rc == 1)
+			return;
+		if (t->kind != ESPOTA_KIND_UPLOAD) {
+			finish(t, rc, espota__mdns_run_error(t->mdns));
+			return;
+		}
+		lookup_done(t, rc);
+		if (!t->running)
+			return;
+	}
 	espota__conn_service(&t->c);
 	if (espota__conn_finished(&t->c))
 		finish(t, espota__conn_result(&t->c), espota__conn_error(&t->c));
@@ -287,7 +332,8 @@ static espota_transfer *transfer_new(espota_multi *m, const espota_upload_option
 	else if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	t->m = m;
-	t->slot_fd[0] = t->slot_fd[1] = t->slot_fd[2] = -1;
+	t->kind = ESPOTA_KIND_UPLOAD;
+	new_slots(t);
 	t->opts = *o;
 	t->start = espota__now_ms();
 	t->stats.struct_size = sizeof(t->stats);
@@ -367,8 +413,18 @@ int espota__multi_add(espota_multi *m, espota_transfer **out, const unsigned cha
 		snprintf(t->c.prefix, sizeof(t->c.prefix), "%s", t->hooks.prefix);
 	t->hooks.prefix = NULL;
 	t->hooks.md5 = NULL;
+	t->data = data;
+	t->dlen = dlen;
 	m->in_call++;
-	rc = espota__conn_start(&t->c, data, dlen, err, sizeof(err));
+	rc = espota__conn_start(&t->c, data, dlen, NULL, err, sizeof(err));
+	if (rc == ESPOTA_ERESOLVE && espota__mdns_is_local(o->host)) {
+		/* No nss-mdns on this host: ask the NAME.local ourselves, as a
+		 * part of this transfer (its sockets are the handle's to poll). */
+		snprintf(t->resolve_error, sizeof(t->resolve_error), "%s", err);
+		rc = espota__mdns_run_new(&t->mdns, m->s, t->c.prefix, NULL, 0, o->host, NULL, NULL);
+		if (rc < 0)
+			snprintf(err, sizeof(err), "out of memory");
+	}
 	if (rc == ESPOTA_OK)
 		service(t);
 	m->in_call--;
@@ -400,6 +456,83 @@ int espota_multi_add_upload(espota_multi *m, espota_transfer **out, const unsign
 	if (m == NULL || image == NULL || opts == NULL || m->in_call || m->s->in_callback)
 		return ESPOTA_EINVAL;
 	return espota__multi_add(m, out, image, len, opts, NULL);
+}
+
+/* A browse or resolve of `d` as a transfer. */
+static int add_mdns(espota_multi *m, espota_transfer **out, espota_discover *d, const char *name,
+	espota_discover_cb cb, void *payload)
+{
+	espota_upload_options none;
+	espota_transfer *t;
+	int rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if (m == NULL || d == NULL || m->in_call || m->s->in_callback)
+		return ESPOTA_EINVAL;
+	memset(&none, 0, sizeof(none));
+	if ((t = transfer_new(m, &none)) == NULL)
+		return ESPOTA_ENOMEM;
+	t->kind = name != NULL ? ESPOTA_KIND_RESOLVE : ESPOTA_KIND_BROWSE;
+	/* d's own cancel pipe is watched too unless it is the handle's. */
+	rc = espota__mdns_run_new(&t->mdns, m->s, NULL, d, espota__discover_session(d) != m->s, name, cb,
+		payload);
+	if (rc < 0) {
+		espota_multi_remove(m, t);
+		return rc;
+	}
+	t->opts.host = espota__mdns_run_name(t->mdns);
+	if (out != NULL)
+		*out = t;
+	m->in_call++;
+	service(t);
+	m->in_call--;
+	return ESPOTA_OK;
+}
+
+int espota_multi_add_browse(espota_multi *m, espota_transfer **out, espota_discover *d,
+	espota_discover_cb cb, void *payload)
+{
+	return add_mdns(m, out, d, NULL, cb, payload);
+}
+
+int espota_multi_add_resolve(espota_multi *m, espota_transfer **out, espota_discover *d, const char *name)
+{
+	if (name == NULL) {
+		if (out != NULL)
+			*out = NULL;
+		return ESPOTA_EINVAL;
+	}
+	return add_mdns(m, out, d, name, NULL, NULL);
+}
+
+/* ---- what a transfer waits for: its connection, or its mDNS run ------------ */
+
+static int t_pollfds(espota_transfer *t, struct pollfd *p)
+{
+	return t->mdns != NULL ? espota__mdns_run_pollfds(t->mdns, p) : espota__conn_pollfds(&t->c, p, 0);
+}
+
+static uint64_t t_deadline(const espota_transfer *t)
+{
+	return t->mdns != NULL ? espota__mdns_run_deadline(t->mdns) : espota__conn_deadline(&t->c);
+}
+
+static int t_ready(espota_transfer *t, int fd, short revents, uint64_t now)
+{
+	return t->mdns != NULL ? espota__mdns_run_ready(t->mdns, fd, revents, now) :
+		espota__conn_ready(&t->c, fd, revents, now);
+}
+
+static void t_abort(espota_transfer *t, int code, const char *msg)
+{
+	if (t->mdns == NULL) {
+		espota__conn_abort(&t->c, espota__now_ms(), code, msg);
+	} else {
+		espota__mdns_run_stop(t->mdns, code, msg);
+		finish(t, code, msg);
+	}
+	service(t);
 }
 
 size_t espota_multi_running(const espota_multi *m)
@@ -455,7 +588,7 @@ int espota_multi_fds(espota_multi *m, espota_waitfd *fds, size_t cap, size_t *co
 		t->wait_count = 0;
 		if (!t->running)
 			continue;
-		k = espota__conn_pollfds(&t->c, p, 0);
+		k = t_pollfds(t, p);
 		for (i = 0; i < k && i < 3; i++) {
 			if (p[i].fd < 0)
 				continue;
@@ -497,7 +630,7 @@ int espota_multi_timeout(espota_multi *m, long *ms)
 		uint64_t dl;
 		if (!t->running)
 			continue;
-		dl = espota__conn_deadline(&t->c);
+		dl = t_deadline(t);
 		if (dl < deadline)
 			deadline = dl;
 	}
@@ -516,9 +649,9 @@ static void run_due(espota_multi *m)
 		next = t->next;
 		if (!t->running)
 			continue;
-		if (cancelled)
-			espota__conn_abort(&t->c, espota__now_ms(), ESPOTA_ECANCELLED, "cancelled");
-		else
+		if (cancelled || (t->mdns != NULL && espota__mdns_run_cancelled(t->mdns)))
+			t_abort(t, ESPOTA_ECANCELLED, "cancelled");
+		else if (t->mdns == NULL)
 			espota__conn_tick(&t->c, espota__now_ms());
 		service(t);
 	}
@@ -531,7 +664,7 @@ static void ready(espota_multi *m, int fd, short revents, uint64_t now)
 	if (fd < 0 || revents == 0)
 		return;
 	for (t = m->head; t != NULL; t = t->next)
-		if (t->running && espota__conn_ready(&t->c, fd, from_wait(revents), now))
+		if (t->running && t_ready(t, fd, from_wait(revents), now))
 			return;
 }
 
@@ -554,7 +687,7 @@ int espota_multi_perform(espota_multi *m, const espota_waitfd *fds, size_t n)
 			t = t->next;
 		now = espota__now_ms();
 		if (t != NULL && i >= (size_t)t->wait_first && t->running &&
-			espota__conn_ready(&t->c, fds[i].fd, from_wait(fds[i].revents), now))
+			t_ready(t, fds[i].fd, from_wait(fds[i].revents), now))
 			continue;
 		ready(m, fds[i].fd, fds[i].revents, now);
 	}
@@ -590,15 +723,13 @@ espota_transfer *espota_multi_info_read(espota_multi *m)
 
 uint64_t espota__transfer_acked(const espota_transfer *t)
 {
-	return t->running && t->c.open ? espota__conn_acked(&t->c) : t->stats.acked;
+	return t->running && t->c.open && t->mdns == NULL ? espota__conn_acked(&t->c) : t->stats.acked;
 }
 
 void espota__transfer_abort(espota_transfer *t, int code, const char *msg)
 {
-	if (!t->running)
-		return;
-	espota__conn_abort(&t->c, espota__now_ms(), code, msg);
-	service(t);
+	if (t->running)
+		t_abort(t, code, msg);
 }
 
 int espota_multi_remove(espota_multi *m, espota_transfer *t)
@@ -663,6 +794,35 @@ int espota_transfer_stats(const espota_transfer *t, espota_upload_stats *out)
 		st.elapsed_ms = espota__now_ms() - (t->hooks.origin_ms ? t->hooks.origin_ms : t->start);
 	}
 	return espota__copy_sized(out, out->struct_size, &st, sizeof(st));
+}
+
+espota_kind espota_transfer_kind(const espota_transfer *t)
+{
+	if (t == NULL)
+		return (espota_kind)0;
+	return t->kind ? t->kind : ESPOTA_KIND_UPLOAD;
+}
+
+size_t espota_transfer_device_count(const espota_transfer *t)
+{
+	return t != NULL && t->kind == ESPOTA_KIND_BROWSE ? espota__mdns_run_count(t->mdns) : 0;
+}
+
+const espota_device_info *espota_transfer_device_at(const espota_transfer *t, size_t i)
+{
+	return t != NULL && t->kind == ESPOTA_KIND_BROWSE ? espota__mdns_run_device(t->mdns, i) : NULL;
+}
+
+const char *espota_transfer_address(const espota_transfer *t)
+{
+	if (t == NULL)
+		return "";
+	return t->kind == ESPOTA_KIND_RESOLVE ? espota__mdns_run_address(t->mdns) : t->address;
+}
+
+size_t espota_transfer_packets_sent(const espota_transfer *t)
+{
+	return t != NULL && t->kind != ESPOTA_KIND_UPLOAD && t->mdns != NULL ? espota__mdns_run_sent(t->mdns) : 0;
 }
 
 unsigned int espota_transfer_attempts(const espota_transfer *t)

@@ -7,6 +7,7 @@
 
 #include "espota/multi.h"
 #include "posix/conn.h"
+#include "posix/mdns_fallback.h"
 
 /* How a driver inside the library customises a transfer. */
 typedef struct espota__transfer_hooks {
@@ -24,9 +25,15 @@ typedef struct espota__transfer_hooks {
 
 struct espota_transfer {
 	espota_multi *m;
+	espota_kind kind;
 	espota_transfer *prev, *next;   /* every transfer of the handle */
 	espota_transfer *done_next;     /* finished, not read yet */
 	espota__conn c;
+	espota__mdns_run *mdns;         /* browse/resolve; an upload's NAME.local lookup while it runs */
+	const unsigned char *data;      /* what an upload sends (the image or `packed`) */
+	size_t dlen;
+	char address[80];               /* resolve: the answer; upload: what mDNS resolved the host to */
+	char resolve_error[ESPOTA__MSG_SIZE]; /* upload: the system resolver's word, kept for mDNS */
 	espota_upload_options opts;     /* copy; strings borrowed */
 	espota__transfer_hooks hooks;
 	char prefix[80];

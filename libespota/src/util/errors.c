@@ -27,6 +27,11 @@ const char *espota_strerror(int code)
 	}
 }
 
+int espota_error_retryable(int code)
+{
+	return code == ESPOTA_ETIMEOUT || code == ESPOTA_ECLOSED || code == ESPOTA_EIO;
+}
+
 const char *espota_error_name(int code)
 {
 	switch (code) {

@@ -59,6 +59,8 @@ test("wrong password: nil, message, EAUTH", function()
   local res, msg, code, err = s:upload({ data = small }, { host = "127.0.0.1", port = dev.port, password = "wrong" })
   eq(res, nil, "result"); eq(code, espota.EAUTH, "code"); ok(type(msg) == "string" and #msg > 0, "message")
   eq(err.name, "ESPOTA_EAUTH", "name"); ok(err.phase, "phase")
+  eq(espota.error_retryable(code), false, "a wrong password is not worth retrying")
+  eq(espota.error_retryable(espota.ETIMEOUT), true, "a time-out is")
   -- auth callback
   local asked
   res = s:upload({ data = small }, { host = "127.0.0.1", port = dev.port,
@@ -134,8 +136,13 @@ test("preflight decision: the library's policy", function()
   eq(r0.decision, "send", "facts given: send")
   local r1 = espota.check({ data = fw }, { layout = "1M256", target = "fs" })
   eq(r1.decision, "refuse", "firmware as filesystem: refused on facts")
-  local okc, msg = pcall(espota.check, { data = fw }, { board = "d1_mini_pr" })
-  ok(not okc and msg:find("did you mean d1_mini_pro"), "near miss")
+  local warned = {}
+  local saved = warn
+  warn = function(...) warned[#warned + 1] = table.concat({ ... }) end
+  local okc, r2 = pcall(espota.check, { data = fw }, { board = "d1_mini_pr" })
+  warn = saved
+  ok(okc and r2.decision == "warn", "unknown board: checked, a warning")
+  ok(warned[1] and warned[1]:find("did you mean d1_mini_pro", 1, true), "near miss warned")
   ok(not pcall(espota.check, { data = fw }, { layout = "1M64", running_size = "12Q" }), "bad size raises")
   eq(type(r0.decision_notes), "table", "notes"); eq(r0.running_size_max, 0, "running_size_max")
 end)
@@ -146,6 +153,37 @@ test("preflight: NoFit with the report", function()
   local res, msg, code, err = s:upload({ data = fw }, { host = "127.0.0.1", port = dev.port, target = "fs",
     fit = { layout = "1M256", target = "fs" } })
   eq(code, espota.ENOFIT, "code"); eq(err.report.device_error, 4, "report")
+end)
+
+-- An unknown board is a warning (Lua's warn channel), never an error: the upload
+-- goes ahead with what the image and the device tell; strict = true refuses.
+local function capture_warnings(f)
+  local warned, saved = {}, warn
+  warn = function(...) warned[#warned + 1] = table.concat({ ... }) end
+  local r = table.pack(pcall(f))
+  warn = saved
+  if not r[1] then error(r[2], 0) end
+  return warned, table.unpack(r, 2, r.n)
+end
+
+test("unknown board warns and uploads", function()
+  local dev = H.sim({ "--layout", "1M64", "--chip-size", "1M" })
+  local warned, res, msg = capture_warnings(function()
+    return espota.upload({ data = fw }, { host = "127.0.0.1", port = dev.port, fit = { board = "no_such_board_xyz" } })
+  end)
+  ok(res, msg)
+  ok(warned[1] and warned[1]:find("unknown board 'no_such_board_xyz'", 1, true), "warned")
+  ok(dev.app_image() == fw, "byte-exact")
+end)
+
+test("unknown board with strict refuses", function()
+  local dev = H.sim({ "--layout", "1M64", "--chip-size", "1M" })
+  local warned, res, msg, code, err = capture_warnings(function()
+    return espota.upload({ data = fw }, { host = "127.0.0.1", port = dev.port,
+      fit = { board = "no_such_board_xyz", strict = true } })
+  end)
+  eq(res, nil); eq(code, espota.ENOFIT, "refused before any data")
+  eq(err.report.decision, "refuse", "decision"); eq(#warned, 1, "warned once")
 end)
 
 test("device error decoded", function()
@@ -299,7 +337,7 @@ end)
 -- Module hygiene (docs/bindings.md, "Lua"): require sets no global, and the
 -- module table holds exactly the documented API.
 local DOCUMENTED = {
-  "version", "strerror", "error_name", "read_file", "FILE_MAX", "layouts", "boards", "inspect", "check",
+  "version", "strerror", "error_name", "error_retryable", "read_file", "FILE_MAX", "layouts", "boards", "inspect", "check",
   "session", "upload", "upload_many", "Session", "discover", "resolve_local", "multi", "WAIT_READ", "WAIT_WRITE", "WAIT_ERROR",
   "OK", "ERROR", "EINVAL", "ENOMEM", "EIO", "ETIMEOUT", "EREFUSED", "EAUTH", "EPROTO", "EIMAGE", "ENOFIT",
   "EUSER", "ECANCELLED", "ERESOLVE", "ECLOSED",

@@ -1,7 +1,8 @@
 -- The step API (espota.multi) driven by a luv loop: the example's driver
 -- (examples/lua/multi_luv.lua) uploads to 20 simulated devices byte-exact,
 -- while a timer on the same loop keeps ticking; callback errors, a failing
--- device and remove().
+-- device and remove(); an mDNS browse and resolve as transfers of the same
+-- handle (espota-sim --mdns in the loopback test mode: no multicast).
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 package.path = here .. "?.lua;" .. package.path
 local H = require("helpers")
@@ -57,6 +58,46 @@ test("step API: a failing device, a callback error, remove", function()
     .. " / " .. tostring(got[raises].name) .. ": " .. tostring(got[raises].message))
   eq(got[gone], nil, "a removed upload never finishes")
   ok(not pcall(m.upload, m, { data = fw }, {}), "host required")
+end)
+
+test("step API on luv: a browse, a resolve and an upload on one handle", function()
+  local dev = H.sim({ "--count", "3", "--mdns", "--mdns-port", "0", "--hostname", "luastep" })
+  local uni = "127.0.0.1:" .. dev.mdns_port
+  local m <close> = espota.multi()
+  local browse = m:discover({ timeout = 1.0, unicast = uni })
+  local up = m:upload({ data = fw }, { host = "127.0.0.1", port = dev.ports[2] })
+  local nobody = m:resolve("nobody", { timeout = 0.3, unicast = uni })
+  eq(m:running(), 3, "running")
+  local got = {}
+  example.drive(m, function(id, r) got[id] = r end)
+  local b = got[browse]
+  ok(b and b.ok and b.kind == "browse", "browse: " .. tostring(b and b.message))
+  eq(#b.devices, 3, "devices found")
+  local ports = {}
+  for _, d in ipairs(b.devices) do
+    ports[d.port] = true
+    eq(d.address, "127.0.0.1", "address")
+    ok(d.name:match("^luastep%-"), "instance name " .. tostring(d.name))
+  end
+  for _, p in ipairs(dev.ports) do ok(ports[p], "port " .. p .. " found") end
+  ok(b.sent >= 1, "queries sent")
+  ok(got[up] and got[up].ok, "upload on the same handle")
+  ok(dev.app_image(1) == fw, "image differs")
+  local n = got[nobody]
+  eq(n.ok, false, "nobody answers")
+  eq(n.name, "ESPOTA_ERESOLVE", "ERESOLVE")
+  ok(n.message:find("nobody.local", 1, true), "message names it: " .. tostring(n.message))
+  -- resolve what the browse found
+  local r = m:resolve(b.devices[1].hostname, { unicast = uni })
+  got = {}
+  example.drive(m, function(id, res) got[id] = res end)
+  ok(got[r].ok and got[r].kind == "resolve", "resolve: " .. tostring(got[r].message))
+  eq(got[r].address, "127.0.0.1", "resolved address")
+  -- remove() stops a browse at once
+  local long = m:discover({ timeout = 30, unicast = uni })
+  ok(m:remove(long), "remove a browse")
+  eq(m:running(), 0, "nothing runs")
+  ok(not pcall(m.resolve, m, 42), "name must be a string")
 end)
 
 H.run()

@@ -146,3 +146,98 @@ def test_cancel_the_task(sim, firmware, small_firmware):
 
     run(main())
     assert dev.app_image(1) == small_firmware
+
+
+def test_discover_resolve_and_upload_on_one_multi(sim, small_firmware):
+    """mDNS browse and resolve are transfers of the same Multi as an upload:
+    one loop, no thread (loopback test mode: espota-sim --mdns, no multicast)."""
+    dev = sim("--count", "3", "--mdns", "--mdns-port", "0", "--hostname", "aio", "--board-id", "d1_mini")
+    uni = f"127.0.0.1:{dev.mdns_port}"
+    threads_before = threading.active_count()
+
+    async def main():
+        async with espota.aio.Multi() as m:
+            found, up = await asyncio.gather(m.discover(1.0, unicast=uni),
+                                             m.upload(small_firmware, "127.0.0.1", dev.ports[0]))
+            address = await m.resolve(found[2].hostname, unicast=uni)
+            with pytest.raises(espota.ResolveError) as ei:
+                await m.resolve("nobody", 0.3, unicast=uni)
+            assert "nobody.local" in str(ei.value)
+            return found, up, address
+
+    t0 = time.monotonic()
+    found, up, address = run(main())
+    assert threading.active_count() == threads_before
+    assert sorted(d.port for d in found) == sorted(dev.ports)
+    assert all(isinstance(d, espota.DiscoveredDevice) for d in found)
+    assert {d.board for d in found} == {"d1_mini"} and all(d.address == "127.0.0.1" for d in found)
+    assert all(d.name.startswith("aio-") and d.hostname.endswith(".local") for d in found)
+    assert address == "127.0.0.1"
+    assert up.acked == len(small_firmware) and dev.app_image(0) == small_firmware
+    assert time.monotonic() - t0 < 10
+    # the module-level call: its own Multi
+    again = run(espota.aio.discover_async(0.6, unicast=uni))
+    assert sorted(d.port for d in again) == sorted(dev.ports)
+
+
+def test_cancel_a_discover_task_closes_its_socket(sim):
+    dev = sim("--mdns", "--mdns-port", "0")
+
+    async def main():
+        async with espota.aio.Multi() as m:
+            fds_before = len(os.listdir("/proc/self/fd"))
+            task = asyncio.get_running_loop().create_task(
+                m.discover(30.0, unicast=f"127.0.0.1:{dev.mdns_port}"))
+            await asyncio.sleep(0.2)
+            assert len(os.listdir("/proc/self/fd")) > fds_before  # its socket is open
+            t0 = time.monotonic()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert time.monotonic() - t0 < 1.0
+            assert not m._futures
+            assert len(os.listdir("/proc/self/fd")) == fds_before
+
+    run(main())
+
+
+def test_upload_many_async_retries_like_the_blocking_fleet(sim, small_firmware):
+    # the second device drops the connection once after 4 KiB: a retry saves it
+    def devices(dev):
+        return [{"host": "127.0.0.1", "port": dev.ports[0], "password": "pw"},
+                {"host": "127.0.0.1", "port": dev.ports[1], "password": b"pw"}]
+
+    dev = sim("--count", "2", "--password", "pw", "--fault", "drop-after=4096@1*1")
+    res = run(espota.aio.upload_many_async(small_firmware, devices(dev), retries=1, chunk=512, window=1024))
+    assert [r.ok for r in res] == [True, True], res
+    assert [r.attempts for r in res] == [1, 2]
+    assert dev.app_image(1) == small_firmware
+    # without retries the same fault is that device's failure
+    dev = sim("--count", "2", "--password", "pw", "--fault", "drop-after=4096@1*1")
+    res = run(espota.aio.upload_many_async(small_firmware, devices(dev), chunk=512, window=1024))
+    assert [r.ok for r in res] == [True, False], res
+    assert res[1].attempts == 1 and res[1].error in ("ESPOTA_ECLOSED", "ESPOTA_EIO", "ESPOTA_ETIMEOUT")
+    with pytest.raises(espota.InvalidArgument):
+        run(espota.aio.upload_many_async(small_firmware, ["h"], retries=-1))
+    with pytest.raises(espota.InvalidArgument):
+        run(espota.aio.upload_many_async(small_firmware, ["h"], device_timeout=0))
+
+
+def test_upload_many_async_device_timeout_covers_retries(small_firmware):
+    import socket
+    # a "device" that takes the invitation and never answers
+    mute = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    mute.bind(("127.0.0.1", 0))
+    try:
+        t0 = time.monotonic()
+        res = run(espota.aio.upload_many_async(small_firmware, [("127.0.0.1", mute.getsockname()[1])],
+                                               retries=5, device_timeout=0.5,
+                                               timeouts={"invite": 0.3, "invite_attempts": 10}))
+        wall = time.monotonic() - t0
+    finally:
+        mute.close()
+    r = res[0]
+    assert not r.ok and r.error == "ESPOTA_ETIMEOUT"
+    assert "deadline of 500 ms" in r.message
+    assert r.attempts == 1 and r.stats.phase == "invitation"
+    assert 0.4 < wall < 2.0

@@ -55,8 +55,9 @@ def test_preflight_decision_from_the_library():
     assert espota.check(big, board="sonoff", running_size="300000").decision == "send"
     facts = espota.check(big, layout="1M64", running_size="0x70000")
     assert facts.decision == "refuse" and facts.running_size_max == 0
-    with pytest.raises(espota.InvalidArgument, match="did you mean d1_mini_pro"):
-        espota.check(big, board="d1_mini_pr")
+    # an unknown board warns (with the near miss) and checks with what the image tells
+    with pytest.warns(UserWarning, match="did you mean d1_mini_pro"):
+        assert espota.check(big, board="d1_mini_pr").decision == "warn"
     with pytest.raises(espota.InvalidArgument, match="running_size"):
         espota.check(big, layout="1M64", running_size="12Q")
 
@@ -64,8 +65,11 @@ def test_preflight_decision_from_the_library():
 def test_check_arguments(firmware):
     with pytest.raises(espota.InvalidArgument):
         espota.check(firmware, layout="no-such-layout")
-    with pytest.raises(espota.InvalidArgument):
-        espota.check(firmware, board="no-such-board")
+    with pytest.warns(UserWarning, match="unknown board 'no-such-board'"):
+        r = espota.check(firmware, board="no-such-board")
+    assert r.decision == "warn" and any("board unknown" in n for n in r.decision_notes)
+    with pytest.warns(UserWarning):
+        assert espota.check(firmware, board="no-such-board", strict=True).decision == "refuse"
     with pytest.raises(espota.InvalidArgument):
         espota.check(firmware, target="flash")
     dev = espota.FitDevice(layout="1M256", target="fs", chip_size="1M")
@@ -89,4 +93,5 @@ def test_tables():
     boards = espota.boards()
     assert any(b.name == "esp01_1m" for b in boards)
     assert espota.strerror(-7) and espota.error_name(-7) == "ESPOTA_EAUTH"
+    assert espota.error_retryable(-5) and not espota.error_retryable(-7)  # a timeout, a wrong password
     assert espota.__version__ == "%d.%d.%d" % espota.version()

@@ -198,3 +198,19 @@ def test_preflight_refuses(sim, firmware):
         espota.upload(firmware, "127.0.0.1", dev.port, target="fs", fit={"layout": "1M256", "target": "fs"})
     assert ei.value.report is not None and ei.value.report.device_error == 4
     assert dev.events("invitation") == [] or dev.fs_image() is None
+
+
+def test_unknown_board_warns_and_uploads(sim, firmware):
+    # the image and the device decide; an unknown board is a warning, never a raise
+    dev = sim("--layout", "1M64", "--chip-size", "1M")
+    with pytest.warns(UserWarning, match="unknown board 'no_such_board_xyz'"):
+        espota.upload(firmware, "127.0.0.1", dev.port, fit={"board": "no_such_board_xyz"})
+    assert dev.app_image() == firmware
+
+
+def test_unknown_board_strict_refuses(sim, firmware):
+    dev = sim("--layout", "1M64", "--chip-size", "1M")
+    with pytest.warns(UserWarning), pytest.raises(espota.NoFitError) as ei:
+        espota.upload(firmware, "127.0.0.1", dev.port, fit={"board": "no_such_board_xyz", "strict": True})
+    assert ei.value.report is not None and ei.value.report.decision == "refuse"
+    assert dev.app_image() is None
