@@ -246,6 +246,32 @@ static int witness_for(espota_platform plat, uint64_t len)
 	return r;
 }
 
+/* What the device reads next of what was sent: what it has, in its own
+ * pieces; segments arrive whole, a few at a time; now and then a read is
+ * cut. A liar (lie 1) stops reading at `stop`. */
+static uint64_t device_read(uint64_t sent, uint64_t read, uint64_t stop, uint64_t maxread,
+	uint64_t seg)
+{
+	uint64_t r = sent - read;
+
+	if (r > maxread)
+		r = maxread;
+	if (r > seg && rnd(2) == 0)
+		r = seg * (1 + rnd(r / seg));
+	if (r > 1 && rnd(10) == 0)
+		r = 1 + rnd(r);
+	if (read + r > stop)
+		r = stop - read;
+	return r;
+}
+
+/* The count it prints for a read of r: honest, cumulative (lie 2), or one
+ * too many at the end (lie 3). */
+static uint64_t device_count(int lie, uint64_t read, uint64_t stop, uint64_t r)
+{
+	return lie == 2 ? read : (lie == 3 && read == stop ? r + 1 : r);
+}
+
 static int run_stream(espota_platform plat, espota_platform real, int lie, uint64_t len,
 	uint64_t window, uint64_t maxread, uint64_t seg, int *dropped)
 {
@@ -267,20 +293,10 @@ static int run_stream(espota_platform plat, espota_platform real, int lie, uint6
 		/* the host keeps up to a window ahead of the device */
 		if (sent < len && sent < read + window)
 			sent = read + window < len ? read + window : len;
-		/* the device reads what it has, in its own pieces */
-		r = sent - read;
-		if (r > maxread)
-			r = maxread;
-		/* segments arrive whole, a few at a time; now and then a read is cut */
-		if (r > seg && rnd(2) == 0)
-			r = seg * (1 + rnd(r / seg));
-		if (r > 1 && rnd(10) == 0)
-			r = 1 + rnd(r);
-		if (read + r > stop)
-			r = stop - read;
+		r = device_read(sent, read, stop, maxread, seg);
 		if (r > 0) {
 			read += r;
-			reported = lie == 2 ? read : (lie == 3 && read == stop ? r + 1 : r);
+			reported = device_count(lie, read, stop, r);
 			n = snprintf(pipe + np, sizeof(pipe) - np, "%" PRIu64, reported);
 			np += (size_t)n;
 			repeats = 0;
@@ -371,18 +387,10 @@ static int running_stream(espota_platform plat, espota_platform real, int lie, u
 		/* the engine's window, from the running figure */
 		if (sent < len && sent < fig + window)
 			sent = fig + window < len ? fig + window : len;
-		r = sent - read;
-		if (r > maxread)
-			r = maxread;
-		if (r > seg && rnd(2) == 0)
-			r = seg * (1 + rnd(r / seg));
-		if (r > 1 && rnd(10) == 0)
-			r = 1 + rnd(r);
-		if (read + r > stop)
-			r = stop - read;
+		r = device_read(sent, read, stop, maxread, seg);
 		if (r > 0 && nc < sizeof(counts) / sizeof(counts[0])) {
 			read += r;
-			reported = lie == 2 ? read : (lie == 3 && read == stop ? r + 1 : r);
+			reported = device_count(lie, read, stop, r);
 			np += (size_t)snprintf(pipe + np, sizeof(pipe) - np, "%" PRIu64, reported);
 			counts[nc++] = reported;
 			repeats = 0;
