@@ -5,6 +5,9 @@
  * Differential: where the online set kept every reading (no cap) and the
  * platform is known, the exact decision over the digit log agrees with it.
  *
+ * The running figure (espota__acks_running, espota__acks_caught_up) never
+ * goes back and never passes what was sent.
+ *
  * Input: platform byte, 3 bytes of image length, then pairs (step, digit):
  * step advances what was sent, digit is fed ('x' closes the count).
  */
@@ -17,7 +20,7 @@ static espota__acks a;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	espota_platform platform;
-	uint64_t len, sent = 0;
+	uint64_t len, sent = 0, fig = 0;
 	size_t i;
 	int closed_mid = 0;
 
@@ -39,6 +42,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			espota__acks_digit(&a, (char)('0' + data[i + 1] % 10), sent);
 		FUZZ_ASSERT(a.set[0].n <= ESPOTA__ACKS_STATES && a.set[1].n <= ESPOTA__ACKS_STATES);
 		FUZZ_ASSERT(espota__acks_best(&a) <= sent);
+		if (data[i] & 1) { /* a read ends here: the engine's figure */
+			uint64_t f;
+			espota__acks_boundary(&a);
+			f = espota__acks_running(&a, sent);
+			FUZZ_ASSERT(f >= fig && f <= sent);
+			fig = f;
+			if (sent <= 65536 && (data[i] & 2) && espota__acks_caught_up(&a, sent)) {
+				FUZZ_ASSERT(a.running == sent);
+				fig = sent;
+			}
+			FUZZ_ASSERT(a.running == fig);
+		}
 	}
 	espota__acks_close(&a);
 	FUZZ_ASSERT(espota__acks_best(&a) <= len);

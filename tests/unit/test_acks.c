@@ -246,6 +246,32 @@ static int witness_for(espota_platform plat, uint64_t len)
 	return r;
 }
 
+/* What the device reads next of what was sent: what it has, in its own
+ * pieces; segments arrive whole, a few at a time; now and then a read is
+ * cut. A liar (lie 1) stops reading at `stop`. */
+static uint64_t device_read(uint64_t sent, uint64_t read, uint64_t stop, uint64_t maxread,
+	uint64_t seg)
+{
+	uint64_t r = sent - read;
+
+	if (r > maxread)
+		r = maxread;
+	if (r > seg && rnd(2) == 0)
+		r = seg * (1 + rnd(r / seg));
+	if (r > 1 && rnd(10) == 0)
+		r = 1 + rnd(r);
+	if (read + r > stop)
+		r = stop - read;
+	return r;
+}
+
+/* The count it prints for a read of r: honest, cumulative (lie 2), or one
+ * too many at the end (lie 3). */
+static uint64_t device_count(int lie, uint64_t read, uint64_t stop, uint64_t r)
+{
+	return lie == 2 ? read : (lie == 3 && read == stop ? r + 1 : r);
+}
+
 static int run_stream(espota_platform plat, espota_platform real, int lie, uint64_t len,
 	uint64_t window, uint64_t maxread, uint64_t seg, int *dropped)
 {
@@ -267,20 +293,10 @@ static int run_stream(espota_platform plat, espota_platform real, int lie, uint6
 		/* the host keeps up to a window ahead of the device */
 		if (sent < len && sent < read + window)
 			sent = read + window < len ? read + window : len;
-		/* the device reads what it has, in its own pieces */
-		r = sent - read;
-		if (r > maxread)
-			r = maxread;
-		/* segments arrive whole, a few at a time; now and then a read is cut */
-		if (r > seg && rnd(2) == 0)
-			r = seg * (1 + rnd(r / seg));
-		if (r > 1 && rnd(10) == 0)
-			r = 1 + rnd(r);
-		if (read + r > stop)
-			r = stop - read;
+		r = device_read(sent, read, stop, maxread, seg);
 		if (r > 0) {
 			read += r;
-			reported = lie == 2 ? read : (lie == 3 && read == stop ? r + 1 : r);
+			reported = device_count(lie, read, stop, r);
 			n = snprintf(pipe + np, sizeof(pipe) - np, "%" PRIu64, reported);
 			np += (size_t)n;
 			repeats = 0;
@@ -324,6 +340,131 @@ static int run_stream(espota_platform plat, espota_platform real, int lie, uint6
 		espota__acks_free(&a);
 		return v;
 	}
+}
+
+
+/* The count a repeat re-prints: the last real one before it. */
+static uint64_t reported_of(const uint64_t *counts, size_t i)
+{
+	while (i > 0 && counts[i] == 0)
+		i--;
+	return counts[i];
+}
+
+/*
+ * The running figure (espota__acks_running) drives the engine's window:
+ * here the host sends up to figure + window, as the engine does, so a
+ * figure that lags shuts the window. Honest and lying devices: the figure
+ * never goes back and never passes what was sent. Honest ones: the upload
+ * never deadlocks (when the device has read all that was sent and the
+ * window is shut, the quiet check espota__acks_caught_up must reopen it)
+ * and the figure ends at the image. Over- and underestimates against what
+ * the device has acknowledged are measured and printed.
+ */
+typedef struct running_stats {
+	unsigned streams, honest, deadlocks, quiet_used, short_end, short_refused;
+	unsigned long checks, over, under;
+	uint64_t max_over;
+} running_stats;
+
+static int running_stream(espota_platform plat, espota_platform real, int lie, uint64_t len,
+	uint64_t window, uint64_t maxread, uint64_t seg, running_stats *rs)
+{
+	espota__acks a;
+	char pipe[65536];
+	uint64_t counts[8192];
+	size_t np = 0, nc = 0, cfed = 0, cdig = 0;
+	uint64_t sent = 0, read = 0, stop = len, reported = 0, fig = 0, truth = 0;
+	int repeats = 0, ok = 1;
+	unsigned guard = 0;
+
+	espota__acks_init(&a, plat, len);
+	if (lie == 1)
+		stop = 1 + rnd(len - 1);
+	while (guard++ < 1000000) {
+		uint64_t r;
+
+		/* the engine's window, from the running figure */
+		if (sent < len && sent < fig + window)
+			sent = fig + window < len ? fig + window : len;
+		r = device_read(sent, read, stop, maxread, seg);
+		if (r > 0 && nc < sizeof(counts) / sizeof(counts[0])) {
+			read += r;
+			reported = device_count(lie, read, stop, r);
+			np += (size_t)snprintf(pipe + np, sizeof(pipe) - np, "%" PRIu64, reported);
+			counts[nc++] = reported;
+			repeats = 0;
+		}
+		if (real == ESPOTA_PLATFORM_ESP32 && reported && repeats < 3 && rnd(50) == 0 &&
+			nc < sizeof(counts) / sizeof(counts[0])) {
+			np += (size_t)snprintf(pipe + np, sizeof(pipe) - np, "%" PRIu64, reported);
+			counts[nc++] = 0; /* a repeat adds nothing */
+			repeats++;
+		}
+		if (np > 0 && (rnd(3) != 0 || np > 60000 || r == 0)) {
+			size_t take = rnd(100) == 0 ? 1 + (size_t)rnd(np) : np, i;
+			for (i = 0; i < take; i++) {
+				espota__acks_digit(&a, pipe[i], sent);
+				/* what the device has acknowledged: its counts fed whole */
+				if (++cdig == (size_t)snprintf(NULL, 0, "%" PRIu64,
+					counts[cfed] ? counts[cfed] : reported_of(counts, cfed))) {
+					truth += counts[cfed++];
+					cdig = 0;
+				}
+			}
+			espota__acks_boundary(&a);
+			memmove(pipe, pipe + take, np - take);
+			np -= take;
+			{
+				uint64_t f = espota__acks_running(&a, sent);
+				if (f < fig || f > sent)
+					ok = 0;
+				fig = f;
+			}
+			if (lie == 0) {
+				rs->checks++;
+				if (fig > truth) {
+					rs->over++;
+					if (fig - truth > rs->max_over)
+						rs->max_over = fig - truth;
+				} else if (fig < truth) {
+					rs->under++;
+				}
+			}
+		}
+		if (read >= stop) {
+			if (np == 0)
+				break;
+			continue;
+		}
+		/* nothing left to read or print, and the window is shut: the
+		 * engine's quiet check */
+		if (np == 0 && read == sent && sent < len && sent >= fig + window) {
+			if (espota__acks_caught_up(&a, sent)) {
+				fig = espota__acks_running(&a, sent);
+				rs->quiet_used += lie == 0;
+			}
+			if (sent >= fig + window) {
+				rs->deadlocks += lie == 0;
+				break;
+			}
+		}
+	}
+	espota__acks_close(&a);
+	{
+		uint64_t f = espota__acks_running(&a, len);
+		if (f < fig || f > len)
+			ok = 0;
+		/* short of the image until the device's OK, which the exact
+		 * decision then accepts (engine finish_ok) */
+		if (lie == 0 && read == len && f != len) {
+			rs->short_end++;
+			if (espota__acks_exact(&a, len) != 1)
+				rs->short_refused++;
+		}
+	}
+	espota__acks_free(&a);
+	return ok;
 }
 
 /* Honest devices are never refused. Lying devices are counted by verdict:
@@ -387,7 +528,53 @@ static void test_property_streams(void)
 	ASSERT(refused * 10 >= liars * 8);
 }
 
+
+static void test_running_figure(void)
+{
+	static const espota_platform plats[] = { ESPOTA_PLATFORM_ESP8266, ESPOTA_PLATFORM_ESP32,
+		ESPOTA_PLATFORM_UNKNOWN };
+	static const uint64_t mss[] = { 536, 1460 };
+	running_stats rs = { 0 };
+	unsigned i, bad = 0, honest = 0;
+	unsigned count = getenv("ESPOTA_TEST_UNDER_VALGRIND") ? 50 : SANITIZED ? 300 : 1500;
+
+	if (getenv("ACKS_RUNNING_N"))
+		count = (unsigned)atoi(getenv("ACKS_RUNNING_N"));
+	for (i = 0; i < count; i++) {
+		espota_platform plat, real;
+		uint64_t m, window, len, maxread;
+		int lie;
+
+		/* each stream its own seed: a change in one does not move the rest */
+		rng_state = 0x9E3779B97F4A7C15ull ^ ((uint64_t)(i + 1) * 0xBF58476D1CE4E5B9ull);
+		plat = plats[rnd(3)];
+		m = mss[rnd(2)];
+		window = m * (1 + rnd(8));
+		len = 1 + rnd(i % 20 == 0 ? 300000 : 40000);
+		real = plat != ESPOTA_PLATFORM_UNKNOWN ? plat :
+			rnd(2) ? ESPOTA_PLATFORM_ESP32 : ESPOTA_PLATFORM_ESP8266;
+		maxread = real == ESPOTA_PLATFORM_ESP32 ? 1460 : (rnd(2) ? m : 4 * m);
+		lie = (int)rnd(4);
+		if (lie == 1 && len < 2)
+			lie = 0;
+		honest += lie == 0;
+		bad += !running_stream(plat, real, lie, len, window, maxread, m, &rs);
+	}
+	printf("running figure: %u streams (%u honest): %u went back or passed what was sent; "
+		"honest: %u deadlocks, %u reopened by the quiet check, %u ended short of the image "
+		"before the OK (%u of them refused); "
+		"%lu readings of the figure, %lu above what the device had acknowledged (at most %"
+		PRIu64 " bytes), %lu below\n", count, honest, bad, rs.deadlocks, rs.quiet_used,
+		rs.short_end, rs.short_refused, rs.checks, rs.over, rs.max_over, rs.under);
+	fflush(stdout);
+	ASSERT_EQ(bad, 0);
+	ASSERT_EQ(rs.deadlocks, 0);
+	ASSERT_EQ(rs.short_refused, 0);
+	ASSERT(honest > count / 8);
+}
+
 TEST_LIST_BEGIN
 	TEST_ENTRY(test_issue14_cases)
 	TEST_ENTRY(test_property_streams)
+	TEST_ENTRY(test_running_figure)
 TEST_LIST_END

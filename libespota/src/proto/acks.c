@@ -90,6 +90,13 @@ static uint64_t total_of(const espota__acks_state *s)
 	return s->sum + s->open;
 }
 
+/* A reading's implausibility: each count printed, and each count read
+ * across two reads, costs one. */
+static uint64_t cost(const espota__acks_state *s)
+{
+	return (uint64_t)s->prints + s->pen;
+}
+
 /* Identity first (duplicates adjacent, the lowest penalty first). */
 static int by_key(const void *x, const void *y)
 {
@@ -103,19 +110,28 @@ static int by_key(const void *x, const void *y)
 		return a->last < b->last ? -1 : 1;
 	if (a->reps != b->reps)
 		return (int)a->reps - (int)b->reps;
+	/* the most plausible first (by_rank) */
+	if (cost(a) != cost(b))
+		return cost(a) < cost(b) ? -1 : 1;
+	if (a->nrep != b->nrep)
+		return a->nrep < b->nrep ? -1 : 1;
 	if (a->pen != b->pen)
 		return a->pen < b->pen ? -1 : 1;
 	return 0;
 }
 
-/* Plausibility: fewest counts across reads, then the highest total. */
+/* Plausibility: the fewest counts printed or read across reads, the fewest
+ * repeats, then the highest total (a real device reads close behind the
+ * sender). See espota__acks_running for why. */
 static int by_rank(const void *x, const void *y)
 {
 	const espota__acks_state *a = x, *b = y;
 	uint64_t ta = total_of(a), tb = total_of(b);
 
-	if (a->pen != b->pen)
-		return a->pen < b->pen ? -1 : 1;
+	if (cost(a) != cost(b))
+		return cost(a) < cost(b) ? -1 : 1;
+	if (a->nrep != b->nrep)
+		return a->nrep < b->nrep ? -1 : 1;
 	if (ta != tb)
 		return ta < tb ? 1 : -1;
 	return by_key(x, y);
@@ -154,6 +170,7 @@ static size_t close_into(const espota__acks_set *a, uint64_t sent, const espota_
 		c[k] = *s;
 		c[k].reps = (uint8_t)(s->reps + 1);
 		c[k].open = 0;
+		c[k].nrep++;
 		k++;
 	}
 	return k;
@@ -240,6 +257,7 @@ static void set_digit(espota__acks_set *a, unsigned dv, uint64_t digits, uint64_
 			if (!fits(a, &c[k], dv, sent))
 				continue;
 			c[k].open = dv;
+			c[k].prints++;
 			put(a, &m, &c[k]);
 		}
 	}
@@ -362,6 +380,7 @@ uint64_t espota__acks_best(const espota__acks *a)
 typedef struct exact_pass {
 	const unsigned char *d;
 	const uint64_t *sent;
+	uint64_t base;  /* counted before d[0] (sent[] is less that) */
 	size_t n;
 	uint64_t maxc;
 	unsigned tmax, copies;
@@ -404,10 +423,10 @@ static int64_t group_room(const exact_pass *p, size_t i, unsigned t)
 
 	for (k = 0; k < t; k++) {
 		v = v * 10 + p->d[i + k];
-		if (p->sent[i + k] < v)
+		if (p->sent[i + k] < p->base + v)
 			return -1;
-		if ((int64_t)(p->sent[i + k] - v) < room)
-			room = (int64_t)(p->sent[i + k] - v);
+		if ((int64_t)(p->sent[i + k] - p->base - v) < room)
+			room = (int64_t)(p->sent[i + k] - p->base - v);
 	}
 	return room;
 }
@@ -544,18 +563,22 @@ static unsigned decimal_digits(uint64_t v)
 	return k;
 }
 
-static int exact_run(const espota__acks *a, uint64_t total, uint64_t *best)
+/* Over the logged digits from `from` on, which add up to `total` on top of
+ * `base` counted before them. */
+static int exact_run(const espota__acks *a, size_t from, uint64_t base, uint64_t total,
+	uint64_t *best)
 {
 	exact_pass p;
 	int r8266 = 0, r32 = 0;
 
-	if (a->log_full)
+	if (a->log_full || from > a->log_n)
 		return -1;
-	p.d = a->log_d;
-	p.sent = a->log_sent;
-	p.n = a->log_n;
-	if (p.n == 0)
+	if (from == a->log_n) /* no digits (the log may be unallocated) */
 		return total == 0;
+	p.d = a->log_d + from;
+	p.sent = a->log_sent + from;
+	p.base = base;
+	p.n = a->log_n - from;
 	if (a->platform != ESPOTA_PLATFORM_ESP32) {
 		p.maxc = total ? total : 1;
 		p.tmax = decimal_digits(p.maxc);
@@ -575,11 +598,131 @@ static int exact_run(const espota__acks *a, uint64_t total, uint64_t *best)
 
 int espota__acks_exact(const espota__acks *a, uint64_t total)
 {
-	return exact_run(a, total, NULL);
+	return exact_run(a, 0, 0, total, NULL);
 }
 
 int espota__acks_exact_best(const espota__acks *a, uint64_t total, uint64_t *best)
 {
 	*best = 0;
-	return exact_run(a, total, best);
+	return exact_run(a, 0, 0, total, best);
+}
+
+/*
+ * The running figure. Every kept reading fits what was sent, so any of
+ * them could be the device's; the figure takes the one a device most
+ * likely printed. A device prints one count per read of its own, so a
+ * reading with fewer counts splits fewer of them (a count split into
+ * pieces is always a reading too, and always a smaller one); a count cut
+ * across two host reads is as unlikely as one count more (a count is one
+ * write, one segment); an ESP32 re-prints only after a second without
+ * data, so repeats rank after real counts. Where readings still tie
+ * (merged ESP8266 counts: "58405840" is 5840+5840 or 58405+840), the
+ * smallest total: an overestimate is sticky (the figure never goes back)
+ * and lets the window and the block pacing run ahead of the device, while
+ * an underestimate ends at the next anchor, when the device has caught
+ * up and some reading adds up to everything sent. The figure decides
+ * nothing: success is the rule's at the end.
+ */
+typedef struct running_pick {
+	int have;
+	uint64_t cost;
+	uint32_t nrep;
+	uint64_t total;
+	uint32_t counts;
+} running_pick;
+
+/* What a kept reading says was acknowledged: an open count past what was
+ * sent can only be a repeat, which adds nothing. */
+static uint64_t reading_total(const espota__acks_state *s, uint64_t sent)
+{
+	return total_of(s) <= sent ? total_of(s) : s->sum;
+}
+
+static void consider(running_pick *p, const espota__acks_state *s, uint64_t total)
+{
+	if (p->have) {
+		if (cost(s) != p->cost) {
+			if (cost(s) > p->cost)
+				return;
+		} else if (s->nrep != p->nrep) {
+			if (s->nrep > p->nrep)
+				return;
+		} else if (total >= p->total) {
+			return;
+		}
+	}
+	p->have = 1;
+	p->cost = cost(s);
+	p->nrep = s->nrep;
+	p->total = total;
+	p->counts = s->prints - s->nrep;
+}
+
+/* The most plausible kept reading; with `only` set, of those that add up
+ * to exactly `sent`. */
+static void pick_reading(const espota__acks *a, uint64_t sent, int only, running_pick *p)
+{
+	unsigned k;
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	for (k = 0; k < a->nsets; k++) {
+		const espota__acks_set *t = &a->set[k];
+		if (t->dead_at)
+			continue;
+		for (i = 0; i < t->n; i++) {
+			const espota__acks_state *s = &t->st[i];
+			uint64_t v = reading_total(s, sent);
+			/* an open count may yet close as a repeat (adds nothing) */
+			if (only && v != sent && !(s->open && s->open == s->last &&
+				s->reps < t->maxreps && s->sum == sent))
+				continue;
+			consider(p, s, only ? sent : v);
+		}
+	}
+}
+
+static uint64_t running_raise(espota__acks *a, uint64_t v, uint32_t counts, uint64_t sent)
+{
+	if (v > sent)
+		v = sent;
+	if (v >= a->running) {
+		a->running = v;
+		a->running_counts = counts;
+	}
+	return a->running;
+}
+
+uint64_t espota__acks_running(espota__acks *a, uint64_t sent)
+{
+	running_pick p;
+
+	if (espota__acks_dead(a))
+		return running_raise(a, sent, a->running_counts, sent);
+	pick_reading(a, sent, 1, &p);
+	if (p.have) {
+		if (sent > a->anchor_total) {
+			a->anchor_total = sent;
+			a->anchor_digit = a->log_n;
+		}
+		return running_raise(a, sent, p.counts, sent);
+	}
+	pick_reading(a, sent, 0, &p);
+	return running_raise(a, p.have ? p.total : 0, p.counts, sent);
+}
+
+int espota__acks_caught_up(espota__acks *a, uint64_t sent)
+{
+	if (sent < a->anchor_total)
+		return 0;
+	if (a->running >= sent)
+		return 1;
+	if (espota__acks_running(a, sent) >= sent)
+		return 1;
+	if (exact_run(a, a->anchor_digit, a->anchor_total, sent - a->anchor_total, NULL) != 1)
+		return 0;
+	a->anchor_total = sent;
+	a->anchor_digit = a->log_n;
+	a->running = sent;
+	return 1;
 }

@@ -8,8 +8,10 @@
  * sent when each digit arrived. It is pure: no I/O, no clock. It keeps a
  * log of the digits (heap, bounded) for an exact decision at the end.
  *
- * The engine uses it to decide the end: an OK counts only when the image
- * length is one of the totals.
+ * The engine uses it twice: while data flows, for the running figure (what
+ * the device has acknowledged for now: the window, pacing, the stall timer
+ * and progress; espota__acks_running), and at the end to decide: an OK
+ * counts only when the image length is one of the totals.
  */
 #ifndef ESPOTA_SRC_ACKS_H
 #define ESPOTA_SRC_ACKS_H
@@ -19,8 +21,9 @@
 
 #include "espota/upload.h"
 
-/* Readings kept at most; past it, the ones with the lowest totals go (a
- * real device reads close behind the sender). */
+/* Readings kept at most; past it, the least plausible go: the most counts
+ * printed or read across reads, then the lowest totals (a real device
+ * prints one count per read, and reads close behind the sender). */
 #define ESPOTA__ACKS_STATES 64
 
 /* What decided a success: the counts add up to the image, or (readings
@@ -34,6 +37,8 @@ typedef struct espota__acks_state {
 	uint32_t last;  /* the last closed count (ESP32 repeats it) */
 	uint8_t reps;   /* repeats of last in a row */
 	uint32_t pen;   /* counts read across a read boundary (unlikely, kept) */
+	uint32_t prints; /* counts printed, repeats included (the open one too) */
+	uint32_t nrep;  /* of which repeats of the count before */
 } espota__acks_state;
 
 /* The readings of one core's limits. */
@@ -63,6 +68,14 @@ typedef struct espota__acks {
 	size_t log_n, log_cap, log_max;
 	int log_full;        /* 1: the log overflowed or could not grow */
 	espota_platform platform;
+	/* The running figure (espota__acks_running): monotone, never above
+	 * what was sent. */
+	uint64_t running;
+	uint32_t running_counts; /* counts (not repeats) of the reading behind it */
+	/* The last anchor: after anchor_digit logged digits the counts could
+	 * add up to exactly anchor_total, everything sent then. */
+	size_t anchor_digit;
+	uint64_t anchor_total;
 } espota__acks;
 
 void espota__acks_init(espota__acks *a, espota_platform platform, uint64_t len);
@@ -93,5 +106,23 @@ int espota__acks_surely_dead(const espota__acks *a);
 int espota__acks_dead(const espota__acks *a);
 /* The highest total the digits can mean (at the point they died, if so). */
 uint64_t espota__acks_best(const espota__acks *a);
+/*
+ * The running figure, after the digits so far with `sent` bytes sent (the
+ * rule is in docs/protocol.md, "The running figure"):
+ *  - `sent`, when a kept reading adds up to exactly that (the device has
+ *    caught up: an anchor), or when no reading is left (the end decides);
+ *  - otherwise the total of the most plausible kept reading: the fewest
+ *    counts printed plus counts read across reads, then the fewest
+ *    repeats, then the smallest total (where readings tie, the
+ *    conservative one: an overestimate would let the window and the
+ *    pacing run ahead of the device).
+ * Never below an earlier figure, never above `sent`.
+ */
+uint64_t espota__acks_running(espota__acks *a, uint64_t sent);
+/* The sender is blocked and the device has gone quiet: 1 when the digits
+ * since the last anchor can add up, exactly, to everything sent since
+ * (over every reading of them, not only the kept ones); then the running
+ * figure is `sent`. Costs a bitset pass over those digits. */
+int espota__acks_caught_up(espota__acks *a, uint64_t sent);
 
 #endif

@@ -16,8 +16,6 @@
 
 #define NO_DEADLINE UINT64_MAX
 
-/* ESP32 reads at most 1460 bytes per loop and acknowledges what it wrote. */
-#define ESP32_MAX_ACK 1460
 /* The data phase may take at most DATA_BASE_MS plus one second per
  * min_rate bytes (DATA_MIN_RATE unless configured), so a device that drips one digit every few seconds
  * cannot hold an upload forever (a real device writes 20-100 KiB/s). */
@@ -849,264 +847,31 @@ void espota__engine_tx_done(espota__engine *e, uint64_t now, size_t n)
 }
 
 /*
- * Acknowledgement accounting (protocol.md 5.3).
- *
- * The device prints each count as bare decimal digits: counts coalesce
- * ("10241024"), a count may be split across reads ("14" | "60"), and the
- * final status may stick to the last count ("304OK"). No split of a digit
- * run is certain, so the engine commits counts only at anchors:
- *  - the pending digits can be read as counts that add up to exactly what
- *    is outstanding (the device has caught up, which it does at least once
- *    per window because the sender then stops), or
- *  - the status text or EOF arrives (then every pending digit is final).
- * Between anchors the digits stay pending and a best reading of them only
- * drives the window and the progress report. Readings never acknowledge
- * more than was sent; they prefer counts that end where a read ended (one
- * print() on the device is one TCP segment), counts no larger than an ESP32
- * read (1460), and longer counts first.
+ * Acknowledgement accounting (protocol.md 5.3). The device prints each
+ * count as bare decimal digits; they coalesce ("10241024"), split across
+ * reads ("14" | "60"), and the status may stick to the last ("304OK").
+ * acks.c keeps the readings they can mean and gives the running figure
+ * (e->provisional: the window, the pacing, the stall timer and progress)
+ * and, at the end, the decision.
  */
-/* Search steps per reading: small while data flows, large once at the end. */
-#define ACK_SEARCH_BUDGET 2000
-#define ACK_FINAL_BUDGET 400000
-/* The quiet reading runs whenever a blocked sender hears nothing for a
- * while, which on a slow link is between most counts: when no exact sum
- * exists the search spends its whole budget, so it gets a modest one. */
-#define ACK_QUIET_BUDGET 20000
-/* How long a blocked sender waits for more digits before the quiet reading;
- * each failed reading doubles it (on a slow link the device pauses between
- * most counts without having caught up), a successful one resets it. */
+/* How long a blocked sender waits for more digits before it asks whether
+ * the digits since the last anchor add up to everything sent (the device
+ * has caught up and went quiet, but the kept readings missed it); each
+ * miss doubles it (on a slow link the device pauses between most counts
+ * without having caught up), a hit resets it. */
 #define ACK_QUIET_MS 100
 #define ACK_QUIET_MAX_MS 1600
 
-static int is_boundary(const espota__engine *e, size_t end)
-{
-	return end == e->ndigits || e->bnd[end - 1];
-}
-
-static uint64_t digits_value(const char *d, size_t n)
-{
-	uint64_t v = 0;
-	size_t i;
-	for (i = 0; i < n; i++)
-		v = v * 10 + (uint64_t)(d[i] - '0');
-	return v;
-}
-
-/* Smallest and largest sums of readings of every suffix (UINT64_MAX: none). */
-static void ack_bounds(espota__engine *e, uint64_t bound, int boundary_only)
-{
-	espota__ack_reading *r = &e->reading;
-	const char *d = e->digits;
-	size_t n = e->ndigits, pos, k;
-
-	r->minsum[n] = r->maxsum[n] = 0;
-	for (pos = n; pos-- > 0;) {
-		uint64_t v = 0;
-		r->minsum[pos] = UINT64_MAX;
-		r->maxsum[pos] = 0;
-		if (d[pos] == '0')
-			continue;
-		for (k = pos; k < n && k - pos < 10; k++) {
-			v = v * 10 + (uint64_t)(d[k] - '0');
-			if (v > bound)
-				break;
-			if ((boundary_only && !is_boundary(e, k + 1)) || r->minsum[k + 1] == UINT64_MAX)
-				continue;
-			if (v + r->minsum[k + 1] < r->minsum[pos])
-				r->minsum[pos] = v + r->minsum[k + 1];
-			if (v + r->maxsum[k + 1] > r->maxsum[pos])
-				r->maxsum[pos] = v + r->maxsum[k + 1];
-		}
-	}
-}
-
-/* Can digits[end..] still make `rest`? */
-static int ack_feasible(const espota__ack_reading *r, size_t end, uint64_t rest, int exact)
-{
-	return r->minsum[end] != UINT64_MAX && r->minsum[end] <= rest &&
-		(!exact || r->maxsum[end] >= rest);
-}
-
-/*
- * Iterative depth-first search (a reading can have hundreds of counts, so
- * no recursion) for a reading adding up to exactly `target` (exact) or to at
- * most `target`. Candidates at each position: with `boundary_only`,
- * counts ending at a read boundary, shortest first; otherwise every count,
- * longest first.
- */
-static int ack_search(espota__engine *e, uint64_t bound, uint64_t target, int exact, int boundary_only,
-	unsigned int budget)
-{
-	espota__ack_reading *r = &e->reading;
-	const char *d = e->digits;
-	size_t n = e->ndigits, lvl = 0;
-
-	if (!ack_feasible(r, 0, target, exact))
-		return 0;
-	r->count = 0;
-	r->start[0] = 0;
-	r->rest[0] = target;
-	r->stage[0] = 0;
-	r->len[0] = 0;
-	for (;;) {
-		size_t pos = r->start[lvl], maxlen, len = 0;
-		uint64_t rest = r->rest[lvl];
-		int found = 0;
-
-		if (pos == n) {
-			if (!exact || rest == 0) {
-				r->count = lvl;
-				return 1;
-			}
-			goto backtrack;
-		}
-		if (budget-- == 0)
-			return 0;
-		/* the longest count allowed here */
-		maxlen = d[pos] == '0' ? 0 : (n - pos < 10 ? n - pos : 10);
-		while (maxlen > 0) {
-			uint64_t v = digits_value(d + pos, maxlen);
-			if (v <= bound && v <= rest)
-				break;
-			maxlen--;
-		}
-		if (r->stage[lvl] == 0 && !boundary_only) {
-			/* no boundary pass: go straight to longest first */
-			r->stage[lvl] = 1;
-			r->len[lvl] = (unsigned short)(maxlen + 1);
-		}
-		if (r->stage[lvl] == 0) {
-			for (len = (size_t)r->len[lvl] + 1; len <= maxlen; len++) {
-				if (is_boundary(e, pos + len) &&
-					ack_feasible(r, pos + len, rest - digits_value(d + pos, len), exact)) {
-					found = 1;
-					break;
-				}
-			}
-			if (!found) {
-				r->stage[lvl] = 1;
-				r->len[lvl] = (unsigned short)(maxlen + 1);
-			}
-		}
-		if (!found && r->stage[lvl] == 1 && !boundary_only) {
-			for (len = (size_t)r->len[lvl] - 1; len >= 1; len--) {
-				if (ack_feasible(r, pos + len, rest - digits_value(d + pos, len), exact)) {
-					found = 1;
-					break;
-				}
-			}
-		}
-		if (found) {
-			uint64_t v = digits_value(d + pos, len);
-			r->len[lvl] = (unsigned short)len;
-			r->val[lvl] = v;
-			r->end[lvl] = pos + len;
-			lvl++;
-			r->start[lvl] = pos + len;
-			r->rest[lvl] = rest - v;
-			r->stage[lvl] = 0;
-			r->len[lvl] = 0;
-			continue;
-		}
-backtrack:
-		if (lvl == 0)
-			return 0;
-		lvl--;
-	}
-}
-
-/* Find a reading with the preferences above; 1 if found (in e->reading). */
-static int ack_read(espota__engine *e, uint64_t target, int exact, unsigned int budget)
-{
-	uint64_t small = target < ESP32_MAX_ACK ? target : ESP32_MAX_ACK;
-	/* (bound, boundary_only) in order of trust. An exact sum is most
-	 * telling with small counts; otherwise one count per segment comes
-	 * first, because an ESP8266 drain count is often larger than 1460 and
-	 * splitting it would read too little. */
-	struct step { uint64_t bound; int boundary_only; };
-	const struct step exact_steps[] = {
-		{ small, 0 }, { target, 1 }, { target, 0 },
-	}, steps_any[] = {
-		{ target, 1 }, { small, 0 }, { target, 0 },
-	};
-	const struct step *steps = exact ? exact_steps : steps_any;
-	size_t k;
-
-	for (k = 0; k < 3; k++) {
-		/* ESP32 never acknowledges more than one 1460-byte read at once */
-		if (e->platform == ESPOTA_PLATFORM_ESP32 && steps[k].bound > small)
-			continue;
-		if (k == 2 && target == small)
-			continue; /* same as the small step */
-		/* Large counts split anywhere fit a long run of digits to almost
-		 * any sum by coincidence; allow them only for a couple of counts
-		 * (an ESP8266 drain count coalesced with the next). */
-		if (!steps[k].boundary_only && steps[k].bound > small && e->ndigits > 14)
-			continue;
-		ack_bounds(e, steps[k].bound, steps[k].boundary_only);
-		if (ack_search(e, steps[k].bound, target, exact, steps[k].boundary_only, budget))
-			return 1;
-	}
-	return 0;
-}
-
-/*
- * The sender is blocked on a full window and the device has gone quiet: it
- * has then consumed everything sent, so a reading that adds up exactly is
- * almost surely the true one, even with large counts over a long run (which
- * the per-read readings avoid, see ack_read).
- */
-static int ack_read_quiet(espota__engine *e, uint64_t out)
-{
-	ack_bounds(e, out, 0);
-	return ack_search(e, out, out, 1, 0, ACK_QUIET_BUDGET);
-}
-
-static void ack_commit(espota__engine *e, size_t count)
-{
-	const espota__ack_reading *r = &e->reading;
-	size_t i, cut;
-
-	if (count == 0)
-		return;
-	for (i = 0; i < count; i++) {
-		e->acked += r->val[i];
-		e->last_ack = r->val[i];
-		e->acks++;
-	}
-	cut = r->end[count - 1];
-	memmove(e->digits, e->digits + cut, e->ndigits - cut);
-	memmove(e->bnd, e->bnd + cut, e->ndigits - cut);
-	e->ndigits -= cut;
-}
-
-/* Repetitions of the last count with nothing outstanding: ESP32 re-sends
- * its last count once a second while it waits for data. */
-static int is_stale_repeat(const espota__engine *e)
-{
-	char last[24];
-	size_t ln, i;
-
-	if (e->platform == ESPOTA_PLATFORM_ESP8266 || e->last_ack == 0 || e->sent != e->acked)
-		return 0;
-	ln = (size_t)snprintf(last, sizeof(last), "%" PRIu64, e->last_ack);
-	if (e->ndigits == 0 || e->ndigits % ln != 0)
-		return 0;
-	for (i = 0; i < e->ndigits; i += ln)
-		if (memcmp(e->digits + i, last, ln) != 0)
-			return 0;
-	return 1;
-}
-
-/* Blocked with unread digits: look again once the device is quiet. */
+/* Blocked with digits the running figure may not have read right: look
+ * again once the device is quiet. */
 static void arm_quiet(espota__engine *e, uint64_t now)
 {
 	const unsigned char *ptr;
 
-	/* The same digits never add up later: the device has to say more.
-	 * (Pending digits mean digits_seen > 0, so the initial 0 never matches.) */
-	e->quiet_at = (e->ndigits > 0 && e->sent < e->cfg.len && e->quiet_seen != e->digits_seen &&
-		espota__engine_tx(e, &ptr) == 0) ? now + (e->quiet_ms ? e->quiet_ms : ACK_QUIET_MS) : 0;
+	/* The same digits never add up later: the device has to say more. */
+	e->quiet_at = (e->provisional < e->sent && e->sent < e->cfg.len &&
+		e->quiet_seen != e->rule.digits && espota__engine_tx(e, &ptr) == 0) ?
+		now + (e->quiet_ms ? e->quiet_ms : ACK_QUIET_MS) : 0;
 }
 
 static uint32_t min_rate(const espota__engine *e)
@@ -1129,66 +894,32 @@ static void arm_stall(espota__engine *e, uint64_t now)
 	e->deadline = d < dd ? d : dd;
 }
 
-static void ack_update(espota__engine *e, uint64_t now, int final)
+/* The running figure moved from `before`: the stall timer restarts, and
+ * once it reaches the image the result is next. */
+static void ack_moved(espota__engine *e, uint64_t now, uint64_t before)
 {
-	uint64_t out = e->sent - e->acked, before = e->provisional, p = e->acked;
-	const espota__ack_reading *r = &e->reading;
-
-	if (e->ndigits > 0) {
-		if (out > 0 && ack_read(e, out, 1, final ? ACK_FINAL_BUDGET : ACK_SEARCH_BUDGET)) {
-			/* anchor: the device has consumed everything sent */
-			ack_commit(e, r->count);
-		} else if (ack_read(e, out, 0, ACK_SEARCH_BUDGET)) {
-			if (final) {
-				ack_commit(e, r->count);
-			} else {
-				size_t i;
-				/* No anchor yet. Near capacity, commit all but the last
-				 * count (it may still grow); otherwise only estimate. */
-				if (e->ndigits > ESPOTA__ACK_DIGITS_MAX - 16) {
-					ack_commit(e, r->count - 1);
-					p = e->acked + (e->ndigits > 0 ? r->val[r->count - 1] : 0);
-				} else {
-					for (i = 0; i < r->count; i++)
-						p += r->val[i];
-				}
-			}
-		} else if (is_stale_repeat(e)) {
-			elog(e, ESPOTA_LOG_DEBUG, "ignoring repeated acknowledgement %" PRIu64, e->last_ack);
-			e->ndigits = 0;
-		} else {
-			/* No single reading of the pending digits fits the window
-			 * (merged counts read wrongly, or an ESP32 repeat). The
-			 * acknowledgement rule still holds readings that fit, or the
-			 * digits would have failed already; take the device as caught
-			 * up rather than let an undercount shut the window. */
-			if (!e->acks_unmatched)
-				elog(e, ESPOTA_LOG_DEBUG, "acknowledgement counts could not be matched to "
-					"one reading; the acknowledgement rule decides at the end");
-			e->acks_unmatched = 1;
-			e->acked = e->sent;
-			p = e->acked;
-			e->ndigits = 0;
-		}
-	}
-	if (p < e->acked)
-		p = e->acked;
-	/* What the device has acknowledged for now; never goes backwards. */
-	if (p > e->provisional)
-		e->provisional = p;
-	if (e->provisional > e->sent)
-		e->provisional = e->sent;
-	if (e->provisional != before) {
-		arm_stall(e, now);
-		progress(e);
-	}
-	if (!final)
-		arm_quiet(e, now);
-	if (e->acked == e->cfg.len && e->ndigits == 0 && e->phase == ESPOTA_PHASE_TRANSFER) {
+	e->acked = e->provisional;
+	e->acks = e->rule.running_counts;
+	if (e->provisional == before)
+		return;
+	arm_stall(e, now);
+	progress(e);
+	if (e->provisional == e->cfg.len && e->phase == ESPOTA_PHASE_TRANSFER) {
 		e->transfer_ms = now - e->transfer_start;
 		e->deadline = now + e->cfg.timeouts.result_ms;
 		set_phase(e, ESPOTA_PHASE_RESULT);
 	}
+}
+
+static void ack_update(espota__engine *e, uint64_t now, int final)
+{
+	uint64_t before = e->provisional;
+
+	/* monotone and never above e->sent (acks.c) */
+	e->provisional = espota__acks_running(&e->rule, e->sent);
+	ack_moved(e, now, before);
+	if (!final)
+		arm_quiet(e, now);
 }
 
 /* The device's whole success text: "OK" (current cores), or "OK" and a line
@@ -1295,6 +1026,7 @@ void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *dat
 {
 	const unsigned char *p = data;
 	size_t i;
+	int counted = 0;
 
 	if (e->finished || (e->phase != ESPOTA_PHASE_TRANSFER && e->phase != ESPOTA_PHASE_RESULT))
 		return;
@@ -1302,18 +1034,7 @@ void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *dat
 		unsigned char c = p[i];
 
 		if (e->nstatus == 0 && c >= '0' && c <= '9') {
-			if (e->ndigits == ESPOTA__ACK_DIGITS_MAX) {
-				ack_update(e, now, 0);
-				if (e->finished)
-					return;
-				if (e->ndigits >= ESPOTA__ACK_DIGITS_MAX - 16) {
-					fail(e, ESPOTA_EPROTO, "the device sent an endless number");
-					return;
-				}
-			}
-			e->bnd[e->ndigits] = 0;
-			e->digits[e->ndigits++] = (char)c;
-			e->digits_seen++;
+			counted = 1;
 			espota__acks_digit(&e->rule, (char)c, e->sent);
 			if (espota__acks_surely_dead(&e->rule)) {
 				e->acked = e->provisional = espota__acks_best(&e->rule);
@@ -1337,11 +1058,10 @@ void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *dat
 	}
 	if (e->finished)
 		return;
-	if (e->nstatus == 0)
+	if (e->nstatus == 0) {
 		espota__acks_boundary(&e->rule);
-	if (e->ndigits > 0) {
-		e->bnd[e->ndigits - 1] = 1;
-		ack_update(e, now, 0);
+		if (counted)
+			ack_update(e, now, 0);
 	}
 	if (!e->finished && e->nstatus > 0)
 		finish_status(e, now, e->nstatus >= sizeof(e->status) - 1);
@@ -1386,20 +1106,18 @@ uint64_t espota__engine_deadline(const espota__engine *e)
 void espota__engine_tick(espota__engine *e, uint64_t now)
 {
 	if (!e->finished && e->quiet_at != 0 && now >= e->quiet_at) {
-		uint64_t out = e->sent - e->acked;
+		uint64_t before = e->provisional;
 		e->quiet_at = 0;
-		if (e->phase == ESPOTA_PHASE_TRANSFER && out > 0 && e->ndigits > 0 &&
-			ack_read_quiet(e, out)) {
+		if (e->phase == ESPOTA_PHASE_TRANSFER && before < e->sent &&
+			espota__acks_caught_up(&e->rule, e->sent)) {
 			elog(e, ESPOTA_LOG_DEBUG, "device quiet: its counts add up to the %" PRIu64
-				" outstanding bytes", out);
-			ack_commit(e, e->reading.count);
+				" bytes sent", e->sent);
+			e->provisional = e->sent;
 			e->quiet_ms = ACK_QUIET_MS;
-			e->provisional = e->acked;
-			arm_stall(e, now);
-			progress(e);
+			ack_moved(e, now, before);
 			return;
 		}
-		e->quiet_seen = e->digits_seen;
+		e->quiet_seen = e->rule.digits;
 		if (e->quiet_ms < ACK_QUIET_MAX_MS)
 			e->quiet_ms = e->quiet_ms ? e->quiet_ms * 2 : 2 * ACK_QUIET_MS;
 	}

@@ -29,8 +29,6 @@
 
 #define ESPOTA__MSG_SIZE 256
 #define ESPOTA__PASSWORD_MAX 256
-/* Pending acknowledgement digits kept between anchors (engine.c). */
-#define ESPOTA__ACK_DIGITS_MAX 384
 
 typedef enum espota__event_type {
 	ESPOTA__EV_NONE = 0,
@@ -74,19 +72,6 @@ typedef struct espota__engine_config {
 /* Initial capacity of the event queue; it grows, it never drops an event. */
 #define ESPOTA__EVQ 16
 
-/* Scratch for reading acknowledgement digits (engine.c). */
-typedef struct espota__ack_reading {
-	uint64_t minsum[ESPOTA__ACK_DIGITS_MAX + 1];
-	uint64_t maxsum[ESPOTA__ACK_DIGITS_MAX + 1];
-	uint64_t rest[ESPOTA__ACK_DIGITS_MAX + 1];
-	uint64_t val[ESPOTA__ACK_DIGITS_MAX];
-	size_t end[ESPOTA__ACK_DIGITS_MAX];
-	size_t start[ESPOTA__ACK_DIGITS_MAX + 1];
-	unsigned short len[ESPOTA__ACK_DIGITS_MAX + 1];
-	unsigned char stage[ESPOTA__ACK_DIGITS_MAX + 1];
-	size_t count;
-} espota__ack_reading;
-
 typedef struct espota__engine {
 	espota__engine_config cfg;
 	char md5[33];
@@ -113,19 +98,14 @@ typedef struct espota__engine {
 
 	/* transfer */
 	uint64_t sent;
-	uint64_t acked;
+	uint64_t acked;             /* stats and messages: provisional, or what the end decided */
 	uint64_t transfer_start;
 	uint64_t transfer_ms;
-	char digits[ESPOTA__ACK_DIGITS_MAX]; /* pending acknowledgement digits */
-	unsigned char bnd[ESPOTA__ACK_DIGITS_MAX]; /* 1: a read ended after digits[i] */
-	size_t ndigits;
-	espota__ack_reading reading;
-	uint64_t provisional;       /* acked + the pending digits' best reading */
-	uint64_t last_ack;
-	int acks_unmatched;         /* counts could not be matched (non-ESP8266) */
-	uint64_t quiet_at;          /* blocked with pending digits: re-read then (0: no) */
-	uint64_t digits_seen;       /* acknowledgement digits received so far */
-	uint64_t quiet_seen;        /* digits_seen when a quiet reading last failed */
+	/* the running figure (acks.c espota__acks_running): what the device
+	 * has acknowledged for now; monotone, never above sent */
+	uint64_t provisional;
+	uint64_t quiet_at;          /* blocked, the figure behind: ask again then (0: no) */
+	uint64_t quiet_seen;        /* rule.digits when a quiet reading last failed */
 	unsigned quiet_ms;          /* current quiet delay (doubles after each failure) */
 	uint32_t device_mss;        /* the device's TCP MSS when the driver knows it (0: no) */
 	/* adaptive block pacing (engine.c, "Adaptive pacing") */
@@ -136,7 +116,7 @@ typedef struct espota__engine {
 	unsigned int pace_drains;   /* acknowledgement steps seen while learning */
 	unsigned int pace_partial;  /* of which not a whole number of flash blocks */
 	uint32_t pace_pre;          /* most a drain took before its first flush */
-	unsigned int acks;
+	unsigned int acks;          /* counts in the reading behind the figure */
 	espota__acks rule;          /* the acknowledgement rule: what the counts can total */
 	int ack_decided;            /* ESPOTA__ACKS_DECIDED_*: what proved the success */
 	int ok_pending;             /* the device said OK; waiting for the end of stream */
