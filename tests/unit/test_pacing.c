@@ -311,16 +311,20 @@ static void test_short_round_trip_streams(void)
  * the engine falls back to one block at a time. */
 static void test_block_acks_stop_and_wait(void)
 {
-	pace_run r;
+	static const uint32_t mss[] = { 536, 1460 }; /* learning with a lead, and streaming */
+	size_t k;
 
-	memset(&r, 0, sizeof(r));
-	r.window = 65536;
-	r.block_acks = 1;
-	simulate(&r, 536, 0);
-	ASSERT_EQ(r.done, 1);
-	ASSERT_EQ(r.result, ESPOTA_OK);
-	ASSERT_EQ(r.state, ESPOTA__PACE_BLOCK_SAW);
-	ASSERT(r.max_past_acked_block <= BLOCK);
+	for (k = 0; k < sizeof(mss) / sizeof(mss[0]); k++) {
+		pace_run r;
+		memset(&r, 0, sizeof(r));
+		r.window = 65536;
+		r.block_acks = 1;
+		simulate(&r, mss[k], 0);
+		ASSERT_EQ(r.done, 1);
+		ASSERT_EQ(r.result, ESPOTA_OK);
+		ASSERT_EQ(r.state, ESPOTA__PACE_BLOCK_SAW);
+		ASSERT(r.max_past_acked_block <= BLOCK);
+	}
 }
 
 TEST_LIST_BEGIN
