@@ -786,7 +786,8 @@ static uint64_t paced_end(espota__engine *e)
 	pace_learn(e);
 	switch (e->pace_state) {
 	case ESPOTA__PACE_LEARN:
-		return pace_learn_lead(e) ? next + pace_learn_lead(e) : 0;
+		w = pace_learn_lead(e);
+		return w ? next + w : 0;
 	case ESPOTA__PACE_BLOCKS:
 		return next + e->pace_window;
 	case ESPOTA__PACE_BLOCK_SAW:
