@@ -27,6 +27,7 @@ import argparse
 import glob
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -116,6 +117,22 @@ def scratch_tree(src: str, dest: str) -> None:
     os.makedirs(os.path.join(dest, "home"))
 
 
+def fresh_tmp(*keep: str) -> str:
+    """Shell commands that give the namespace an empty /tmp while the trees
+    in `keep` stay where they are, also when they live under /tmp (a clone
+    made with `git clone . "$(mktemp -d)/c"`): the host's /tmp is bound
+    aside first, and each kept tree bound back over the fresh tmpfs."""
+    under = sorted({k for k in keep if k.startswith("/tmp/")})
+    if not under:
+        return "mount -t tmpfs tmpfs /tmp"
+    cmds = ["mkdir -p /mnt", "mount -t tmpfs tmpfs /mnt", "mkdir /mnt/host", "mount --rbind /tmp /mnt/host",
+            "mount -t tmpfs tmpfs /tmp"]
+    for k in under:
+        q = shlex.quote(k)
+        cmds += [f"mkdir -p {q}", f"mount --rbind {shlex.quote('/mnt/host' + k[len('/tmp'):])} {q}"]
+    return " && ".join(cmds)
+
+
 def namespace_cmd() -> list[str]:
     base = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child"]
     return base if os.geteuid() == 0 else ["unshare", "--map-root-user", *base[1:]]
@@ -131,8 +148,8 @@ def main() -> int:
     ap.add_argument("files", nargs="*")
     a = ap.parse_args()
     src, build, work = (os.path.abspath(p) for p in (a.src, a.build, a.work))
-    if work == "/tmp" or work.startswith("/tmp/"):
-        ap.error("--work must be outside /tmp (each block gets a fresh /tmp)")
+    if work == "/tmp":
+        ap.error("--work must not be /tmp itself (each block gets a fresh /tmp)")
     files = a.files or ["README.md", *sorted(os.path.relpath(p, src) for p in glob.glob(os.path.join(src, "docs", "*.md")))]
 
     blocks = []
@@ -179,7 +196,7 @@ def main() -> int:
             if k in os.environ:
                 env[k] = os.environ[k]
         script = "\n".join([
-            "ip link set lo up && mount -t tmpfs tmpfs /tmp || { echo 'doctest: no private namespaces' >&2; exit 125; }",
+            f"ip link set lo up && {fresh_tmp(src, build, work)} || {{ echo 'doctest: no private namespaces' >&2; exit 125; }}",
             f"cd {d!r} && . {setup_sh!r} && setup_images || exit 125",
             *(f"setup_{s}" for s in b.setups),
             "set -e -o pipefail",
