@@ -912,6 +912,17 @@ static void ack_moved(espota__engine *e, uint64_t now, uint64_t before)
 	}
 }
 
+/* A refused acknowledgement stream: the figure in the message and the
+ * stats is what the counts can mean; progress (e->provisional) may only
+ * move up to it, never back (a running pick can exceed what a full
+ * reading reaches). */
+static void failure_figure(espota__engine *e, uint64_t acked)
+{
+	e->acked = acked;
+	if (acked > e->provisional)
+		e->provisional = acked;
+}
+
 static void ack_update(espota__engine *e, uint64_t now, int final)
 {
 	uint64_t before = e->provisional;
@@ -975,7 +986,7 @@ static void finish_ok(espota__engine *e, uint64_t now, int at_eof)
 			uint64_t best = 0;
 			if (espota__acks_exact_best(&e->rule, e->cfg.len, &best) < 0)
 				best = espota__acks_best(&e->rule);
-			e->acked = e->provisional = best < e->cfg.len ? best : e->cfg.len - 1;
+			failure_figure(e, best < e->cfg.len ? best : e->cfg.len - 1);
 			fail(e, ESPOTA_EPROTO, "the device reported OK, but no reading of its "
 				"acknowledgements adds up to the %zu bytes sent (at most %" PRIu64 " of them "
 				"can be read as acknowledged): the update may or may not have been applied",
@@ -1038,7 +1049,7 @@ void espota__engine_on_tcp_data(espota__engine *e, uint64_t now, const void *dat
 			counted = 1;
 			espota__acks_digit(&e->rule, (char)c, e->sent);
 			if (espota__acks_surely_dead(&e->rule)) {
-				e->acked = e->provisional = espota__acks_best(&e->rule);
+				failure_figure(e, espota__acks_best(&e->rule));
 				fail(e, ESPOTA_EPROTO, "the device acknowledged more than was sent: its "
 					"counts cannot add up to %" PRIu64 " bytes or fewer (read as at most %"
 					PRIu64 " before this digit)", e->sent, e->acked);
