@@ -38,9 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_driver d;
 	fuzz_in in = { data, size };
 	uint8_t flags = fuzz_u8(&in);
-	uint64_t written = 0, dev_acked = 0;
+	uint64_t written = 0, dev_acked = 0, unacked = 0;
 	unsigned int ops = 0, i;
-	int saw_ok_text = 0;
+	int saw_ok_text = 0, reported = 0;
 
 	if (image[1] == 0) {
 		for (i = 0; i < sizeof(image); i++)
@@ -85,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(espota__engine_on_connect(&e, d.now) == -1);
 
 	while (in.n > 0 && ops++ < 256 && !e.finished) {
-		uint8_t op = fuzz_u8(&in) % 8;
+		uint8_t op = fuzz_u8(&in) % 9;
 		const unsigned char *p = NULL;
 		size_t n, len;
 		const uint8_t *bytes;
@@ -143,6 +143,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		}
+		case 7:
+			/* the driver's SIOCOUTQ: 0, or the bytes the device has not
+			 * taken (written, not counted) */
+			unacked = (fuzz_u8(&in) & 1) ? 0 : written - dev_acked;
+			espota__engine_set_peer_unacked(&e, unacked);
+			reported = 1;
+			break;
 		default:
 			saw_ok_text = 1;
 			espota__engine_on_tcp_data(&e, d.now, "OK", 2);
@@ -166,6 +173,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(e.acked == c.len && e.sent == c.len && written == c.len);
 		FUZZ_ASSERT(e.phase == ESPOTA_PHASE_DONE);
 		FUZZ_ASSERT(saw_ok_text);
+		/* never an OK over bytes the device's TCP had not acknowledged */
+		FUZZ_ASSERT(!reported || unacked == 0);
 		/* the acknowledgement rule decided: on counts that add up (a kept
 		 * reading, or the exact pass over the digit log), or on the
 		 * device's OK only where the log overflowed and readings were cut */

@@ -12,9 +12,10 @@ import time
 
 
 class FakeDevice:
-    def __init__(self, script, *, platform="esp32"):
+    def __init__(self, script, *, platform="esp32", rcvbuf=None):
         # script(conn, size, send) drives the data phase; send(bytes) writes.
         self.script = script
+        self.rcvbuf = rcvbuf  # a small TCP receive buffer: unread bytes stay with the host
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind(("127.0.0.1", 0))
         self.port = self.udp.getsockname()[1]
@@ -46,7 +47,12 @@ class FakeDevice:
                     self.udp.sendto(self.reply, peer)
                     return
                 self.udp.sendto(b"OK", peer)
-                c = socket.create_connection(("127.0.0.1", tcp_port), timeout=10)
+                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                if self.rcvbuf:
+                    # before connect, so the window in our SYN is already small
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+                c.settimeout(10)
+                c.connect(("127.0.0.1", tcp_port))
                 c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 c.settimeout(10)
                 try:
@@ -82,4 +88,27 @@ def reads_then(counts_of, final):
         time.sleep(0.05)
         c.sendall(final)
         time.sleep(0.05)
+    return script
+
+
+def claims_early(unread, claim=1460):
+    """A script: reads all but the last `unread` bytes, then, reading no
+    more, prints counts of `claim` until they add up to the image, and OK:
+    a device that says it has everything while the host still holds bytes
+    it never took."""
+    def script(dev, c, size):
+        while dev.read < size - unread:
+            n = dev.recv_upto(c, min(1460, size - unread - dev.read))
+            if n == 0:
+                return
+            c.sendall(str(n).encode())
+        claimed = dev.read
+        while claimed < size:
+            n = min(claim, size - claimed)
+            claimed += n
+            c.sendall(str(n).encode())
+            time.sleep(0.002)
+        time.sleep(0.2)
+        c.sendall(b"OK")
+        time.sleep(0.2)
     return script

@@ -12,7 +12,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from fakedev import FakeDevice, reads_then  # noqa: E402
+from fakedev import FakeDevice, claims_early, reads_then  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
 from events import check_output  # noqa: E402
@@ -74,6 +74,22 @@ def test_liar_never_succeeds(image, case, platform_port):
     assert "confirmed" not in out, out
     # the figure in the message is one the counts can mean, never the image
     assert f"at most {SIZE} of them" not in out, out
+
+
+@pytest.mark.parametrize("platform_port", ["esp32", "custom"])
+def test_ok_before_every_byte_arrived(image, platform_port):
+    # The counts add up and the device says OK, but it stopped reading 8,000
+    # bytes before the end and its receive buffer is small: the host's
+    # kernel still holds bytes the device never acknowledged at the TCP
+    # level. An honest device's OK always comes after every byte arrived.
+    dev = FakeDevice(claims_early(8000), rcvbuf=2048)
+    extra = ["--platform", "esp32"] if platform_port == "esp32" else []
+    r = upload(dev, image, *extra)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    assert "confirmed" not in out, out
+    assert "had not reached the device" in out, out
+    assert dev.read <= SIZE - 8000, dev.read
 
 
 def test_honest_merged_counts_succeed(image):

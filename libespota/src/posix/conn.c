@@ -258,6 +258,10 @@ static void read_tcp(espota__conn *d, uint64_t now)
 	for (i = 0; i < 16 && d->tcp >= 0; i++) {
 		ssize_t n = recv(d->tcp, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0) {
+			uint64_t unacked;
+			/* after the recv: the OK's own acknowledgement is in */
+			if (espota__tcp_unacked(d->tcp, &unacked) == 0)
+				espota__engine_set_peer_unacked(&d->e, unacked);
 			espota__engine_on_tcp_data(&d->e, now, buf, (size_t)n);
 			if (d->e.finished)
 				return;

@@ -802,6 +802,12 @@ void espota__engine_set_device_mss(espota__engine *e, uint32_t mss)
 	e->device_mss = mss;
 }
 
+void espota__engine_set_peer_unacked(espota__engine *e, uint64_t bytes)
+{
+	e->peer_unacked_known = 1;
+	e->peer_unacked = bytes;
+}
+
 void espota__engine_set_peer_window(espota__engine *e, uint32_t window)
 {
 	e->peer_window = window;
@@ -946,6 +952,20 @@ static int ok_text(const char *s, size_t n)
 	return 0;
 }
 
+/* An OK while the driver reports bytes the device's TCP never acknowledged
+ * (facts from the kernel, not counts): the device cannot have checked the
+ * image it calls good. Fails the upload and returns 1. */
+static int refuse_unarrived(espota__engine *e)
+{
+	if (!e->peer_unacked_known || e->peer_unacked == 0 || e->peer_unacked > e->sent)
+		return 0;
+	failure_figure(e, e->sent - e->peer_unacked);
+	fail(e, ESPOTA_EPROTO, "the device reported OK while %" PRIu64 " of the %zu bytes "
+		"sent had not reached the device (its TCP had not acknowledged them): the "
+		"update may or may not have been applied", e->peer_unacked, e->cfg.len);
+	return 1;
+}
+
 /* The device said OK (docs/protocol.md, "The acknowledgement rule"): it
  * counts only after every byte was sent, when its counts can add up to the
  * image, and when nothing but the end of stream follows. */
@@ -965,6 +985,8 @@ static void finish_ok(espota__engine *e, uint64_t now, int at_eof)
 			"were sent", e->sent, e->cfg.len);
 		return;
 	}
+	if (refuse_unarrived(e))
+		return;
 	if (!e->ok_pending) {
 		/* A kept reading that adds up is a proof (each is a reading
 		 * under one core's limits): the usual case, and free. Otherwise
@@ -1172,6 +1194,8 @@ void espota__engine_tick(espota__engine *e, uint64_t now)
 		return;
 	case ESPOTA_PHASE_RESULT:
 		if (e->ok_pending && ok_text(e->status, e->nstatus) == 2) {
+			if (refuse_unarrived(e))
+				return;
 			elog(e, ESPOTA_LOG_INFO, "the device kept the connection open after its OK");
 			e->acked = e->provisional = e->cfg.len;
 			succeed(e, now);

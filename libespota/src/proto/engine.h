@@ -110,6 +110,8 @@ typedef struct espota__engine {
 	uint32_t device_mss;        /* the device's TCP MSS when the driver knows it (0: no) */
 	/* adaptive block pacing (engine.c, "Adaptive pacing") */
 	uint32_t peer_window;       /* the device's TCP receive window from the driver (0: unknown) */
+	int peer_unacked_known;     /* the driver reports the bytes the device's TCP has not acknowledged */
+	uint64_t peer_unacked;      /* sent bytes its TCP had not acknowledged at the last report */
 	int pace_state;             /* ESPOTA__PACE_* */
 	uint32_t pace_window;       /* learnt device window: largest drain after a flush */
 	uint64_t pace_seen;         /* provisional offset the learner has looked at */
@@ -167,6 +169,14 @@ void espota__engine_set_device_mss(espota__engine *e, uint32_t mss);
  * (0: unknown). Trusted for pacing only when below a flash block plus one
  * segment; a larger figure is as likely a host kernel or proxy. */
 void espota__engine_set_peer_window(espota__engine *e, uint32_t window);
+/* How many of the bytes written to the connection the device's TCP has not
+ * acknowledged yet (the kernel's send queue: SIOCOUTQ), read after the data
+ * about to be passed to espota__engine_on_tcp_data() was received. A
+ * segment's acknowledgement is processed before its data can be read, so an
+ * honest device's OK always arrives with this at 0; a device that says OK
+ * while the host still holds bytes it never took has lied. Optional: a
+ * driver that cannot tell never calls it. */
+void espota__engine_set_peer_unacked(espota__engine *e, uint64_t bytes);
 
 /* Adaptive pacing states (pace_state). */
 enum {
