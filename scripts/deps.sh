@@ -7,7 +7,7 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libssl-dev libsodium-dev zlib1g-dev
       swig python3 python3-dev python3-pytest python3-jsonschema python3-mypy liblua5.4-dev lua5.4 lua-luv
       libldns-dev valgrind iproute2 scdoc man-db python3-pip python3-build python3-wheel
-      abigail-tools)
+      abigail-tools bash-completion)
 [ "${1:-}" = "--minimal" ] && pkgs=(build-essential cmake pkg-config libssl-dev libsodium-dev zlib1g-dev libldns-dev python3)
 
 missing=()

@@ -893,7 +893,7 @@ class Session:
                     bind_port: int = 0, fit=None, force: bool = False, platform: str | None = None,
                     auth_mode: str = "auto", filename: str | None = None) -> "list[DeviceResult]":
         """Upload `image` to every device in `devices` from this thread, up to
-        `max_concurrent` at once (None = the library's default, 32), and return
+        `max_concurrent` at once (None = the library chooses: docs/bindings.md), and return
         one DeviceResult per device, in the order given.
 
         devices         host strings, (host, port) tuples, or dicts

@@ -37,7 +37,7 @@ typedef void (*espota_fleet_done_cb)(size_t index, const espota_transfer *result
 
 typedef struct espota_fleet_options {
 	unsigned int version;             /**< ESPOTA_FLEET_OPTIONS_VERSION */
-	unsigned int max_concurrent;      /**< uploads in flight at once; 0 = the fleet chooses (up to every device, at most 256, 3 descriptors each): it starts 32 and doubles while that raises the acknowledged bytes per second by a quarter (devices behind one access point share its air) */
+	unsigned int max_concurrent;      /**< uploads in flight at once; 0 = the fleet chooses (up to every device, at most 256, 3 descriptors each): it starts 32 and doubles while the acknowledged bytes per second hold (at least 0.9 of the best seen) and each upload's share stays at 5,840 bytes/s or more, goes back when the rate falls, and keeps fewer on a medium too slow for 32 (devices behind one access point share its air) */
 	unsigned int retries;             /**< extra attempts after a timeout, I/O error or lost connection */
 	unsigned int device_deadline_ms;  /**< budget per device including retries; 0 = none */
 	espota_fleet_progress_cb progress;
