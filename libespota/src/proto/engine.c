@@ -595,6 +595,8 @@ int espota__engine_on_connect(espota__engine *e, uint64_t now)
 /* ---- transfer ------------------------------------------------------------- */
 
 static void arm_quiet(espota__engine *e, uint64_t now);
+static int pace_adaptive(const espota__engine *e);
+static void pace_learn(espota__engine *e, uint64_t now);
 
 /*
  * Block pacing for ESP8266 devices whose receive window is smaller than a
@@ -621,7 +623,8 @@ static void arm_quiet(espota__engine *e, uint64_t now);
  * when the sender was far enough ahead, since a flush (45 ms and more)
  * outlasts a LAN round trip. While it sends the first PACE_LEARN_BLOCKS
  * blocks far enough ahead (pace_learn_lead), the largest such part is W
- * (decided earlier once no window that large can pay). Then:
+ * (decided earlier once no window that large can pay, or once two equal
+ * steps before the first flush show the window itself). Then:
  *  - where the windows that refill a block end within one segment past it
  *    (pace_pays), the cut of the segments decides whether the flush waits
  *    another round trip: pace with W;
@@ -684,14 +687,19 @@ static int pace_may_pay_from(const espota__engine *e, uint64_t w)
  * which streaming does not pay. Where lwIP's default window (4 x MSS) is a
  * block or more, the common device streams: learn while streaming, and the
  * rare window that pays (1 x MSS 1460) starts pacing after the data already
- * queued. Otherwise the common window (4 x 536) paces: lead by a block and
- * two segments, which shows every window that can pay.
+ * queued. Otherwise the common window (4 x 536) paces, and learning paces
+ * as if the device had it: any other lead puts the segment cut wrong at
+ * each learning block of that device (a round trip each: 0.035 s on 7.4 s
+ * at RTT 20 with a lead of a block and two segments, bench/RESULTS.md).
+ * The lead caps what a part can show at 4 x MSS, the largest window that
+ * pays; a larger window shows in the first step, taken while the host is a
+ * block and the lead ahead (and no window that large pays: stream).
  */
 static uint64_t pace_learn_lead(const espota__engine *e)
 {
 	uint64_t m = pace_mss(e);
 
-	return 4 * m >= FLASH_BLOCK ? 0 : FLASH_BLOCK + 2 * m;
+	return 4 * m >= FLASH_BLOCK ? 0 : 4 * m;
 }
 
 static void pace_decide(espota__engine *e, uint64_t w, const char *why)
@@ -720,7 +728,10 @@ static void pace_decide(espota__engine *e, uint64_t w, const char *why)
 /* Look at the acknowledgement steps since the last call (one per drain,
  * mostly: the device prints one count per drain and the host reads them
  * apart) and decide once the first blocks are through. */
-static void pace_learn(espota__engine *e)
+#define PACE_NO_TIME UINT64_MAX
+#define PACE_STEP_MIN_MS 3
+
+static void pace_learn(espota__engine *e, uint64_t now)
 {
 	uint64_t p = e->provisional, a = e->pace_seen, b, part;
 
@@ -730,6 +741,29 @@ static void pace_learn(espota__engine *e)
 	e->pace_drains++;
 	if ((p - a) % FLASH_BLOCK != 0)
 		e->pace_partial++;
+	if (a == 0 && now != PACE_NO_TIME)
+		e->pace_first_at = now;
+	if (now != PACE_NO_TIME && p <= FLASH_BLOCK && (p - a) % pace_mss(e) == 0 &&
+		e->sent - a > p - a) {
+		/* Before the first flush, with more sent than the step, the
+		 * device takes one window per round trip: two equal steps of
+		 * whole segments a round trip apart are the window. (Steps much
+		 * closer are the segments of one window read one by one; the
+		 * first step came a round trip and more after the connection. A
+		 * round trip of a few ms is left to the parts: a clock tick is
+		 * then as long as the gap, and the drains run on.)
+		 * Deciding here saves the learning blocks, and later steps are
+		 * less clean (counts the host reads together look like one drain). */
+		if (p - a == e->pace_step && now >= e->pace_step_at + PACE_STEP_MIN_MS &&
+			2 * (now - e->pace_step_at) >= e->pace_first_at - e->transfer_start) {
+			pace_decide(e, p - a, "two equal steps a round trip apart before the first flush");
+			return;
+		}
+		e->pace_step = (uint32_t)(p - a);
+		e->pace_step_at = now;
+	} else {
+		e->pace_step = 0;
+	}
 	if (p - a >= 2 * (uint64_t)FLASH_BLOCK || (a % FLASH_BLOCK == 0 && p > a + FLASH_BLOCK)) {
 		/* one drain took two blocks (more than a block and a sub-block
 		 * window can hold without a round trip), or a whole block before
@@ -767,6 +801,14 @@ static void pace_learn(espota__engine *e)
 	}
 }
 
+/* Does the adaptive learner run on this upload? */
+static int pace_adaptive(const espota__engine *e)
+{
+	/* see paced_end; without the MSS segments cannot be reasoned about */
+	return e->platform != ESPOTA_PLATFORM_ESP32 && e->cfg.transfer == ESPOTA_TRANSFER_PIPELINED &&
+		e->device_mss != 0;
+}
+
 /* Returns the stream offset to send up to, or 0 for no pacing. */
 static uint64_t paced_end(espota__engine *e)
 {
@@ -780,10 +822,9 @@ static uint64_t paced_end(espota__engine *e)
 		w = 4 * (uint64_t)e->device_mss;
 		return (w == 0 || w >= FLASH_BLOCK) ? 0 : next + w;
 	}
-	/* without the MSS (no TCP_INFO) segments cannot be reasoned about */
-	if (e->cfg.transfer != ESPOTA_TRANSFER_PIPELINED || e->device_mss == 0)
+	if (!pace_adaptive(e))
 		return 0;
-	pace_learn(e);
+	pace_learn(e, PACE_NO_TIME); /* steps the reads have not shown */
 	switch (e->pace_state) {
 	case ESPOTA__PACE_LEARN:
 		w = pace_learn_lead(e);
@@ -935,6 +976,9 @@ static void ack_update(espota__engine *e, uint64_t now, int final)
 
 	/* monotone and never above e->sent (acks.c) */
 	e->provisional = espota__acks_running(&e->rule, e->sent);
+	/* the learner sees each step when it comes, with its time */
+	if (e->phase == ESPOTA_PHASE_TRANSFER && pace_adaptive(e))
+		pace_learn(e, now);
 	ack_moved(e, now, before);
 	if (!final)
 		arm_quiet(e, now);

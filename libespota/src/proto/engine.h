@@ -118,6 +118,9 @@ typedef struct espota__engine {
 	unsigned int pace_drains;   /* acknowledgement steps seen while learning */
 	unsigned int pace_partial;  /* of which not a whole number of flash blocks */
 	uint32_t pace_pre;          /* most a drain took before its first flush */
+	uint32_t pace_step;         /* the last step before the first flush, if whole segments */
+	uint64_t pace_step_at;      /* when it came (ms) */
+	uint64_t pace_first_at;     /* when the first step came (ms): a round trip and more */
 	unsigned int acks;          /* counts in the reading behind the figure */
 	espota__acks rule;          /* the acknowledgement rule: what the counts can total */
 	int ack_decided;            /* ESPOTA__ACKS_DECIDED_*: what proved the success */
