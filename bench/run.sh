@@ -8,7 +8,7 @@
 #
 # Environment: BUILD (default /tmp/build-bench), OUT (results dir, default
 # $BUILD/bench-results), REPS (3), FLEET_REPS (2), CPU_MB (1024), GRID_REPS (1),
-# GRID_JOBS (uploads at once in the grid, 24), AIRTIME (shared air, bytes/s, 1000000),
+# GRID_JOBS (uploads at once in the grid, 12), AIRTIME (shared air, bytes/s, 1000000),
 # LOSS (segment loss per device, 0.005),
 # PYTHON (/usr/bin/python3).
 set -euo pipefail
@@ -25,7 +25,7 @@ PARTS=${PARTS:-"grid single windows gzip fleet air back cpu"}
 AIRTIME=${AIRTIME:-1000000}
 LOSS=${LOSS:-0.005}
 GRID_REPS=${GRID_REPS:-1}
-GRID_JOBS=${GRID_JOBS:-24}
+GRID_JOBS=${GRID_JOBS:-12}
 
 echo "== build (Release) in $BUILD"
 cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DESPOTA_BUILD_BENCH=ON \
